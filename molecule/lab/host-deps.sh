@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the host packages the qemu lab needs (Debian 12). Quiet and quick when all are present.
+set -euo pipefail
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client podman rsync git make python3-venv)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "host-deps: all present"
+  exit 0
+fi
+echo "host-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "host-deps: done"
