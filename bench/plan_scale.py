@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Scale benchmark (not a test): identity derivation + collision check, validation, and the full plan.
+
+Run: PYTHONPATH=<dir containing ansible_collections/> python bench/plan_scale.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import statistics
+import time
+from typing import Any, Callable
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    MeshError,
+    MeshSettings,
+    derive_identity,
+    find_collisions,
+)
+from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+
+
+def hostnames(count: int) -> list[str]:
+    return [f"node-{i:05d}.dc{i % 7}.example.net" for i in range(count)]
+
+
+def inventory(count: int) -> dict[str, dict[str, Any]]:
+    """count hosts with endpoints and (fake but well-formed) cached public keys."""
+    inv = {}
+    for i, host in enumerate(hostnames(count)):
+        key = base64.b64encode(hashlib.sha256(host.encode()).digest()).decode()
+        inv[host] = {"meshover_endpoint": f"2001:db8:{i >> 16:x}::{i & 0xFFFF:x}", "meshover_wg_public_key": key}
+    return inv
+
+
+def timed(func: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(runs):
+        result = None  # free the previous result outside the timed section
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def derive_and_check(names: list[str]) -> int:
+    settings = MeshSettings()
+    identities = [derive_identity(name, settings) for name in names]
+    return len(find_collisions(identities))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    for count in (1000, 10000):
+        seconds, collisions = timed(lambda count=count: derive_and_check(hostnames(count)), args.runs)
+        print(
+            f"derive+collision-check {count:>6} hosts: {seconds:.3f} s ({collisions} collisions under the default mesh)"
+        )
+    for count in (1000, 10000):
+        inv = inventory(count)
+        seconds, problems = timed(lambda inv=inv: validate(inv), args.runs)
+        print(f"validate (full preflight) {count:>6} hosts: {seconds:.3f} s ({len(problems)} problems)")
+    inv = inventory(1000)
+    try:
+        seconds, (plan, _w, _u) = timed(lambda: plan_mesh(inv, {}), args.runs)
+    except MeshError as exc:
+        raise SystemExit("\n".join(exc.messages)) from None
+    entries = sum(len(p["wireguard"]["peers"]) + len(p["tunnels"]) for p in plan.values())
+    print(f"plan_mesh full plan    1000 hosts: {seconds:.3f} s ({entries} peer+tunnel entries)")
+    one = next(iter(inv))
+    seconds, _ = timed(lambda: plan_mesh(inv, {}, for_hosts=[one]), args.runs)
+    print(f"plan_mesh for_hosts=1  1000 hosts: {seconds:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

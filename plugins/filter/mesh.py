@@ -1,0 +1,110 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters meshover.mesh.mesh_identity, mesh_identities and mesh_hostvars (docs in the sidecar .yml files)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    MeshError,
+    MeshSettings,
+    derive_identities,
+    derive_identity,
+    settings_from_vars,
+)
+
+_PREFIX = "meshover.mesh."
+
+
+def _settings(name: str, base: Mapping[str, Any] | None, **kwargs: Any) -> MeshSettings:
+    mesh_vars = dict(base or {})
+    for key, value in kwargs.items():
+        if value is not None:
+            mesh_vars[f"meshover_{key}"] = value
+    try:
+        return settings_from_vars(mesh_vars, where=_PREFIX + name)
+    except MeshError as exc:
+        raise AnsibleFilterError("\n".join(exc.messages)) from None
+
+
+def mesh_identity(
+    hostname: Any,
+    mesh_name: str | None = None,
+    prefix6: str | None = None,
+    pool4: str | None = None,
+    asn_range: list[int] | None = None,
+) -> dict[str, Any]:
+    """The v1 identity of one host under the given (or default) mesh settings."""
+    if not isinstance(hostname, str):
+        raise AnsibleFilterError(f"{_PREFIX}mesh_identity expects a hostname string, got {type(hostname).__name__}")
+    settings = _settings("mesh_identity", None, mesh_name=mesh_name, prefix6=prefix6, pool4=pool4, asn_range=asn_range)
+    try:
+        return derive_identity(hostname, settings).as_dict()
+    except MeshError as exc:
+        raise AnsibleFilterError(f"{_PREFIX}mesh_identity: " + "\n".join(exc.messages)) from None
+
+
+def mesh_identities(
+    hosts: Any,
+    mesh_name: str | None = None,
+    prefix6: str | None = None,
+    pool4: str | None = None,
+    asn_range: list[int] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Identities of many hosts (a list of hostnames, or a dict host -> meshover_* vars), collisions checked."""
+    if isinstance(hosts, Mapping):
+        inventory = {str(h): (v if isinstance(v, Mapping) else {}) for h, v in hosts.items()}
+    elif isinstance(hosts, (list, tuple)) and all(isinstance(h, str) for h in hosts):
+        inventory = {h: {} for h in hosts}
+    else:
+        raise AnsibleFilterError(
+            f"{_PREFIX}mesh_identities expects a list of hostnames or a dict host -> vars, got {type(hosts).__name__}"
+        )
+    base = next(iter(inventory.values()), None)
+    settings = _settings(
+        "mesh_identities", base, mesh_name=mesh_name, prefix6=prefix6, pool4=pool4, asn_range=asn_range
+    )
+    try:
+        identities = derive_identities(inventory, settings)
+    except MeshError as exc:
+        raise AnsibleFilterError(f"{_PREFIX}mesh_identities found problems:\n" + "\n".join(exc.messages)) from None
+    return {host: ident.as_dict() for host, ident in identities.items()}
+
+
+def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
+    """host -> {its meshover_* variables, templated}; works on Ansible's lazy hostvars."""
+    if isinstance(hostnames, str) or not isinstance(hostnames, (list, tuple)):
+        raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars expects a list of hostnames, got {type(hostnames).__name__}")
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError(
+            f"{_PREFIX}mesh_hostvars expects hostvars as its argument, got {type(hostvars).__name__}"
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for host in hostnames:
+        if host not in hostvars:
+            raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars: {host!r} is not in hostvars")
+        host_vars = hostvars[host]
+        result[host] = {}
+        for key in host_vars:
+            if isinstance(key, str) and key.startswith("meshover_"):
+                try:
+                    result[host][key] = host_vars[key]
+                except AnsibleUndefinedVariable as exc:
+                    raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars: {host}: {key} is undefined: {exc}") from None
+    return result
+
+
+class FilterModule:
+    """meshover.mesh identity filters."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "mesh_identity": mesh_identity,
+            "mesh_identities": mesh_identities,
+            "mesh_hostvars": mesh_hostvars,
+        }

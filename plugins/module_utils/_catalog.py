@@ -1,0 +1,209 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
+"""The catalogue of every inventory variable meshover reads.
+
+Single source for preflight's typo detection and for docs/variables.md
+(tests/unit/test_docs_variables.py checks that every entry is documented).
+
+Each entry: name -> {scope, type, default, roles, description} (and `elements` for lists).
+- scope: "mesh" (same value on every host; preflight flags differences), "host" (per host) or
+  "managed" (written by meshover itself, do not set by hand).
+- roles: the roles (or controller modules) that read the variable.
+Later features append entries with register() or by adding to CATALOG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    DEFAULT_ASN_RANGE,
+    DEFAULT_KEEPALIVE,
+    DEFAULT_MESH_NAME,
+    DEFAULT_UNDERLAY_MTU,
+    DEFAULT_WG_INTERFACE,
+    DEFAULT_WG_PORT,
+)
+
+SCOPES = ("mesh", "host", "managed")
+_CORE = ("meshover.mesh.mesh_preflight", "meshover.mesh.mesh_peers")
+
+CATALOG: dict[str, dict[str, Any]] = {
+    # ---- mesh-wide
+    "meshover_mesh_name": {
+        "scope": "mesh",
+        "type": "str",
+        "default": DEFAULT_MESH_NAME,
+        "roles": _CORE,
+        "description": "Name of the mesh. Seeds the default meshover_prefix6, so two meshes with different names "
+        "get different ULA prefixes.",
+    },
+    "meshover_prefix6": {
+        "scope": "mesh",
+        "type": "str",
+        "default": "derived: fd00::/8 + 40 bits of sha256(mesh name) as a /48",
+        "roles": _CORE,
+        "description": "IPv6 prefix of the mesh (CIDR, /32../56, ULA fc00::/7 or global unicast, host bits zero). "
+        "Subnet :0::/64 holds the loopbacks, :1::/64 the WireGuard transport addresses.",
+    },
+    "meshover_pool4": {
+        "scope": "mesh",
+        "type": "str",
+        "default": None,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Optional IPv4 pool (CIDR, at least a /30, host bits zero) from which every host derives an "
+        "IPv4 loopback (also used as BGP router id). Null: no IPv4 loopbacks.",
+    },
+    "meshover_asn_range": {
+        "scope": "mesh",
+        "type": "list",
+        "elements": "int",
+        "default": list(DEFAULT_ASN_RANGE),
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "[min, max] range (inside 1..4294967294) from which every host derives its private BGP ASN.",
+    },
+    "meshover_wg_interface": {
+        "scope": "mesh",
+        "type": "str",
+        "default": DEFAULT_WG_INTERFACE,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "Name of the WireGuard interface on every host (Linux interface name, at most 15 characters).",
+    },
+    "meshover_underlay_mtu": {
+        "scope": "mesh",
+        "type": "int",
+        "default": DEFAULT_UNDERLAY_MTU,
+        "roles": (*_CORE, "wireguard_mesh", "gre_overlay"),
+        "description": "MTU of the underlay path. WireGuard MTU = underlay - 80, GRE MTU = underlay - 124; "
+        "must be 1404..9000 so the GRE inner MTU stays >= 1280.",
+    },
+    "meshover_persistent_keepalive": {
+        "scope": "mesh",
+        "type": "int",
+        "default": DEFAULT_KEEPALIVE,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "PersistentKeepalive (seconds, 0..65535) that hosts behind NAT (meshover_nat) use towards "
+        "all their peers. Other hosts use 0.",
+    },
+    "meshover_shared_prefixes": {
+        "scope": "mesh",
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Prefixes (CIDR) that several hosts may announce at once (anycast); not checked for "
+        "overlap between hosts.",
+    },
+    # ---- per host
+    "meshover_endpoint": {
+        "scope": "host",
+        "type": "str",
+        "default": None,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "Underlay IPv6 or IPv4 address (without port) on which the other hosts reach this host's "
+        "WireGuard. Required unless meshover_nat is true. Not link-local, multicast, loopback or unspecified.",
+    },
+    "meshover_nat": {
+        "scope": "host",
+        "type": "bool",
+        "default": False,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "True if the host has no endpoint reachable by the others (behind NAT). It then initiates "
+        "all its WireGuard sessions with keepalives; two NAT hosts do not peer directly.",
+    },
+    "meshover_wg_port": {
+        "scope": "host",
+        "type": "int",
+        "default": DEFAULT_WG_PORT,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "UDP port (1..65535) of this host's WireGuard interface.",
+    },
+    "meshover_asn": {
+        "scope": "host",
+        "type": "int",
+        "default": "derived from the hostname",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Override of the derived BGP ASN: inside meshover_asn_range or the 2-byte private range "
+        "64512..65534. Use it to resolve an ASN collision.",
+    },
+    "meshover_loopback4": {
+        "scope": "host",
+        "type": "str",
+        "default": "derived from the hostname when meshover_pool4 is set",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Override of the derived IPv4 loopback; must be a host address inside meshover_pool4.",
+    },
+    "meshover_router_id": {
+        "scope": "host",
+        "type": "str",
+        "default": "the IPv4 loopback, else derived from the hostname",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Override of the BGP router id (an IPv4 address, unique in the mesh).",
+    },
+    "meshover_interface_id": {
+        "scope": "host",
+        "type": "str",
+        "default": "derived from the hostname",
+        "roles": _CORE,
+        "description": "Override of the 64-bit interface id (16 hex digits, quoted, non-zero) that forms the "
+        "host's loopback6, transport6 and fe80:: link-local addresses.",
+    },
+    "meshover_gre_name": {
+        "scope": "host",
+        "type": "str",
+        "default": "mo-<hostname> for short names, else mo + 13 base32 characters of a hash",
+        "roles": (*_CORE, "gre_overlay"),
+        "description": "Override of the name the other hosts give to their GRE tunnel towards this host "
+        "(Linux interface name, at most 15 characters).",
+    },
+    "meshover_announce": {
+        "scope": "host",
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Prefixes (CIDR) this host announces into the mesh. Must not overlap another host's "
+        "prefixes, meshover_prefix6 or meshover_pool4.",
+    },
+    "meshover_gathering": {
+        "scope": "host",
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "roles": (*_CORE, "frr_bgp", "source_routing"),
+        "description": "Prefixes (CIDR) for which this host is the mesh's gateway (traffic to them is gathered "
+        "here). 0.0.0.0/0 and ::/0 need meshover_gathering_allow_default.",
+    },
+    "meshover_gathering_allow_default": {
+        "scope": "host",
+        "type": "bool",
+        "default": False,
+        "roles": _CORE,
+        "description": "Allow 0.0.0.0/0 or ::/0 in meshover_gathering (this host becomes a default gateway). "
+        "Default routes are exempt from the overlap checks.",
+    },
+    # ---- managed by meshover
+    "meshover_wg_public_key": {
+        "scope": "managed",
+        "type": "str",
+        "default": None,
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "Key cache: the host's WireGuard public key, written by meshover.mesh.mesh_peers to "
+        "host_vars/<host>/meshover_wg_public_key.yml so later runs (with --limit or a host down) know it.",
+    },
+}
+
+
+def register(name: str, scope: str, type_: str, default: Any, roles: tuple[str, ...], description: str) -> None:
+    """Add a catalogue entry (for later features); refuses duplicates and bad scopes."""
+    if not name.startswith("meshover_") or name in CATALOG or scope not in SCOPES:
+        raise ValueError(f"cannot register catalogue entry {name!r} with scope {scope!r}")
+    CATALOG[name] = {"scope": scope, "type": type_, "default": default, "roles": roles, "description": description}
+
+
+def names(scope: str | None = None) -> list[str]:
+    """Catalogue names, optionally only those of one scope."""
+    return [name for name, entry in CATALOG.items() if scope is None or entry["scope"] == scope]

@@ -1,0 +1,212 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
+"""The per-host mesh plan (WireGuard peers and GRE tunnels) computed once on the controller.
+
+plan_mesh() is linear per host in the number of peers; pass for_hosts to plan only some hosts
+(a full mesh of N hosts has N*(N-1) peer entries).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    DEFAULT_WG_PORT,
+    GRE_TTL,
+    Identity,
+    MeshError,
+    MeshSettings,
+    parse_bool,
+    parse_endpoint,
+    parse_wg_public_key,
+)
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, hosts_label
+
+
+@dataclass(frozen=True)
+class Node:
+    """Everything about one host that its peers need, precomputed once."""
+
+    ident: Identity
+    public_key: str | None
+    nat: bool
+    port: int
+    endpoint: str | None
+    transport: str
+    allowed_ip: str
+    link_local: str
+    # The WireGuard peer entry other hosts get for this node, for non-NAT and NAT viewers. Shared by all
+    # viewers to keep the N^2 plan cheap: treat plans as read-only (the module serialises them to JSON).
+    wg_entry: dict[str, Any]
+    wg_entry_nat: dict[str, Any]
+
+
+def format_endpoint(address: str, port: int) -> str:
+    """'[2001:db8::1]:51820' for IPv6, '192.0.2.1:51820' for IPv4."""
+    addr = parse_endpoint(address)
+    return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
+
+
+def resolve_keys(
+    inventory: Mapping[str, Mapping[str, Any]], learned_keys: Mapping[str, Any] | None
+) -> tuple[dict[str, str | None], dict[str, str], list[str]]:
+    """Merge keys learned this run over the cached meshover_wg_public_key. Returns (keys, cache_updates, warnings)."""
+    learned_keys = learned_keys or {}
+    warnings = []
+    keys: dict[str, str | None] = {}
+    updates: dict[str, str] = {}
+    for host in learned_keys:
+        if host not in inventory:
+            warnings.append(
+                f"{host}: a WireGuard public key was learned but the host is not in the mesh inventory: ignored"
+            )
+    for host, host_vars in inventory.items():
+        cached = host_vars.get("meshover_wg_public_key")
+        learned = learned_keys.get(host)
+        if learned is not None:
+            try:
+                learned = parse_wg_public_key(learned)
+            except ValueError:
+                warnings.append(f"{host}: the public key learned this run is not a WireGuard key: using the cached one")
+                learned = None
+        keys[host] = learned or cached
+        if learned is not None and learned != cached:
+            updates[host] = learned
+    return keys, updates, warnings
+
+
+def wg_peer_entry(
+    name: str, public_key: str | None, endpoint: str | None, allowed_ip: str, keepalive: int
+) -> dict[str, Any]:
+    """The WireGuard peer entry a host gets for a peer."""
+    return {
+        "name": name,
+        "public_key": public_key,
+        "endpoint": endpoint,
+        "allowed_ips": [allowed_ip],
+        "persistent_keepalive": keepalive,
+    }
+
+
+def build_nodes(
+    inventory: Mapping[str, Mapping[str, Any]],
+    identities: Mapping[str, Identity],
+    keys: Mapping[str, str | None],
+    keepalive: int,
+) -> list[Node]:
+    nodes = []
+    for host in sorted(inventory):
+        host_vars = inventory[host]
+        ident = identities[host]
+        nat = parse_bool(host_vars.get("meshover_nat", False))
+        port = host_vars.get("meshover_wg_port") or DEFAULT_WG_PORT
+        address = host_vars.get("meshover_endpoint")
+        endpoint = None if nat or address is None else format_endpoint(address, port)
+        public_key = keys.get(host)
+        allowed_ip = f"{ident.transport6}/128"
+        nodes.append(
+            Node(
+                ident=ident,
+                public_key=public_key,
+                nat=nat,
+                port=port,
+                endpoint=endpoint,
+                transport=str(ident.transport6),
+                allowed_ip=allowed_ip,
+                link_local=f"{ident.link_local}/64",
+                wg_entry=wg_peer_entry(host, public_key, endpoint, allowed_ip, 0),
+                wg_entry_nat=wg_peer_entry(host, public_key, endpoint, allowed_ip, keepalive),
+            )
+        )
+    return nodes
+
+
+def plan_host(me: Node, peers: Iterable[Node], settings: MeshSettings) -> dict[str, Any]:
+    """The plan of one host: its identity, WireGuard interface + peers, and one GRE tunnel per peer.
+
+    peers: every node of the mesh (me, keyless and NAT-incompatible nodes are skipped here).
+    """
+    eligible = [p for p in peers if p is not me and p.public_key is not None and not (me.nat and p.nat)]
+    local, link_local, gre_mtu = me.transport, me.link_local, settings.gre_mtu
+    return {
+        "identity": me.ident.as_dict(),
+        "wireguard": {
+            "interface": settings.wg_interface,
+            "listen_port": me.port,
+            "address": f"{me.transport}/64",
+            "mtu": settings.wg_mtu,
+            "peers": [p.wg_entry_nat for p in eligible] if me.nat else [p.wg_entry for p in eligible],
+        },
+        "tunnels": [
+            {
+                "name": p.ident.gre_name,
+                "peer": p.ident.hostname,
+                "local": local,
+                "remote": p.transport,
+                "link_local": link_local,
+                "mtu": gre_mtu,
+                "ttl": GRE_TTL,
+            }
+            for p in eligible
+        ],
+    }
+
+
+def _mesh_warnings(nodes: list[Node]) -> list[str]:
+    warnings = []
+    for node in nodes:
+        if node.public_key is None:
+            warnings.append(
+                f"{node.ident.hostname}: no WireGuard public key known (not converged yet and not in the key cache): "
+                "left out as a peer of the other hosts this run; run the play against it to learn its key"
+            )
+    nat_hosts = [n.ident.hostname for n in nodes if n.nat]
+    if len(nat_hosts) > 1:
+        warnings.append(
+            f"{hosts_label(nat_hosts, limit=10)} are all behind NAT (meshover_nat): they cannot peer with each other "
+            "directly, so no WireGuard peer or GRE tunnel is planned between them"
+        )
+    return warnings
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building ~N^2 acyclic dicts (it otherwise doubles the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def plan_mesh(
+    inventory: Mapping[str, Mapping[str, Any]],
+    learned_keys: Mapping[str, Any] | None = None,
+    for_hosts: Iterable[str] | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, str]]:
+    """Validate the inventory, then plan every host (or only for_hosts).
+
+    Returns (plan_by_host, warnings, cache_updates) where cache_updates maps host -> public key that is
+    new or changed compared to the cached meshover_wg_public_key. Raises MeshError if the inventory is invalid.
+    """
+    result = check(inventory)
+    if result.problems:
+        raise MeshError(result.problems)
+    keys, updates, warnings = resolve_keys(inventory, learned_keys)
+    nodes = build_nodes(inventory, result.identities, keys, result.settings.persistent_keepalive)
+    wanted = set(inventory) if for_hosts is None else set(for_hosts)
+    unknown = sorted(wanted - set(inventory))
+    if unknown:
+        raise MeshError([f"{hosts_label(unknown)}: asked to plan hosts that are not in the mesh inventory"])
+    with gc_paused():
+        plan = {n.ident.hostname: plan_host(n, nodes, result.settings) for n in nodes if n.ident.hostname in wanted}
+    return plan, warnings + _mesh_warnings(nodes), updates

@@ -1,0 +1,372 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
+"""Whole-inventory validation run on the controller before anything touches a node.
+
+validate() returns one message per problem; each names the host(s), the variable, what is wrong
+and how to fix it. Wrong types are reported, never crashed on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    DEFAULT_WG_PORT,
+    MESH_PARSERS,
+    Identity,
+    MeshError,
+    MeshSettings,
+    derive_identity,
+    find_collisions,
+    join_names,
+    parse_bool,
+    parse_endpoint,
+    parse_int,
+    parse_prefix,
+    parse_wg_public_key,
+)
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+PREFIX_LIST_VARS = ("meshover_announce", "meshover_gathering")
+_UNSET = "<unset>"
+
+
+@dataclass
+class PreflightResult:
+    """Problems found, plus what could be computed despite them."""
+
+    problems: list[str] = field(default_factory=list)
+    settings: MeshSettings = field(default_factory=MeshSettings)
+    identities: dict[str, Identity] = field(default_factory=dict)
+
+
+def hosts_label(hosts: list[str], limit: int = 3) -> str:
+    """'n1', 'n1 and n2', 'n1, n2, n3 and 7 more'."""
+    if len(hosts) <= limit:
+        return join_names(list(hosts))
+    return f"{', '.join(hosts[:limit])} and {len(hosts) - limit} more"
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------- unknown variables
+
+
+def check_unknown(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A meshover_* variable that is not in the catalogue is probably a typo."""
+    where: dict[str, list[str]] = {}
+    for host, host_vars in inventory.items():
+        for var in host_vars:
+            if isinstance(var, str) and var.startswith("meshover_") and var not in CATALOG:
+                where.setdefault(var, []).append(host)
+    problems = []
+    for var, hosts in where.items():
+        close = _closest(var)
+        fix = f"did you mean {close}?" if close else "remove it (see docs/variables.md for the known variables)"
+        problems.append(f"{hosts_label(hosts)}: {var} is not a known meshover variable: {fix}")
+    return problems
+
+
+def _closest(var: str) -> str | None:
+    """The known variable closest to var, compared without the common meshover_ prefix."""
+    known = {name[len("meshover_") :]: name for name in names()}
+    close = difflib.get_close_matches(var[len("meshover_") :], list(known), n=1, cutoff=0.6)
+    return known[close[0]] if close else None
+
+
+# ---------------------------------------------------------------- mesh-wide settings
+
+
+def _mesh_var(inventory: Mapping[str, Mapping[str, Any]], var: str) -> tuple[list[str], Any]:
+    """Check one mesh-wide variable: parse errors and differences between hosts. Returns (problems, value)."""
+    attr, parser = MESH_PARSERS[var]
+    default = getattr(MeshSettings(), attr)
+    by_raw: dict[str, list[str]] = {}
+    raw: dict[str, Any] = {}
+    for host, host_vars in inventory.items():
+        value = host_vars.get(var)
+        key = _UNSET if value is None else _key(value)
+        raw.setdefault(key, value)
+        by_raw.setdefault(key, []).append(host)
+    problems = []
+    by_effective: dict[str, list[str]] = {}
+    effective: dict[str, Any] = {}
+    for key, hosts in by_raw.items():
+        parsed = _try_parse(parser, raw[key])
+        if parsed is None:
+            eff = _key(default)  # unset: the same as writing the default explicitly
+        elif isinstance(parsed, ValueError):
+            problems.append(f"{hosts_label(hosts)}: {var} = {raw[key]!r} {parsed}")
+            eff = "bad:" + key
+        else:
+            eff = _key(parsed)
+            effective[eff] = parsed
+        by_effective.setdefault(eff, []).extend(hosts)
+    if len(by_effective) > 1:
+        parts = [f"{_shown(inventory[hosts[0]].get(var))} on {hosts_label(hosts)}" for hosts in by_effective.values()]
+        problems.append(
+            f"{var} differs between hosts ({'; '.join(parts)}): it is mesh-wide, set it once for all hosts "
+            "(e.g. in group_vars/all)"
+        )
+    if not by_effective:
+        return problems, None
+    best = max(by_effective, key=lambda k: len(by_effective[k]))
+    return problems, effective.get(best)
+
+
+def _try_parse(parser: Any, value: Any) -> Any:
+    """The parsed value, None if unset, or the ValueError describing the problem."""
+    if value is None:
+        return None
+    try:
+        return parser(value)
+    except ValueError as exc:
+        return exc
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else repr(value)
+
+
+def check_mesh_settings(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], MeshSettings]:
+    problems: list[str] = []
+    kwargs: dict[str, Any] = {}
+    for var, (attr, _parser) in MESH_PARSERS.items():
+        var_problems, value = _mesh_var(inventory, var)
+        problems.extend(var_problems)
+        if value is not None:
+            kwargs[attr] = value
+    return problems, MeshSettings(**kwargs)
+
+
+# ---------------------------------------------------------------- identities
+
+
+def check_identities(
+    inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings
+) -> tuple[list[str], dict[str, Identity]]:
+    problems: list[str] = []
+    identities: dict[str, Identity] = {}
+    for host, host_vars in inventory.items():
+        try:
+            identities[host] = derive_identity(host, settings, host_vars)
+        except MeshError as exc:
+            problems.extend(exc.messages)
+    problems.extend(find_collisions(identities.values()))
+    for ident in identities.values():
+        if ident.gre_name == settings.wg_interface:
+            problems.append(
+                f"{ident.hostname}: meshover_gre_name {ident.gre_name!r} is the WireGuard interface name: "
+                "set another meshover_gre_name"
+            )
+    return problems, identities
+
+
+# ---------------------------------------------------------------- endpoints and ports
+
+
+def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    seen: dict[tuple[str, int], list[str]] = {}
+    for host, host_vars in inventory.items():
+        nat = _host_value(problems, host, host_vars, "meshover_nat", parse_bool, False)
+        port = _host_value(
+            problems, host, host_vars, "meshover_wg_port", lambda v: parse_int(v, 1, 65535), DEFAULT_WG_PORT
+        )
+        raw = host_vars.get("meshover_endpoint")
+        if raw is None:
+            if nat is False:
+                problems.append(
+                    f"{host}: meshover_endpoint is missing: set the host's underlay IPv6 or IPv4 address, "
+                    "or meshover_nat: true if the other hosts cannot reach it"
+                )
+            continue
+        addr = _host_value(problems, host, host_vars, "meshover_endpoint", parse_endpoint, None)
+        if addr is not None and nat is False:
+            seen.setdefault((str(addr), port), []).append(host)
+    for (addr, port), hosts in seen.items():
+        if len(hosts) > 1:
+            problems.append(
+                f"{join_names(hosts)}: meshover_endpoint {addr} with meshover_wg_port {port} is the same on several "
+                "hosts: give each host its own underlay address (or its own meshover_wg_port)"
+            )
+    return problems
+
+
+def _host_value(
+    problems: list[str], host: str, host_vars: Mapping[str, Any], var: str, parser: Any, default: Any
+) -> Any:
+    """Parse one per-host variable; on error append a message and return None."""
+    value = host_vars.get(var)
+    if value is None:
+        return default
+    try:
+        return parser(value)
+    except ValueError as exc:
+        problems.append(f"{host}: {var} = {value!r} {exc}")
+        return None
+
+
+def check_public_keys(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    problems: list[str] = []
+    for host, host_vars in inventory.items():
+        _host_value(problems, host, host_vars, "meshover_wg_public_key", parse_wg_public_key, None)
+    return problems
+
+
+# ---------------------------------------------------------------- prefixes
+
+
+@dataclass(frozen=True)
+class Claim:
+    host: str
+    var: str
+    net: Network
+
+    def label(self) -> str:
+        return f"{self.host} ({self.var} {self.net})"
+
+
+def _host_claims(host: str, host_vars: Mapping[str, Any], problems: list[str]) -> list[Claim]:
+    allow_default = _host_value(problems, host, host_vars, "meshover_gathering_allow_default", parse_bool, False)
+    claims: list[Claim] = []
+    for var in PREFIX_LIST_VARS:
+        value = host_vars.get(var)
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)):
+            problems.append(
+                f"{host}: {var} = {value!r} is a {type(value).__name__}, not a list: write it as a YAML list"
+            )
+            continue
+        for item in value:
+            claim = _claim(host, var, item, allow_default is True, problems)
+            if claim is not None and any(c.net == claim.net and c.var == var for c in claims):
+                problems.append(f"{host}: {var} lists {claim.net} twice: remove the duplicate")
+            elif claim is not None:
+                claims.append(claim)
+    return claims
+
+
+def _claim(host: str, var: str, item: Any, allow_default: bool, problems: list[str]) -> Claim | None:
+    try:
+        net = parse_prefix(item)
+    except ValueError as exc:
+        problems.append(f"{host}: {var} entry {item!r} {exc}")
+        return None
+    if net.prefixlen == 0 and var == "meshover_announce":
+        problems.append(f"{host}: meshover_announce has the default route {net}: put it in meshover_gathering instead")
+        return None
+    if net.prefixlen == 0 and not allow_default:
+        problems.append(
+            f"{host}: meshover_gathering has the default route {net}: set meshover_gathering_allow_default: true "
+            "if this host really is a default gateway"
+        )
+        return None
+    return Claim(host, var, net)
+
+
+def _mesh_overlaps(claim: Claim, settings: MeshSettings) -> str | None:
+    for var, mesh_net in (("meshover_prefix6", settings.net6), ("meshover_pool4", settings.pool4)):
+        if mesh_net is None or claim.net.version != mesh_net.version or claim.net.prefixlen == 0:
+            continue
+        if claim.net.overlaps(mesh_net):  # type: ignore[arg-type]
+            return (
+                f"{claim.host}: {claim.var} {claim.net} overlaps the mesh's own {var} {mesh_net}: "
+                "use a prefix outside the mesh's address plan"
+            )
+    return None
+
+
+def _cross_host_overlaps(claims: list[Claim]) -> list[str]:
+    """Sweep sorted prefixes; CIDR blocks are either nested or disjoint, so open blocks form a stack."""
+    problems = []
+    ordered = sorted(claims, key=lambda c: (c.net.version, int(c.net.network_address), c.net.prefixlen))
+    stack: list[Claim] = []
+    for claim in ordered:
+        while stack and not (
+            stack[-1].net.version == claim.net.version and claim.net.subnet_of(stack[-1].net)  # type: ignore[arg-type]
+        ):
+            stack.pop()
+        for outer in stack:
+            if outer.host != claim.host:
+                problems.append(_overlap_message(outer, claim))
+        stack.append(claim)
+    return problems
+
+
+def _overlap_message(outer: Claim, inner: Claim) -> str:
+    what = f"the same prefix {inner.net}" if outer.net == inner.net else "overlapping prefixes"
+    return (
+        f"{outer.label()} and {inner.label()} claim {what}: a prefix belongs to one host; "
+        "remove it from one of them (or use meshover_shared_prefixes for anycast)"
+    )
+
+
+def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings) -> list[str]:
+    problems: list[str] = []
+    claims: list[Claim] = []
+    for host, host_vars in inventory.items():
+        claims.extend(_host_claims(host, host_vars, problems))
+    for claim in claims:
+        message = _mesh_overlaps(claim, settings)
+        if message:
+            problems.append(message)
+    problems.extend(_cross_host_overlaps([c for c in claims if c.net.prefixlen > 0]))
+    for shared in settings.shared_prefixes:
+        message = _mesh_overlaps(Claim("mesh", "meshover_shared_prefixes", ipaddress.ip_network(shared)), settings)
+        if message:
+            problems.append(message)
+    return problems
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _normalise(inventory: Any) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
+    if not isinstance(inventory, Mapping):
+        return [f"inventory is a {type(inventory).__name__}, not a dict of host -> meshover_* variables"], {}
+    problems = []
+    clean: dict[str, Mapping[str, Any]] = {}
+    for host, host_vars in inventory.items():
+        if host_vars is None:
+            host_vars = {}
+        if not isinstance(host_vars, Mapping):
+            problems.append(
+                f"{host}: variables are a {type(host_vars).__name__}, not a dict: pass a dict of meshover_* vars"
+            )
+            continue
+        clean[str(host)] = host_vars
+    if not clean and not problems:
+        problems.append("inventory is empty: the mesh needs at least one host")
+    return problems, clean
+
+
+def check(inventory: Any) -> PreflightResult:
+    """Validate the whole inventory; also return settings and the identities that could be derived."""
+    problems, clean = _normalise(inventory)
+    problems.extend(check_unknown(clean))
+    mesh_problems, settings = check_mesh_settings(clean)
+    problems.extend(mesh_problems)
+    ident_problems, identities = check_identities(clean, settings)
+    problems.extend(ident_problems)
+    problems.extend(check_endpoints(clean))
+    problems.extend(check_public_keys(clean))
+    problems.extend(check_prefixes(clean, settings))
+    return PreflightResult(problems=problems, settings=settings, identities=identities)
+
+
+def validate(inventory: Any) -> list[str]:
+    """Return one message per problem in inventory (host -> meshover_* vars); empty means OK."""
+    return check(inventory).problems

@@ -1,0 +1,53 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Guarded import of pyroute2.
+
+PRIVATE to meshover.mesh: not a public API, may change without notice.
+pyroute2 is normally the distribution package (Debian: python3-pyroute2), installed for the
+system interpreter only. When the module runs under another interpreter, respawn it under the
+system Python (the ansible.posix pattern) before failing with missing_required_lib.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+except ImportError:
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMP_ERR = traceback.format_exc()
+    IPRoute = None
+
+    class NetlinkError(Exception):  # type: ignore[no-redef]
+        """Placeholder so that ``except NetlinkError`` stays valid without pyroute2."""
+
+        code = 0
+
+else:
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMP_ERR = None
+
+try:
+    from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
+except ImportError:  # pragma: no cover - ansible-core always ships it since 2.11
+    HAS_RESPAWN_UTIL = False
+else:
+    HAS_RESPAWN_UTIL = True
+
+SYSTEM_PYTHONS = ["/usr/bin/python3"]
+
+
+def ensure_pyroute2(module) -> None:
+    """Return if pyroute2 is importable; else respawn under the system Python or fail."""
+    if HAS_PYROUTE2:
+        return
+    if HAS_RESPAWN_UTIL and not has_respawned():
+        interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, "pyroute2")
+        if interpreter:
+            respawn_module(interpreter)  # does not return
+    module.fail_json(msg=missing_required_lib("pyroute2 (Debian: python3-pyroute2)"), exception=PYROUTE2_IMP_ERR)

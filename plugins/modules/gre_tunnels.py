@@ -1,0 +1,396 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gre_tunnels
+short_description: Reconcile the ip6gre tunnels owned by meshover and write their boot replay file
+version_added: 1.0.0
+description:
+  - Creates, modifies, re-creates and deletes ip6gre tunnels through netlink (pyroute2) so that the tunnels
+    owned by meshover are exactly O(tunnels).
+  - A tunnel is owned when its interface alias (C(IFLA_IFALIAS)) starts with O(owner_prefix); the module sets
+    the alias to O(owner_prefix) followed by the peer name. Interfaces that are not owned are never changed
+    or deleted. If a wanted name is held by an interface that is not owned, the module fails before changing anything.
+  - Tunnels use C(encaplimit none) and C(addrgenmode none) (set before the link goes up), so the only
+    link-local address is the stable O(tunnels[].link_local). Other link-local addresses on an owned tunnel are removed;
+    global addresses are left alone.
+  - A change of local or remote address, TTL or encapsulation limit deletes and re-creates the tunnel;
+    MTU, alias, addresses and link state are changed in place.
+  - Writes O(batch_path), an C(ip -batch) file that re-creates the wanted tunnels; a boot unit replays it
+    with C(ip -force -batch) after the WireGuard interface is up.
+author:
+  - meshover contributors
+options:
+  tunnels:
+    description: The complete list of wanted tunnels. Owned tunnels not listed are deleted.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Interface name (at most 15 characters).
+        type: str
+        required: true
+      peer:
+        description: Peer host name, stored in the interface alias.
+        type: str
+        required: true
+      local:
+        description: Local outer IPv6 address (this node's WireGuard address).
+        type: str
+        required: true
+      remote:
+        description: Remote outer IPv6 address (the peer's WireGuard address).
+        type: str
+        required: true
+      link_local:
+        description: Link-local address with prefix put on the tunnel, for example V(fe80::1234:5678:9abc:def0/64).
+        type: str
+      mtu:
+        description: Tunnel MTU. Set it explicitly; the kernel's guess depends on the route at creation time.
+        type: int
+      ttl:
+        description: Outer hop limit.
+        type: int
+        default: 64
+  batch_path:
+    description: Path of the C(ip -batch) replay file.
+    type: path
+    default: /etc/meshover/gre.batch
+  owner_prefix:
+    description: Interface alias prefix that marks a tunnel as owned by this module.
+    type: str
+    default: "meshover:"
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.PLATFORM_LINUX
+  - meshover.mesh._pyroute2_dep
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - Two diffs, the owned tunnels and the batch file.
+seealso:
+  - module: meshover.mesh.wireguard_interface
+"""
+
+EXAMPLES = r"""
+- name: Reconcile the GRE tunnels to the other nodes
+  meshover.mesh.gre_tunnels:
+    tunnels:
+      - name: mo-n2
+        peer: n2
+        local: fd12:3456:789a:1:8f2c:1a2b:3c4d:5e6f
+        remote: fd12:3456:789a:1:1111:2222:3333:4444
+        link_local: fe80::8f2c:1a2b:3c4d:5e6f/64
+        mtu: 1376
+    batch_path: /etc/meshover/gre.batch
+"""
+
+RETURN = r"""
+created:
+  description: Names of the tunnels created.
+  returned: always
+  type: list
+  elements: str
+  sample: [mo-n3]
+recreated:
+  description: Names of the tunnels deleted and created again (local, remote, TTL, kind or encapsulation limit changed).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+deleted:
+  description: Names of the owned tunnels deleted because they are no longer wanted.
+  returned: always
+  type: list
+  elements: str
+  sample: [mo-n4]
+modified:
+  description: Names of the tunnels changed in place (MTU, alias, addresses, address generation mode, link state).
+  returned: always
+  type: list
+  elements: str
+  sample: [mo-n2]
+batch_changed:
+  description: Whether the batch file was (or would be) rewritten.
+  returned: always
+  type: bool
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
+    ADDR_GEN_MODE_NONE,
+    IP6_TNL_F_IGN_ENCAP_LIMIT,
+    KIND,
+    GreError,
+    alias_for,
+    is_owned,
+    normalize_tunnels,
+    owned_view,
+    plan_tunnels,
+    render_batch,
+    want_view,
+)
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import IPRoute, NetlinkError, ensure_pyroute2
+
+AF_INET6 = 10
+IFF_UP = 0x1
+DEFAULT_ENCAP_LIMIT = 4  # what iproute2 sends along with "encaplimit none"
+BATCH_MODE = 0o644
+
+
+def _attr(msg, *path):
+    """Walk nested netlink attributes; None when any level is missing."""
+    for name in path:
+        if msg is None:
+            return None
+        msg = msg.get_attr(name)
+    return msg
+
+
+def read_links(ipr) -> tuple:
+    """Read all links and their IPv6 addresses. Returns (have list, name -> index)."""
+    addrs = {}
+    for a in ipr.get_addr(family=AF_INET6):
+        addrs.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+    have, index = [], {}
+    for msg in ipr.get_links():
+        name = msg.get_attr("IFLA_IFNAME")
+        index[name] = msg["index"]
+        kind = _attr(msg, "IFLA_LINKINFO", "IFLA_INFO_KIND")
+        entry = {
+            "name": name,
+            "kind": kind,
+            "alias": msg.get_attr("IFLA_IFALIAS"),
+            "mtu": msg.get_attr("IFLA_MTU"),
+            "up": bool(msg["flags"] & IFF_UP),
+            "addresses": sorted(addrs.get(msg["index"], [])),
+            "addrgenmode": _attr(msg, "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE"),
+            "local": None,
+            "remote": None,
+            "ttl": None,
+            "ign_encap_limit": None,
+        }
+        if kind == KIND:
+            data = _attr(msg, "IFLA_LINKINFO", "IFLA_INFO_DATA")
+            flags = _attr(data, "IFLA_IP6GRE_FLAGS") or 0
+            entry.update(
+                local=_attr(data, "IFLA_IP6GRE_LOCAL"),
+                remote=_attr(data, "IFLA_IP6GRE_REMOTE"),
+                ttl=_attr(data, "IFLA_IP6GRE_TTL"),
+                ign_encap_limit=bool(flags & IP6_TNL_F_IGN_ENCAP_LIMIT),
+            )
+        have.append(entry)
+    return have, index
+
+
+class Applier:
+    """Applies a plan through pyroute2; every step is a specific netlink call."""
+
+    def __init__(self, module, ipr, index, owner_prefix):
+        self.module = module
+        self.ipr = ipr
+        self.index = index
+        self.owner_prefix = owner_prefix
+
+    def _nl(self, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NetlinkError as e:
+            self.module.fail_json(msg=f"{what} failed: {e}")
+
+    def lookup(self, name):
+        found = self._nl(f"lookup of {name}", self.ipr.link_lookup, ifname=name)
+        if not found:
+            self.module.fail_json(msg=f"{name} not found after creation")
+        self.index[name] = found[0]
+        return found[0]
+
+    def delete(self, name):
+        self._nl(f"delete {name}", self.ipr.link, "del", index=self.index[name])
+        self.index.pop(name, None)
+
+    def addrgenmode_none(self, name, idx):
+        """Set addrgenmode none; must happen before the link goes up.
+
+        pyroute2 0.7.x encodes IFLA_AF_SPEC/AF_INET6/IFLA_INET6_ADDR_GEN_MODE, but whether the
+        kernel took it is checked by reading it back: if not (older or newer pyroute2 that
+        encodes af_spec differently), fall back to iproute2's ``ip link set dev N addrgenmode none``.
+        """
+        spec = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", ADDR_GEN_MODE_NONE]]}]]}
+        try:
+            self.ipr.link("set", index=idx, IFLA_AF_SPEC=spec)
+        except (NetlinkError, ValueError, TypeError, KeyError):
+            pass
+        links = self._nl(f"read back {name}", self.ipr.get_links, idx)
+        mode = _attr(links[0], "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE") if links else None
+        if mode != ADDR_GEN_MODE_NONE:
+            ip = self.module.get_bin_path("ip", required=True)
+            rc, _out, err = self.module.run_command([ip, "link", "set", "dev", name, "addrgenmode", "none"])
+            if rc != 0:
+                self.module.fail_json(msg=f"ip link set dev {name} addrgenmode none failed: {err.strip()}")
+
+    def addr(self, cmd, name, idx, cidr):
+        address, prefixlen = cidr.split("/")
+        self._nl(
+            f"addr {cmd} {cidr} dev {name}", self.ipr.addr, cmd, index=idx, address=address, prefixlen=int(prefixlen)
+        )
+
+    def create(self, t):
+        n = t["name"]
+        self._nl(
+            f"create {n}",
+            self.ipr.link,
+            "add",
+            ifname=n,
+            kind=KIND,
+            ip6gre_local=t["local"],
+            ip6gre_remote=t["remote"],
+            ip6gre_ttl=t["ttl"],
+            ip6gre_encap_limit=DEFAULT_ENCAP_LIMIT,
+            ip6gre_flags=IP6_TNL_F_IGN_ENCAP_LIMIT,
+        )
+        idx = self.lookup(n)
+        self.addrgenmode_none(n, idx)
+        settings = {"ifalias": alias_for(t, self.owner_prefix)}
+        if t["mtu"] is not None:
+            settings["mtu"] = t["mtu"]
+        self._nl(f"set mtu/alias of {n}", self.ipr.link, "set", index=idx, **settings)
+        if t["link_local"]:
+            self.addr("add", n, idx, t["link_local"])
+        self._nl(f"set {n} up", self.ipr.link, "set", index=idx, state="up")
+
+    def modify(self, t, changes):
+        n = t["name"]
+        idx = self.index[n]
+        if "addrgenmode" in changes:
+            self.addrgenmode_none(n, idx)
+        settings = {}
+        if "mtu" in changes:
+            settings["mtu"] = changes["mtu"]
+        if "alias" in changes:
+            settings["ifalias"] = changes["alias"]
+        if settings:
+            self._nl(f"set mtu/alias of {n}", self.ipr.link, "set", index=idx, **settings)
+        for cidr in changes.get("del_addresses", []):
+            self.addr("del", n, idx, cidr)
+        for cidr in changes.get("add_addresses", []):
+            self.addr("add", n, idx, cidr)
+        if changes.get("up"):
+            self._nl(f"set {n} up", self.ipr.link, "set", index=idx, state="up")
+
+
+def write_batch(module, path, text):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o755)
+    fd, tmp = tempfile.mkstemp(prefix="meshover-gre-", suffix=".batch", dir=module.tmpdir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, BATCH_MODE)
+    module.atomic_move(tmp, path)
+    os.chmod(path, BATCH_MODE)
+
+
+def main():
+    tunnel_spec = dict(
+        name=dict(type="str", required=True),
+        peer=dict(type="str", required=True),
+        local=dict(type="str", required=True),
+        remote=dict(type="str", required=True),
+        link_local=dict(type="str"),
+        mtu=dict(type="int"),
+        ttl=dict(type="int", default=64),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            tunnels=dict(type="list", elements="dict", required=True, options=tunnel_spec),
+            batch_path=dict(type="path", default="/etc/meshover/gre.batch"),
+            owner_prefix=dict(type="str", default="meshover:"),
+        ),
+        supports_check_mode=True,
+    )
+    ensure_pyroute2(module)
+    p = module.params
+    prefix = p["owner_prefix"]
+    try:
+        want = normalize_tunnels(p["tunnels"])
+        batch = render_batch(want, prefix)
+    except GreError as e:
+        module.fail_json(msg=str(e))
+
+    ipr = IPRoute()
+    try:
+        have, index = read_links(ipr)
+        try:
+            plan = plan_tunnels(want, have, prefix)
+        except GreError as e:
+            module.fail_json(msg=str(e))
+        if plan["conflicts"]:
+            module.fail_json(msg="; ".join(plan["conflicts"]))
+
+        old_batch = None
+        if os.path.exists(p["batch_path"]):
+            with open(p["batch_path"], encoding="utf-8", errors="replace") as f:
+                old_batch = f.read()
+        batch_changed = old_batch != batch
+
+        result = dict(
+            changed=False,
+            created=[t["name"] for t in plan["create"]],
+            recreated=[r["tunnel"]["name"] for r in plan["recreate"]],
+            deleted=list(plan["delete"]),
+            modified=[m["tunnel"]["name"] for m in plan["modify"]],
+            batch_changed=batch_changed,
+        )
+        live_changes = bool(result["created"] or result["recreated"] or result["deleted"] or result["modified"])
+        result["changed"] = live_changes or batch_changed
+
+        if not module.check_mode:
+            applier = Applier(module, ipr, index, prefix)
+            for name in plan["delete"]:
+                applier.delete(name)
+            for r in plan["recreate"]:
+                applier.delete(r["tunnel"]["name"])
+            for r in plan["recreate"]:
+                applier.create(r["tunnel"])
+            for t in plan["create"]:
+                applier.create(t)
+            for m in plan["modify"]:
+                applier.modify(m["tunnel"], m["changes"])
+            if batch_changed:
+                write_batch(module, p["batch_path"], batch)
+
+        if module._diff:
+            result["diff"] = [
+                {
+                    "before_header": "owned ip6gre tunnels",
+                    "after_header": "owned ip6gre tunnels",
+                    "before": owned_view([h for h in have if is_owned(h, prefix)], prefix),
+                    "after": want_view(want, prefix),
+                },
+                {
+                    "before_header": p["batch_path"],
+                    "after_header": p["batch_path"],
+                    "before": old_batch or "",
+                    "after": batch,
+                },
+            ]
+    finally:
+        ipr.close()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

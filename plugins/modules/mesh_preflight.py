@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_preflight
+short_description: Validate the whole meshover inventory before touching any node
+version_added: 0.1.0
+description:
+  - Checks the C(meshover_*) variables of every host of the mesh at once and reports B(all) problems, one per line,
+    each naming the host, the variable, what is wrong and how to fix it.
+  - Covers hostnames, the mesh prefix and IPv4 pool, ASN range and overrides, identity collisions, endpoints,
+    ports, MTU, announced and gathered prefixes, mesh-wide variables that differ between hosts, and misspelt
+    C(meshover_*) variables.
+  - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
+author: meshover contributors
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.controller
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  inventory:
+    description:
+      - The mesh inventory, a dict hostname -> that host's C(meshover_*) variables,
+        usually built with the P(meshover.mesh.mesh_hostvars#filter) filter.
+    type: dict
+    required: true
+seealso:
+  - module: meshover.mesh.mesh_peers
+  - plugin: meshover.mesh.mesh_hostvars
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Validate the mesh inventory
+  meshover.mesh.mesh_preflight:
+    inventory: "{{ groups['mesh'] | meshover.mesh.mesh_hostvars(hostvars) }}"
+  delegate_to: localhost
+  run_once: true
+  register: meshover__preflight
+"""
+
+RETURN = r"""
+identities:
+  description: The identity of every host (hostname -> identity), see P(meshover.mesh.mesh_identity#filter).
+  returned: success
+  type: dict
+  sample:
+    n1:
+      hostname: n1
+      interface_id: 3d27e462938bc19a
+      loopback6: "fd46:76a3:fa9b:0:3d27:e462:938b:c19a"
+      transport6: "fd46:76a3:fa9b:1:3d27:e462:938b:c19a"
+      link_local: "fe80::3d27:e462:938b:c19a"
+      asn: 4275762751
+      loopback4: null
+      router_id: 84.77.75.252
+      gre_name: mo-n1
+problems:
+  description: One message per problem found (empty on success).
+  returned: always
+  type: list
+  elements: str
+  sample: ["n1: meshover_endpont is not a known meshover variable: did you mean meshover_endpoint?"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={"inventory": {"type": "dict", "required": True}},
+        supports_check_mode=True,
+    )
+    result = check(module.params["inventory"])
+    if result.problems:
+        module.fail_json(
+            msg=f"meshover preflight found {len(result.problems)} problem(s):\n" + "\n".join(result.problems),
+            problems=result.problems,
+        )
+    module.exit_json(
+        changed=False,
+        problems=[],
+        identities={host: ident.as_dict() for host, ident in result.identities.items()},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: wireguard_keypair
+short_description: Ensure a WireGuard private key exists on the node and return its public key
+version_added: 1.0.0
+description:
+  - Generates a WireGuard private key on the managed node with C(wg genkey) if O(path) does not exist,
+    and returns the matching public key (computed with C(wg pubkey), the private key passed on stdin).
+  - The private key never leaves the node. It is not returned, logged or shown in a diff.
+  - An existing key is never replaced. Its mode is corrected to C(0600) (and its owner to root when running as root).
+  - A missing parent directory is created with mode C(0700). An existing directory is left as it is.
+author:
+  - meshover contributors
+options:
+  path:
+    description:
+      - Path of the private key file.
+    type: path
+    default: /etc/wireguard/meshover0.key
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.PLATFORM_LINUX
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode a missing key is reported as V(changed) and RV(public_key) is V(null).
+  diff_mode:
+    support: full
+requirements:
+  - C(wg) from wireguard-tools on the managed node.
+seealso:
+  - module: meshover.mesh.wireguard_interface
+"""
+
+EXAMPLES = r"""
+- name: Ensure the node's WireGuard key exists
+  meshover.mesh.wireguard_keypair:
+    path: /etc/wireguard/meshover0.key
+  register: meshover_key
+
+- name: Show the public key
+  ansible.builtin.debug:
+    msg: "{{ meshover_key.public_key }}"
+"""
+
+RETURN = r"""
+public_key:
+  description: Base64 public key. V(null) in check mode when the key would be generated.
+  returned: always
+  type: str
+  sample: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
+path:
+  description: Path of the private key file.
+  returned: always
+  type: str
+  sample: /etc/wireguard/meshover0.key
+"""
+
+import os
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import is_valid_key
+
+KEY_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def public_key(module, wg, private_key):
+    rc, out, err = module.run_command([wg, "pubkey"], data=private_key, environ_update={"LC_ALL": "C"})
+    pub = out.strip()
+    if rc != 0 or not is_valid_key(pub):
+        module.fail_json(msg=f"wg pubkey failed (rc={rc}): {err.strip()}")
+    return pub
+
+
+def read_key(module, path):
+    with open(path, encoding="ascii", errors="replace") as f:
+        key = f.read().strip()
+    if not is_valid_key(key):
+        module.fail_json(msg=f"{path} exists but does not hold a WireGuard private key; refusing to replace it")
+    module.no_log_values.add(key)
+    return key
+
+
+def write_new_key(module, path, key):
+    """Create ``path`` atomically and without clobbering: temp file (O_EXCL, 0600) + link()."""
+    directory = os.path.dirname(path)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    old_umask = os.umask(0o077)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
+        try:
+            os.write(fd, (key + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+    finally:
+        os.umask(old_umask)
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(path=dict(type="path", default="/etc/wireguard/meshover0.key")),
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    result = dict(changed=False, path=path, public_key=None)
+    before = {"path": path, "state": "absent"}
+    after = {"path": path, "state": "present", "mode": "0600"}
+    directory = os.path.dirname(path) or "."
+
+    if os.path.lexists(path):
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            module.fail_json(msg=f"{path} exists and is not a regular file")
+        before = {"path": path, "state": "present", "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
+        fix_mode = stat.S_IMODE(st.st_mode) != KEY_MODE
+        fix_owner = os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0)
+        if fix_owner:
+            before["owner"] = f"{st.st_uid}:{st.st_gid}"
+            after["owner"] = "0:0"
+        if (fix_mode or fix_owner) and not module.check_mode:
+            if fix_owner:
+                os.chown(path, 0, 0)
+            os.chmod(path, KEY_MODE)
+        result["changed"] = fix_mode or fix_owner
+        wg = module.get_bin_path("wg", required=True)
+        result["public_key"] = public_key(module, wg, read_key(module, path))
+    else:
+        result["changed"] = True
+        if not module.check_mode:
+            wg = module.get_bin_path("wg", required=True)
+            if not os.path.isdir(directory):
+                old_umask = os.umask(0o077)
+                try:
+                    os.makedirs(directory, mode=DIR_MODE)
+                finally:
+                    os.umask(old_umask)
+            rc, out, err = module.run_command([wg, "genkey"], environ_update={"LC_ALL": "C"})
+            key = out.strip()
+            if key:
+                module.no_log_values.add(key)
+            if rc != 0 or not is_valid_key(key):
+                module.fail_json(msg=f"wg genkey failed (rc={rc}): {err.strip()}")
+            if not write_new_key(module, path, key):
+                # Lost a race with another writer: use the key that is there now.
+                result["changed"] = False
+                key = read_key(module, path)
+            result["public_key"] = public_key(module, wg, key)
+
+    if module._diff:
+        result["diff"] = {"before": before, "after": after if result["changed"] else before}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

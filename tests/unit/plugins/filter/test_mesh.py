@@ -1,0 +1,127 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.meshover.mesh.plugins.filter.mesh import (
+    FilterModule,
+    mesh_hostvars,
+    mesh_identities,
+    mesh_identity,
+)
+
+
+def test_filters_registered():
+    assert set(FilterModule().filters()) == {"mesh_identity", "mesh_identities", "mesh_hostvars"}
+
+
+def test_mesh_identity_default_mesh():
+    ident = mesh_identity("n1")
+    assert ident["interface_id"] == "3d27e462938bc19a"
+    assert ident["asn"] == 4275762751
+    assert ident["gre_name"] == "mo-n1"
+
+
+def test_mesh_identity_kwargs():
+    ident = mesh_identity("n1", prefix6="fd00:1:2::/48", pool4="10.99.0.0/24", asn_range=[64512, 64512])
+    assert ident["loopback6"] == "fd00:1:2:0:3d27:e462:938b:c19a"
+    assert ident["loopback4"] == "10.99.0.56"
+    assert ident["asn"] == 64512
+    assert mesh_identity("n1", mesh_name="lab")["loopback6"] != mesh_identity("n1")["loopback6"]
+
+
+@pytest.mark.parametrize("args, kwargs", [((5,), {}), (("bad_name",), {}), (("n1",), {"prefix6": "10.0.0.0/8"})])
+def test_mesh_identity_errors_name_fqcn(args, kwargs):
+    with pytest.raises(AnsibleFilterError) as err:
+        mesh_identity(*args, **kwargs)
+    assert "meshover.mesh.mesh_identity" in str(err.value)
+
+
+def test_mesh_identities_list_and_dict():
+    by_list = mesh_identities(["n1", "n2", "n3"])
+    assert by_list["n2"]["interface_id"] == "834735cb77b531ef"
+    by_dict = mesh_identities({"n1": {"meshover_pool4": "10.99.0.0/24"}, "n2": {"meshover_asn": 64513}})
+    assert by_dict["n1"]["loopback4"] == "10.99.0.56"  # mesh-wide settings read from the first host
+    assert by_dict["n2"]["asn"] == 64513
+
+
+def test_mesh_identities_collisions_all_reported():
+    with pytest.raises(AnsibleFilterError) as err:
+        mesh_identities(["n1", "n2", "n3"], asn_range=[64512, 64512])
+    text = str(err.value)
+    assert "meshover.mesh.mesh_identities" in text
+    assert "n1, n2 and n3 derive the same ASN 64512: set meshover_asn on one of them" in text
+
+
+def test_mesh_identities_bad_input():
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.mesh_identities expects"):
+        mesh_identities("n1")
+
+
+class LazyVars(dict):
+    """Mimics HostVarsVars: templating happens on item access only."""
+
+    def __init__(self, data, accessed):
+        super().__init__(data)
+        self.accessed = accessed
+
+    def __getitem__(self, key):
+        self.accessed.append(key)
+        return super().__getitem__(key)
+
+
+def test_mesh_hostvars_only_meshover_vars_and_lazy():
+    accessed: list[str] = []
+    hostvars = {
+        "n1": LazyVars({"meshover_endpoint": "2001:db8::1", "ansible_host": "x", "secret": "s"}, accessed),
+        "n2": LazyVars({"meshover_nat": True}, accessed),
+        "n3": LazyVars({}, accessed),
+    }
+    assert mesh_hostvars(["n1", "n2"], hostvars) == {
+        "n1": {"meshover_endpoint": "2001:db8::1"},
+        "n2": {"meshover_nat": True},
+    }
+    assert accessed == ["meshover_endpoint", "meshover_nat"]
+
+
+def test_mesh_hostvars_errors():
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.mesh_hostvars"):
+        mesh_hostvars(["n9"], {"n1": {}})
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.mesh_hostvars"):
+        mesh_hostvars("n1", {"n1": {}})
+
+
+def test_mesh_hostvars_on_real_ansible_hostvars(tmp_path):
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.hostvars import HostVars
+    from ansible.vars.manager import VariableManager
+
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n"
+        "  vars:\n"
+        "    meshover_pool4: 10.99.0.0/24\n"
+        "    base_port: 51000\n"
+        "  hosts:\n"
+        "    n1:\n"
+        "      meshover_endpoint: 2001:db8::1\n"
+        "      meshover_wg_port: '{{ base_port + 1 }}'\n"
+        "      unrelated: '{{ undefined_variable }}'\n"
+        "    n2:\n"
+        "      meshover_nat: true\n"
+    )
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    variable_manager = VariableManager(loader=loader, inventory=inventory)
+    hostvars = HostVars(inventory=inventory, variable_manager=variable_manager, loader=loader)
+    result = mesh_hostvars(["n1", "n2"], hostvars)
+    assert result["n1"] == {
+        "meshover_pool4": "10.99.0.0/24",
+        "meshover_endpoint": "2001:db8::1",
+        "meshover_wg_port": 51001,
+    }
+    assert result["n2"] == {"meshover_pool4": "10.99.0.0/24", "meshover_nat": True}
+    assert mesh_identities(result)["n1"]["loopback4"] == "10.99.0.56"

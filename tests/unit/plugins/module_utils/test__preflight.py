@@ -1,0 +1,303 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, hosts_label, validate
+
+KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+BASE = {
+    "n1": {"meshover_endpoint": "2001:db8::1", "meshover_pool4": "10.99.0.0/24"},
+    "n2": {"meshover_endpoint": "2001:db8::2", "meshover_pool4": "10.99.0.0/24"},
+    "n3": {"meshover_endpoint": "192.0.2.3", "meshover_pool4": "10.99.0.0/24"},
+}
+
+
+def inventory(**changes):
+    """BASE with per-host changes: inventory(n1={"meshover_x": 1}); a value of ... deletes the variable."""
+    inv = copy.deepcopy(BASE)
+    for host, host_vars in changes.items():
+        inv.setdefault(host, {})
+        for var, value in host_vars.items():
+            if value is ...:
+                inv[host].pop(var, None)
+            else:
+                inv[host][var] = value
+    return inv
+
+
+def only_problem(inv):
+    problems = validate(inv)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_base_is_valid():
+    assert validate(BASE) == []
+    result = check(BASE)
+    assert set(result.identities) == {"n1", "n2", "n3"}
+    assert str(result.settings.pool4) == "10.99.0.0/24"
+
+
+# (case id, per-host changes, host expected in the message, variable expected, extra words expected)
+CASES = [
+    (
+        "hostname",
+        {"bad_host": {"meshover_endpoint": "2001:db8::9", "meshover_pool4": "10.99.0.0/24"}},
+        "bad_host",
+        "inventory hostname",
+        "DNS",
+    ),
+    ("prefix6-not-ipv6", {h: {"meshover_prefix6": "10.0.0.0/8"} for h in BASE}, "n1", "meshover_prefix6", "IPv6"),
+    ("prefix6-too-small", {h: {"meshover_prefix6": "fd00:1:2:3::/64"} for h in BASE}, "n1", "meshover_prefix6", "/56"),
+    ("prefix6-too-big", {h: {"meshover_prefix6": "fd00::/16"} for h in BASE}, "n1", "meshover_prefix6", "/32"),
+    (
+        "prefix6-host-bits",
+        {h: {"meshover_prefix6": "fd00:1:2::1/48"} for h in BASE},
+        "n1",
+        "meshover_prefix6",
+        "host bits",
+    ),
+    (
+        "prefix6-link-local",
+        {h: {"meshover_prefix6": "fe80::/48"} for h in BASE},
+        "n1",
+        "meshover_prefix6",
+        "link-local",
+    ),
+    ("prefix6-multicast", {h: {"meshover_prefix6": "ff00::/48"} for h in BASE}, "n1", "meshover_prefix6", "multicast"),
+    ("prefix6-not-cidr", {h: {"meshover_prefix6": "fd00::"} for h in BASE}, "n1", "meshover_prefix6", "CIDR"),
+    ("pool4-not-ipv4", {h: {"meshover_pool4": "fd00::/48"} for h in BASE}, "n1", "meshover_pool4", "IPv4"),
+    ("pool4-host-bits", {h: {"meshover_pool4": "10.99.0.1/24"} for h in BASE}, "n1", "meshover_pool4", "host bits"),
+    ("pool4-too-small", {h: {"meshover_pool4": "10.99.0.0/31"} for h in BASE}, "n1", "meshover_pool4", "/30"),
+    (
+        "asn-range-malformed",
+        {h: {"meshover_asn_range": "4200000000-4294967294"} for h in BASE},
+        "n1",
+        "meshover_asn_range",
+        "two integers",
+    ),
+    (
+        "asn-range-outside",
+        {h: {"meshover_asn_range": [0, 10]} for h in BASE},
+        "n1",
+        "meshover_asn_range",
+        "1..4294967294",
+    ),
+    ("asn-range-reversed", {h: {"meshover_asn_range": [10, 5]} for h in BASE}, "n1", "meshover_asn_range", "min"),
+    ("asn-override-range", {"n2": {"meshover_asn": 65535}}, "n2", "meshover_asn", "64512"),
+    ("asn-override-type", {"n2": {"meshover_asn": "64512"}}, "n2", "meshover_asn", "integer"),
+    ("loopback4-outside-pool", {"n2": {"meshover_loopback4": "10.1.0.1"}}, "n2", "meshover_loopback4", "pool"),
+    ("loopback4-network-address", {"n2": {"meshover_loopback4": "10.99.0.0"}}, "n2", "meshover_loopback4", "pool"),
+    ("router-id-not-ipv4", {"n2": {"meshover_router_id": "2001:db8::1"}}, "n2", "meshover_router_id", "IPv4"),
+    ("interface-id-short", {"n2": {"meshover_interface_id": "abc"}}, "n2", "meshover_interface_id", "16 hex"),
+    ("interface-id-zero", {"n2": {"meshover_interface_id": "0000000000000000"}}, "n2", "meshover_interface_id", "zero"),
+    ("interface-id-int", {"n2": {"meshover_interface_id": 1}}, "n2", "meshover_interface_id", "16 hex"),
+    ("gre-name-too-long", {"n2": {"meshover_gre_name": "a" * 16}}, "n2", "meshover_gre_name", "15"),
+    ("gre-name-invalid", {"n2": {"meshover_gre_name": "gre n2"}}, "n2", "meshover_gre_name", "interface name"),
+    ("gre-name-is-wg", {"n2": {"meshover_gre_name": "meshover0"}}, "n2", "meshover_gre_name", "WireGuard"),
+    ("collision-asn", {"n2": {"meshover_asn": 4275762751}}, "n2", "meshover_asn", "n1"),
+    ("collision-iid", {"n2": {"meshover_interface_id": "3d27e462938bc19a"}}, "n2", "meshover_interface_id", "n1"),
+    ("collision-loopback4", {"n2": {"meshover_loopback4": "10.99.0.56"}}, "n2", "meshover_loopback4", "n1"),
+    ("collision-gre", {"n2": {"meshover_gre_name": "mo-n1"}}, "n2", "meshover_gre_name", "n1"),
+    ("endpoint-missing", {"n2": {"meshover_endpoint": ...}}, "n2", "meshover_endpoint", "meshover_nat"),
+    ("endpoint-link-local", {"n2": {"meshover_endpoint": "fe80::2"}}, "n2", "meshover_endpoint", "link-local"),
+    ("endpoint-multicast", {"n2": {"meshover_endpoint": "ff02::1"}}, "n2", "meshover_endpoint", "multicast"),
+    ("endpoint-loopback", {"n2": {"meshover_endpoint": "::1"}}, "n2", "meshover_endpoint", "loopback"),
+    ("endpoint-unspecified", {"n2": {"meshover_endpoint": "0.0.0.0"}}, "n2", "meshover_endpoint", "unspecified"),
+    ("endpoint-with-port6", {"n2": {"meshover_endpoint": "[2001:db8::2]:51820"}}, "n2", "meshover_endpoint", "port"),
+    ("endpoint-with-port4", {"n2": {"meshover_endpoint": "192.0.2.2:51820"}}, "n2", "meshover_endpoint", "port"),
+    ("endpoint-hostname", {"n2": {"meshover_endpoint": "n2.example.com"}}, "n2", "meshover_endpoint", "IP address"),
+    ("endpoint-type", {"n2": {"meshover_endpoint": ["2001:db8::2"]}}, "n2", "meshover_endpoint", "list"),
+    ("endpoint-duplicate", {"n2": {"meshover_endpoint": "2001:db8::1"}}, "n2", "meshover_endpoint", "n1"),
+    ("nat-not-bool", {"n2": {"meshover_nat": "maybe"}}, "n2", "meshover_nat", "boolean"),
+    ("wg-port-range", {"n2": {"meshover_wg_port": 70000}}, "n2", "meshover_wg_port", "1..65535"),
+    ("wg-port-type", {"n2": {"meshover_wg_port": "51820"}}, "n2", "meshover_wg_port", "integer"),
+    ("mtu-too-small", {h: {"meshover_underlay_mtu": 1400} for h in BASE}, "n1", "meshover_underlay_mtu", "1280"),
+    ("mtu-too-big", {h: {"meshover_underlay_mtu": 9001} for h in BASE}, "n1", "meshover_underlay_mtu", "9000"),
+    (
+        "keepalive-type",
+        {h: {"meshover_persistent_keepalive": "25s"} for h in BASE},
+        "n1",
+        "meshover_persistent_keepalive",
+        "integer",
+    ),
+    (
+        "wg-interface-invalid",
+        {h: {"meshover_wg_interface": "wg/0"} for h in BASE},
+        "n1",
+        "meshover_wg_interface",
+        "name",
+    ),
+    ("announce-not-cidr", {"n2": {"meshover_announce": ["10.5.0.0"]}}, "n2", "meshover_announce", "CIDR"),
+    ("announce-host-bits", {"n2": {"meshover_announce": ["10.5.0.1/24"]}}, "n2", "meshover_announce", "host bits"),
+    ("announce-string", {"n2": {"meshover_announce": "10.5.0.0/24"}}, "n2", "meshover_announce", "not a list"),
+    ("announce-default", {"n2": {"meshover_announce": ["0.0.0.0/0"]}}, "n2", "meshover_announce", "default"),
+    (
+        "announce-twice",
+        {"n2": {"meshover_announce": ["10.5.0.0/24", "10.5.0.0/24"]}},
+        "n2",
+        "meshover_announce",
+        "twice",
+    ),
+    ("gathering-bad", {"n2": {"meshover_gathering": ["nope"]}}, "n2", "meshover_gathering", "CIDR"),
+    (
+        "gathering-default4",
+        {"n2": {"meshover_gathering": ["0.0.0.0/0"]}},
+        "n2",
+        "meshover_gathering",
+        "meshover_gathering_allow_default",
+    ),
+    (
+        "gathering-default6",
+        {"n2": {"meshover_gathering": ["::/0"]}},
+        "n2",
+        "meshover_gathering",
+        "meshover_gathering_allow_default",
+    ),
+    (
+        "allow-default-not-bool",
+        {"n2": {"meshover_gathering_allow_default": "sure"}},
+        "n2",
+        "meshover_gathering_allow_default",
+        "boolean",
+    ),
+    (
+        "same-prefix-two-hosts",
+        {"n1": {"meshover_announce": ["10.5.0.0/24"]}, "n2": {"meshover_announce": ["10.5.0.0/24"]}},
+        "n2",
+        "meshover_announce",
+        "same prefix",
+    ),
+    (
+        "overlap-two-hosts",
+        {"n1": {"meshover_announce": ["10.5.0.0/16"]}, "n3": {"meshover_gathering": ["10.5.7.0/24"]}},
+        "n3",
+        "meshover_gathering",
+        "overlapping",
+    ),
+    (
+        "overlap-v6-two-hosts",
+        {"n1": {"meshover_announce": ["2001:db8:5::/48"]}, "n2": {"meshover_announce": ["2001:db8:5:1::/64"]}},
+        "n2",
+        "meshover_announce",
+        "n1",
+    ),
+    (
+        "overlap-prefix6",
+        {"n2": {"meshover_announce": ["fd46:76a3:fa9b:5::/64"]}},
+        "n2",
+        "meshover_announce",
+        "meshover_prefix6",
+    ),
+    ("overlap-pool4", {"n2": {"meshover_gathering": ["10.0.0.0/8"]}}, "n2", "meshover_gathering", "meshover_pool4"),
+    (
+        "shared-malformed",
+        {h: {"meshover_shared_prefixes": ["10.7.0.1/24"]} for h in BASE},
+        "n1",
+        "meshover_shared_prefixes",
+        "host bits",
+    ),
+    (
+        "shared-not-list",
+        {h: {"meshover_shared_prefixes": "10.7.0.0/24"} for h in BASE},
+        "n1",
+        "meshover_shared_prefixes",
+        "list",
+    ),
+    (
+        "shared-overlaps-pool",
+        {h: {"meshover_shared_prefixes": ["10.99.0.0/25"]} for h in BASE},
+        "mesh",
+        "meshover_shared_prefixes",
+        "meshover_pool4",
+    ),
+    ("mesh-wide-differs", {"n3": {"meshover_mesh_name": "other"}}, "n3", "meshover_mesh_name", "differs"),
+    ("typo", {"n2": {"meshover_endpont": "2001:db8::7"}}, "n2", "meshover_endpont", "did you mean meshover_endpoint"),
+    ("unknown-var", {"n2": {"meshover_zzz_qqq": 1}}, "n2", "meshover_zzz_qqq", "docs/variables.md"),
+    ("typo-wg-port", {"n2": {"meshover_wgport": 1}}, "n2", "meshover_wgport", "did you mean meshover_wg_port"),
+    ("bad-cached-key", {"n2": {"meshover_wg_public_key": "abc"}}, "n2", "meshover_wg_public_key", "WireGuard"),
+]
+
+
+@pytest.mark.parametrize("changes, host, var, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(changes, host, var, words):
+    msg = only_problem(inventory(**changes))
+    assert host in msg
+    assert var in msg
+    assert words in msg
+
+
+def test_nat_host_needs_no_endpoint():
+    assert validate(inventory(n2={"meshover_endpoint": ..., "meshover_nat": True})) == []
+
+
+def test_same_endpoint_different_port_is_fine():
+    assert validate(inventory(n2={"meshover_endpoint": "2001:db8::1", "meshover_wg_port": 51821})) == []
+
+
+def test_gathering_default_allowed():
+    inv = inventory(
+        n1={"meshover_gathering": ["0.0.0.0/0", "::/0"], "meshover_gathering_allow_default": True},
+        n2={
+            "meshover_gathering": ["0.0.0.0/0"],
+            "meshover_gathering_allow_default": "yes",
+            "meshover_announce": ["10.5.0.0/24"],
+        },
+    )
+    assert validate(inv) == []
+
+
+def test_nested_overlaps_report_each_pair():
+    inv = inventory(
+        n1={"meshover_announce": ["10.0.0.0/8"]},
+        n2={"meshover_announce": ["10.1.0.0/16"]},
+        n3={"meshover_announce": ["10.1.2.0/24", "192.168.0.0/16"]},
+    )
+    inv = {h: {k: v for k, v in hv.items() if k != "meshover_pool4"} for h, hv in inv.items()}
+    problems = validate(inv)
+    assert len(problems) == 3
+    assert all("overlapping" in p for p in problems)
+
+
+def test_explicit_default_equals_unset():
+    assert validate(inventory(n1={"meshover_wg_interface": "meshover0"})) == []
+
+
+def test_mesh_wide_parse_error_reported_once_for_all_hosts():
+    problems = validate(
+        {f"h{i}": {"meshover_endpoint": f"2001:db8::{i + 1}", "meshover_pool4": "bad"} for i in range(10)}
+    )
+    assert len(problems) == 1
+    assert problems[0].startswith("h0, h1, h2 and 7 more: meshover_pool4")
+
+
+def test_wrong_types_do_not_crash():
+    assert validate(["n1"])[0].startswith("inventory is a list")
+    assert validate({})[0].startswith("inventory is empty")
+    problems = validate({"n1": "oops", "n2": {"meshover_endpoint": "2001:db8::2"}})
+    assert problems == ["n1: variables are a str, not a dict: pass a dict of meshover_* vars"]
+    problems = validate(
+        {"n1": {"meshover_endpoint": 5, "meshover_announce": [5, None], "meshover_asn_range": [1, "x"]}}
+    )
+    assert len(problems) == 4
+
+
+def test_all_problems_reported_together():
+    inv = inventory(
+        n1={"meshover_endpont": "x", "meshover_wg_port": 0},
+        n2={"meshover_endpoint": "fe80::1", "meshover_asn": 1},
+    )
+    assert len(validate(inv)) == 4
+
+
+def test_hosts_label():
+    assert hosts_label(["a"]) == "a"
+    assert hosts_label(["a", "b"]) == "a and b"
+    assert hosts_label(["a", "b", "c"]) == "a, b and c"
+    assert hosts_label(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"

@@ -1,0 +1,124 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.meshover.mesh.plugins.modules import wireguard_keypair
+
+PRIV = "YE4MH5lLaRbTdHMp9mJsn9n0lSbxLQ6Hg4qAFyuBR2w="
+PUB = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+
+@contextlib.contextmanager
+def set_module_args(args):
+    with patch_module_args(args):
+        yield
+
+
+class FakeWg:
+    """Stands in for AnsibleModule.run_command: `wg genkey` and `wg pubkey` (key on stdin)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, args, data=None, **kwargs):
+        self.calls.append({"args": list(args), "data": data})
+        if args[1:] == ["genkey"]:
+            return 0, PRIV + "\n", ""
+        if args[1:] == ["pubkey"]:
+            return (
+                (0, PUB + "\n", "")
+                if (data or "").strip() == PRIV
+                else (1, "", "Key is not the correct length or format")
+            )
+        raise AssertionError(f"unexpected command {args}")
+
+
+@pytest.fixture
+def wg(monkeypatch):
+    fake = FakeWg()
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(args, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}")
+    return fake
+
+
+def run(args, capsys, check=False, diff=True):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    with set_module_args(args), pytest.raises(SystemExit) as exc:
+        wireguard_keypair.main()
+    out = capsys.readouterr().out
+    assert PRIV not in out, "private key leaked into the module result"
+    return json.loads(out), exc.value.code
+
+
+def test_generates_key_with_strict_modes(tmp_path, wg, capsys):
+    path = tmp_path / "wg" / "meshover0.key"
+    result, rc = run({"path": str(path)}, capsys)
+    assert rc == 0
+    assert result["changed"] is True
+    assert result["public_key"] == PUB
+    assert path.read_text() == PRIV + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert [c["args"] for c in wg.calls] == [["/usr/bin/wg", "genkey"], ["/usr/bin/wg", "pubkey"]]
+    # private key only ever on stdin, never in argv
+    assert all(PRIV not in " ".join(c["args"]) for c in wg.calls)
+    assert wg.calls[1]["data"] == PRIV
+    assert result["diff"]["before"]["state"] == "absent"
+    assert not [f for f in os.listdir(path.parent) if f.endswith(".tmp")]
+
+
+def test_idempotent(tmp_path, wg, capsys):
+    path = tmp_path / "k"
+    path.write_text(PRIV + "\n")
+    path.chmod(0o600)
+    result, rc = run({"path": str(path)}, capsys)
+    assert (rc, result["changed"], result["public_key"]) == (0, False, PUB)
+    assert [c["args"][1] for c in wg.calls] == ["pubkey"]
+
+
+def test_fixes_mode_drift(tmp_path, wg, capsys):
+    path = tmp_path / "k"
+    path.write_text(PRIV + "\n")
+    path.chmod(0o644)
+    result, _rc = run({"path": str(path)}, capsys)
+    assert result["changed"] is True
+    assert result["diff"]["before"]["mode"] == "0644"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == PRIV + "\n"
+
+
+def test_check_mode_generates_nothing(tmp_path, wg, capsys):
+    path = tmp_path / "k"
+    result, rc = run({"path": str(path)}, capsys, check=True)
+    assert (rc, result["changed"], result["public_key"]) == (0, True, None)
+    assert not path.exists()
+    assert wg.calls == []
+
+
+def test_check_mode_mode_drift_not_fixed(tmp_path, wg, capsys):
+    path = tmp_path / "k"
+    path.write_text(PRIV + "\n")
+    path.chmod(0o640)
+    result, _rc = run({"path": str(path)}, capsys, check=True)
+    assert result["changed"] is True and result["public_key"] == PUB
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_refuses_to_replace_garbage(tmp_path, wg, capsys):
+    path = tmp_path / "k"
+    path.write_text("not a key\n")
+    result, rc = run({"path": str(path)}, capsys)
+    assert rc == 1 and result["failed"] is True
+    assert "refusing" in result["msg"]
+    assert path.read_text() == "not a key\n"
