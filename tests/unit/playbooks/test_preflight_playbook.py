@@ -1,0 +1,68 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/preflight.yml end to end: it passes on the example inventory and fails on bad input
+with a message naming host and variable, without contacting any node.
+
+Nodes point at 127.0.0.1 port 1 (closed): any attempt to reach one would show as unreachable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+PLAYBOOK = REPO / "playbooks" / "preflight.yml"
+
+
+def run(inventory: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", str(PLAYBOOK), "-i", str(inventory)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+
+
+def unreachable_inventory(tmp_path: Path, **extra: dict) -> Path:
+    hosts = {}
+    for i, name in enumerate(["n1", "n2", "n3"], start=1):
+        hosts[name] = {"ansible_host": "127.0.0.1", "ansible_port": 1, "meshover_endpoint": f"fd00:10::{i}"}
+        hosts[name].update(extra.get(name, {}))
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump({"mesh": {"hosts": hosts}}))
+    return path
+
+
+def test_example_inventory_passes():
+    res = run(REPO / "inventory.example")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "failed=0" in res.stdout
+
+
+def test_good_inventory_contacts_no_node(tmp_path):
+    res = run(unreachable_inventory(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "unreachable=1" not in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"n2": {"meshover_endpoint": "fe80::1"}}, "n2: meshover_endpoint"),
+        ({"n3": {"meshover_wg_prot": 1}}, "meshover_wg_prot is not a known meshover variable"),
+        ({"n1": {"meshover_asn": 1}}, "n1: meshover_asn"),
+        ({"n1": {"meshover_gre_name": "mo-n2"}}, "meshover_gre_name"),
+    ],
+)
+def test_bad_input_fails_before_any_node(tmp_path, extra, expected):
+    res = run(unreachable_inventory(tmp_path, **extra))
+    assert res.returncode != 0
+    assert expected in res.stdout, res.stdout
+    assert "unreachable=0" in res.stdout and "unreachable=1" not in res.stdout
