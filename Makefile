@@ -47,6 +47,10 @@ lint: venv collection
 	$(VBIN)/ansible-lint --profile production
 
 sanity: venv
+	@# ansible-test fetches a pip bootstrap script from a host outside this network: provide it.
+	@mkdir -p $(HOME)/.ansible/test/cache
+	@for v in 24.2 25.0 25.1 25.2; do f=$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py; \
+	  test -s $$f || cp .ci/get_pip_shim.py $$f; done
 	rm -rf $(SANITYROOT) && mkdir -p $(SANITYROOT)/ansible_collections/meshover/mesh
 	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITYROOT)/ansible_collections/meshover/mesh/
 	cd $(SANITYROOT)/ansible_collections/meshover/mesh && \

@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - ansible-core always ships it since 2.1
 else:
     HAS_RESPAWN_UTIL = True
 
+__all__ = ["HAS_PYROUTE2", "PYROUTE2_IMP_ERR", "IPRoute", "NetlinkError", "ensure_pyroute2"]
+
 SYSTEM_PYTHONS = ["/usr/bin/python3"]
 
 

@@ -23,7 +23,7 @@ description:
   - Writes O(batch_path), an C(ip -batch) file that re-creates the wanted tunnels; a boot unit replays it
     with C(ip -force -batch) after the WireGuard interface is up.
 author:
-  - meshover contributors
+  - meshover contributors (@meshover)
 options:
   tunnels:
     description: The complete list of wanted tunnels. Owned tunnels not listed are deleted.

@@ -19,7 +19,7 @@ description:
     is new or changed, so later runs (with C(--limit) or a host down) know every key from the inventory.
     Only public keys are written.
   - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true).
-author: meshover contributors
+author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.controller

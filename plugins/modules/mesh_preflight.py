@@ -16,7 +16,7 @@ description:
     ports, MTU, announced and gathered prefixes, mesh-wide variables that differ between hosts, and misspelt
     C(meshover_*) variables.
   - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
-author: meshover contributors
+author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.controller

@@ -20,7 +20,7 @@ description:
     as changed because of the endpoint the kernel learned from its packets.
   - The private key is never returned or shown in a diff.
 author:
-  - meshover contributors
+  - meshover contributors (@meshover)
 options:
   name:
     description: Interface name (at most 15 characters).

@@ -16,7 +16,7 @@ description:
   - An existing key is never replaced. Its mode is corrected to C(0600) (and its owner to root when running as root).
   - A missing parent directory is created with mode C(0700). An existing directory is left as it is.
 author:
-  - meshover contributors
+  - meshover contributors (@meshover)
 options:
   path:
     description:

@@ -333,3 +333,22 @@ def test_parse_ip_json_and_plan_link():
         "up": True,
     }
     assert parse_ip_addr_json([]) is None
+
+
+def test_lab_dump_round_trip():
+    """Captured from `wg show meshover0 dump` on a lab VM (Debian bookworm, wireguard-tools 1.0.20210914),
+    the private key field replaced. The peers the module was given then must plan nothing."""
+    dump = parse_wg_dump(fixture("wg_show_dump_lab.txt"))
+    assert PRIVATE_IN_FIXTURE not in repr(dump)
+    assert dump["interface"]["public_key"] == "YT3M6oq2ILjM/YqkfhCawBRP4JVuH/gtLHnlc49SgG8="
+    want = [
+        {
+            "name": "n2",
+            "public_key": "rEbOIKYY3d9ngA0VjPqmjs2aDz/Dv0fkSm809hxgBR0=",
+            "endpoint": "[fd00:10::2]:51820",
+            "allowed_ips": ["fd00:20::2/128"],
+            "persistent_keepalive": 0,
+        }
+    ]
+    assert plan_is_empty(plan_peers(want, dump["peers"]))
+    assert plan_peers([], dump["peers"])["remove"] == ["rEbOIKYY3d9ngA0VjPqmjs2aDz/Dv0fkSm809hxgBR0="]
