@@ -133,7 +133,8 @@ def _example(version: int) -> str:
 
 def parse_prefix6(value: Any) -> ipaddress.IPv6Network:
     net = _network(value, 6)
-    assert isinstance(net, ipaddress.IPv6Network)
+    if not isinstance(net, ipaddress.IPv6Network):  # pragma: no cover - _network checked the version
+        raise ValueError("is not an IPv6 prefix")
     if not 32 <= net.prefixlen <= 56:
         raise ValueError(f"is a /{net.prefixlen}: use a prefix between /32 and /56 (a /48 is typical)")
     if net.subnet_of(ipaddress.IPv6Network("fe80::/10")) or net.is_multicast:
@@ -151,7 +152,8 @@ def parse_pool4(value: Any) -> ipaddress.IPv4Network | None:
     if value is None or value == "":
         return None
     net = _network(value, 4)
-    assert isinstance(net, ipaddress.IPv4Network)
+    if not isinstance(net, ipaddress.IPv4Network):  # pragma: no cover - _network checked the version
+        raise ValueError("is not an IPv4 prefix")
     if net.prefixlen > 30:
         raise ValueError(f"is a /{net.prefixlen}: the pool needs at least a /30 (a /24 or larger is typical)")
     return net
@@ -266,7 +268,8 @@ class MeshSettings:
 
     @property
     def net6(self) -> ipaddress.IPv6Network:
-        assert self.prefix6 is not None
+        if self.prefix6 is None:  # pragma: no cover - __post_init__ always sets it
+            raise ValueError("mesh prefix not set")
         return self.prefix6
 
     @property

@@ -58,7 +58,7 @@ LINK_JSON = [
         "flags": ["POINTOPOINT", "NOARP", "UP", "LOWER_UP"],
         "mtu": 1420,
         "linkinfo": {"info_kind": "wireguard"},
-        "addr_info": [{"family": "inet6", "local": ADDR.split("/")[0], "prefixlen": 64, "scope": "global"}],
+        "addr_info": [{"family": "inet6", "local": ADDR.split("/", maxsplit=1)[0], "prefixlen": 64, "scope": "global"}],
     }
 ]
 
