@@ -62,8 +62,10 @@ unit: venv collection
 # Scenarios run one after another (2 host cores: the lab is CPU-bound).
 SCENARIOS ?= default
 molecule: venv collection host-deps
+	@mkdir -p .lab
 	for s in $(SCENARIOS); do \
-	  MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy $(VBIN)/molecule test -s $$s || exit 1; \
+	  MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy \
+	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json test -s $$s || exit 1; \
 	done
 
 test: lint sanity unit molecule

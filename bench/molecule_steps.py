@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run `molecule <args>` and time each of its steps (destroy, create, converge, ...).
+
+Streams molecule's output unchanged, then prints a table of step durations and exits with
+molecule's exit code. With --json FILE, also writes the durations there (bench/ and docs use them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", help="write step durations to this file")
+    ap.add_argument("molecule_args", nargs=argparse.REMAINDER)
+    ns = ap.parse_args()
+    t0 = time.monotonic()
+    started: dict[tuple[str, str], float] = {}
+    steps: list[dict] = []
+    proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        m = STEP.search(ANSI.sub("", raw.decode(errors="replace")))
+        if not m:
+            continue
+        key = (m.group(1), m.group(2))
+        now = time.monotonic()
+        if m.group(3) == "Executing":
+            started[key] = now
+        elif key in started:
+            steps.append({"scenario": key[0], "step": key[1], "seconds": round(now - started.pop(key), 1)})
+    rc = proc.wait()
+    total = round(time.monotonic() - t0, 1)
+    print(f"\n{'scenario':<12} {'step':<12} {'seconds':>8}")
+    for s in steps:
+        print(f"{s['scenario']:<12} {s['step']:<12} {s['seconds']:>8}")
+    print(f"{'total':<25} {total:>8}   (molecule exit code {rc})")
+    if ns.json:
+        with open(ns.json, "w", encoding="utf-8") as fh:
+            json.dump({"steps": steps, "total": total, "rc": rc}, fh, indent=1)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
