@@ -185,6 +185,97 @@ CATALOG: dict[str, dict[str, Any]] = {
         "description": "Allow 0.0.0.0/0 or ::/0 in meshover_gathering (this host becomes a default gateway). "
         "Default routes are exempt from the overlap checks.",
     },
+    "meshover_gathering_table": {
+        "scope": "host",
+        "type": "int",
+        "default": "derived from the hostname inside meshover_gathering_table_range",
+        "roles": (*_CORE, "source_routing"),
+        "description": "Override of the routing table id (1..4294967294, not 253..255) that every other host uses "
+        "for traffic sourced from this host's meshover_gathering. Use it to resolve a table collision.",
+    },
+    "meshover_gathering_table_range": {
+        "scope": "mesh",
+        "type": "list",
+        "elements": "int",
+        "default": [20000, 29999],
+        "roles": (*_CORE, "source_routing"),
+        "description": "[min, max] range from which every gathering host derives its source-routing table id "
+        "(hash of the hostname). Must not include the kernel's tables 253..255.",
+    },
+    # ---- routing (frr_bgp)
+    "meshover_bgp_timers": {
+        "scope": "mesh",
+        "type": "dict",
+        "default": {"keepalive": 3, "hold": 9},
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "BGP timers of every session in seconds: keepalive 1..21845, hold 3..65535 and at least "
+        "3 x keepalive. BFD, not these timers, detects dead links quickly.",
+    },
+    "meshover_bfd": {
+        "scope": "mesh",
+        "type": "dict",
+        "default": {"enabled": True, "interval": 300, "multiplier": 3},
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "BFD on every BGP session: enabled (bool), interval (ms, transmit and receive, 10..60000), "
+        "multiplier (2..255). A boolean is short for {enabled: ...}.",
+    },
+    "meshover_default_route_from": {
+        "scope": "mesh",
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Hosts whose ASN may originate a default route (0.0.0.0/0, ::/0) into the mesh. Every "
+        "other default route is rejected by origin validation.",
+    },
+    "meshover_frr_mode": {
+        "scope": "host",
+        "type": "str",
+        "default": "container",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "How FRR runs: container (FRR's image under podman or docker, host network, a systemd "
+        "unit) or package (the distribution's frr and its frr.service).",
+    },
+    "meshover_frr_image": {
+        "scope": "host",
+        "type": "str",
+        "default": "quay.io/frrouting/frr:10.4.1",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "FRR container image (container mode). It must follow the official image's contract "
+        "(tini entrypoint, /usr/lib/frr/docker-start, frr-reload.py).",
+    },
+    "meshover_coil_table": {
+        "scope": "host",
+        "type": "int",
+        "default": 119,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Kernel routing table whose routes (Coil's exported address blocks) the host announces, "
+        "without installing them into the main table. Null disables the hand-off.",
+    },
+    "meshover_purelb_interface": {
+        "scope": "host",
+        "type": "str",
+        "default": "kube-lb0",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Interface whose addresses (PureLB's load-balancer VIPs) the host announces. Null "
+        "disables the hand-off.",
+    },
+    "meshover_frr_extra_config": {
+        "scope": "host",
+        "type": "str",
+        "default": "",
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "FRR configuration appended to the rendered frr.conf (a string or a list of strings; "
+        "set it per host or per group). Validated with the rest of the file before it is applied.",
+    },
+    "meshover_frr_template": {
+        "scope": "host",
+        "type": "str",
+        "default": None,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Your own Jinja2 template for frr.conf instead of the role's (it gets the same "
+        "frr_bgp_plan variable). Null: the role's templates/frr.conf.j2.",
+    },
     # ---- managed by meshover
     "meshover_wg_public_key": {
         "scope": "managed",

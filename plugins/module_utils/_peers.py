@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import origin_table, plan_bgp
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
     GRE_TTL,
@@ -28,6 +29,13 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_wg_public_key,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, hosts_label
+from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+    gathered_prefixes,
+    gathering_tables,
+    mesh_exempt,
+    plan_source_routing,
+    unreachable_warnings,
+)
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,19 @@ def plan_mesh(
     unknown = sorted(wanted - set(inventory))
     if unknown:
         raise MeshError([f"{hosts_label(unknown)}: asked to plan hosts that are not in the mesh inventory"])
+    origins = origin_table(inventory, result.identities, result.bgp.default_route_from)
     with gc_paused():
         plan = {n.ident.hostname: plan_host(n, nodes, result.settings) for n in nodes if n.ident.hostname in wanted}
+        for host, host_plan in plan.items():  # routing: one BGP session per GRE tunnel
+            neighbours = [result.identities[t["peer"]] for t in host_plan["tunnels"]]
+            host_plan["bgp"] = plan_bgp(
+                result.identities[host], inventory[host], neighbours, result.settings, result.bgp, origins
+            )
+    # source routing: traffic from another host's meshover_gathering leaves through that host's tunnel
+    gathering = {host: gathered_prefixes(host_vars) for host, host_vars in inventory.items()}
+    tables, exempt = gathering_tables(inventory), mesh_exempt(inventory, result.settings)
+    for host, host_plan in plan.items():
+        tunnels = {t["peer"]: t["name"] for t in host_plan["tunnels"]}
+        host_plan["source_routing"] = plan_source_routing(host, gathering, tables, tunnels, exempt)
+    warnings.extend(unreachable_warnings(plan, gathering, tables))
     return plan, warnings + _mesh_warnings(nodes), updates

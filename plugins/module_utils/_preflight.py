@@ -18,6 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
+    BGP_HOST_PARSERS,
+    BGP_MESH_PARSERS,
+    BgpSettings,
+    bgp_settings_from,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
@@ -34,6 +40,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_prefix,
     parse_wg_public_key,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 PREFIX_LIST_VARS = ("meshover_announce", "meshover_gathering")
@@ -47,6 +54,7 @@ class PreflightResult:
     problems: list[str] = field(default_factory=list)
     settings: MeshSettings = field(default_factory=MeshSettings)
     identities: dict[str, Identity] = field(default_factory=dict)
+    bgp: BgpSettings = field(default_factory=BgpSettings)
 
 
 def hosts_label(hosts: list[str], limit: int = 3) -> str:
@@ -88,10 +96,13 @@ def _closest(var: str) -> str | None:
 # ---------------------------------------------------------------- mesh-wide settings
 
 
-def _mesh_var(inventory: Mapping[str, Mapping[str, Any]], var: str) -> tuple[list[str], Any]:
+def _mesh_var(
+    inventory: Mapping[str, Mapping[str, Any]], var: str, parser: Any = None, default: Any = None
+) -> tuple[list[str], Any]:
     """Check one mesh-wide variable: parse errors and differences between hosts. Returns (problems, value)."""
-    attr, parser = MESH_PARSERS[var]
-    default = getattr(MeshSettings(), attr)
+    if parser is None:
+        attr, parser = MESH_PARSERS[var]
+        default = getattr(MeshSettings(), attr)
     by_raw: dict[str, list[str]] = {}
     raw: dict[str, Any] = {}
     for host, host_vars in inventory.items():
@@ -331,6 +342,30 @@ def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSet
     return problems
 
 
+# ---------------------------------------------------------------- routing (frr_bgp)
+
+
+def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], BgpSettings]:
+    """Routing variables: mesh-wide ones agree and parse, per-host ones parse, named hosts exist."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for var, (parser, default) in BGP_MESH_PARSERS.items():
+        var_problems, value = _mesh_var(inventory, var, parser, default)
+        problems.extend(var_problems)
+        if value is not None:
+            values[var] = value
+    for host in values.get("meshover_default_route_from", ()):
+        if host not in inventory:
+            problems.append(
+                f"meshover_default_route_from names {host!r}, which is not a mesh host: "
+                "list inventory hostnames of the mesh group"
+            )
+    for host, host_vars in inventory.items():
+        for var, (parser, default) in BGP_HOST_PARSERS.items():
+            _host_value(problems, host, host_vars, var, parser, default)
+    return problems, bgp_settings_from(values)
+
+
 # ---------------------------------------------------------------- entry points
 
 
@@ -364,7 +399,10 @@ def check(inventory: Any) -> PreflightResult:
     problems.extend(check_endpoints(clean))
     problems.extend(check_public_keys(clean))
     problems.extend(check_prefixes(clean, settings))
-    return PreflightResult(problems=problems, settings=settings, identities=identities)
+    problems.extend(check_gathering(clean))
+    bgp_problems, bgp = check_bgp(clean)
+    problems.extend(bgp_problems)
+    return PreflightResult(problems=problems, settings=settings, identities=identities, bgp=bgp)
 
 
 def validate(inventory: Any) -> list[str]:

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Measure how long n1 -> n2 traffic is interrupted when the direct WireGuard path breaks.
+
+    python3 bench/reroute.py -i .lab/LAB/inventory.yml [--src n1 --dst n2 --via n3 --rate 50 --runs 3]
+
+Reads ansible_host/port/user/key from a lab inventory (YAML, as written by meshlab.py) and the
+loopbacks from the identity derivation. On SRC: ping DST's loopback6 from SRC's loopback6 at RATE/s,
+then an nftables rule drops UDP from SRC to DST's WireGuard endpoint (underlay); BFD takes the direct
+session down and traffic reroutes via the third node. interruption = lost packets / rate. The rule is
+removed afterwards and the direct path comes back before the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, "/tmp/acroot")  # PYTHONPATH of the Makefile (ansible_collections/meshover/mesh)
+
+
+def load_inventory(path: str) -> dict[str, dict]:
+    import yaml  # noqa: PLC0415 - the venv has PyYAML (ansible-core)
+
+    data = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8"))
+    hosts: dict[str, dict] = {}
+
+    def walk(group: dict, inherited: dict) -> None:
+        merged = {**inherited, **(group.get("vars") or {})}
+        for name, hvars in (group.get("hosts") or {}).items():
+            hosts[name] = {**merged, **(hvars or {})}
+        for child in (group.get("children") or {}).values():
+            walk(child or {}, merged)
+
+    walk(data.get("all", data), {})
+    return hosts
+
+
+def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    cmd = ["ssh", "-p", str(h.get("ansible_port", 22)), "-i", h["ansible_ssh_private_key_file"],
+           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+           f"{h.get('ansible_user', 'root')}@{h['ansible_host']}", command]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def main() -> int:
+    from ansible_collections.meshover.mesh.plugins.module_utils._identity import derive_identity, settings_from_vars
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-i", "--inventory", required=True)
+    ap.add_argument("--src", default="n1")
+    ap.add_argument("--dst", default="n2")
+    ap.add_argument("--rate", type=int, default=50)
+    ap.add_argument("--seconds", type=int, default=12)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    inv = load_inventory(args.inventory)
+    src, dst = inv[args.src], inv[args.dst]
+    settings = settings_from_vars({k: v for k, v in src.items() if k.startswith("meshover_")})
+    lo_src = derive_identity(args.src, settings, src).loopback6
+    lo_dst = derive_identity(args.dst, settings, dst).loopback6
+    endpoint = dst["meshover_endpoint"]
+    family = "ip6" if ":" in endpoint else "ip"
+    port = dst.get("meshover_wg_port", 51820)
+    block = (f"nft add table inet mo_bench && nft add chain inet mo_bench out '{{ type filter hook output priority 0; }}' "
+             f"&& nft add rule inet mo_bench out {family} daddr {endpoint} udp dport {port} drop")
+    interval = 1 / args.rate
+    count = args.rate * args.seconds
+    results = []
+    for run in range(args.runs):
+        script = (f"(ping -6 -n -q -i {interval:.3f} -c {count} -I {lo_src} {lo_dst} > /tmp/mo_bench.out 2>&1 &) ; "
+                  f"sleep 3; {block}; sleep {args.seconds - 1}; nft delete table inet mo_bench; "
+                  f"sleep 2; cat /tmp/mo_bench.out")
+        out = ssh(src, script, timeout=args.seconds * 4 + 60).stdout
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+        if not m:
+            print(f"run {run + 1}: no ping summary: {out}")
+            return 1
+        sent, received = int(m.group(1)), int(m.group(2))
+        lost = sent - received
+        results.append(lost * interval)
+        print(f"run {run + 1}: {sent} sent at {args.rate}/s, {lost} lost -> interruption {lost * interval:.2f} s")
+        time.sleep(20)  # direct session and BFD back before the next run
+    print(json.dumps({"src": args.src, "dst": args.dst, "rate": args.rate, "interruption_s": results,
+                      "max_s": max(results), "target_s": 1.0}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Routing proof run ON a lab node (stdlib only).
+
+Argument: JSON {"self": host, "hosts": [mesh hosts], "identities": {host: identity (mesh_identities filter)},
+                "wg_interface": name, "pings": [extra addresses to ping from the own IPv4 loopback],
+                "wait": seconds to wait for sessions (default 90)}
+Checks: one Established session per other host in IPv4 and IPv6 unicast (and no other session), BFD up
+to every other host, ping of every other host's loopbacks (v6 and v4) sourced from the own loopback,
+the extra pings (Coil / PureLB hand-off), and that no WireGuard transport address is in BGP: each
+peer's transport6 is still routed over the WireGuard interface. Prints one line per check, exits 1 on failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+import time
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def vtysh_cmd() -> list[str]:
+    names = run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split() if run(["which", "podman"]).returncode == 0 else []
+    return ["podman", "exec", "frr", "vtysh"] if "frr" in names else ["vtysh"]
+
+
+def vtysh_json(vtysh: list[str], command: str) -> dict:
+    out = run([*vtysh, "-c", command]).stdout
+    try:
+        return json.loads(out)
+    except ValueError:
+        return {}
+
+
+def ping(addr: str, source: str) -> bool:
+    family = "-6" if ":" in addr else "-4"
+    return any(
+        run(["ping", family, "-n", "-q", "-c", "2", "-i", "0.2", "-W", "2", "-I", source, addr]).returncode == 0
+        for _ in range(5)
+    )
+
+
+def sessions(vtysh: list[str]) -> dict[str, dict[str, str]]:
+    """af -> {interface: state}"""
+    summary = vtysh_json(vtysh, "show bgp summary json")
+    return {
+        af: {name: peer.get("state", "?") for name, peer in summary.get(af, {}).get("peers", {}).items()}
+        for af in ("ipv4Unicast", "ipv6Unicast")
+    }
+
+
+def main() -> int:
+    want = json.loads(sys.argv[1])
+    ids = want["identities"]
+    me = ids[want["self"]]
+    others = {h: ids[h] for h in want["hosts"] if h != want["self"]}
+    tunnels = {ids[h]["gre_name"] for h in others}
+    vtysh = vtysh_cmd()
+    results: list[tuple[bool, str]] = []
+
+    deadline = time.time() + want.get("wait", 90)
+    while True:
+        state = sessions(vtysh)
+        bfd = {p.get("interface"): p.get("status") for p in (vtysh_json(vtysh, "show bfd peers json") or [])}
+        ok = all(set(s) == tunnels and all(v == "Established" for v in s.values()) for s in state.values())
+        ok = ok and all(bfd.get(t) == "up" for t in tunnels)
+        if ok or time.time() > deadline:
+            break
+        time.sleep(2)
+    for af, peers in state.items():
+        established = sorted(t for t, v in peers.items() if v == "Established")
+        results.append((set(peers) == tunnels and len(established) == len(tunnels),
+                        f"{af}: {len(established)}/{len(tunnels)} Established {peers}"))
+    results.append((all(bfd.get(t) == "up" for t in tunnels), f"BFD up to {sorted(tunnels)}: {bfd}"))
+
+    for name, peer in sorted(others.items()):
+        results.append((ping(peer["loopback6"], me["loopback6"]), f"ping {name} loopback6 {peer['loopback6']}"))
+        if peer.get("loopback4") and me.get("loopback4"):
+            results.append((ping(peer["loopback4"], me["loopback4"]), f"ping {name} loopback4 {peer['loopback4']}"))
+        route = run(["ip", "-6", "route", "get", peer["transport6"]]).stdout
+        results.append((f"dev {want['wg_interface']}" in route and "proto bgp" not in route,
+                        f"transport6 of {name} routed over {want['wg_interface']}, not BGP: {route.strip()}"))
+    for addr in want.get("pings", []):
+        results.append((ping(addr, me["loopback4"] if ":" not in addr else me["loopback6"]), f"ping hand-off {addr}"))
+
+    # Nothing of the WireGuard transport subnet is in BGP at all.
+    transport_net = ipaddress.ip_network(me["transport6"] + "/64", strict=False)
+    routes = vtysh_json(vtysh, "show bgp ipv6 unicast json").get("routes", {})
+    leaked = [p for p in routes if ipaddress.ip_network(p).overlaps(transport_net)]
+    results.append((not leaked, f"no transport prefix in the BGP table ({len(routes)} IPv6 prefixes, leaked: {leaked})"))
+
+    for ok, line in results:
+        print(("PASS " if ok else "FAIL ") + line)
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
+"""The routing part of the plan: what each host's FRR must configure (pure, stdlib only).
+
+plan_bgp() turns identities + the inventory's routing variables into one `bgp` dict per host:
+its ASN and router id, what it originates, one unnumbered neighbour per GRE tunnel, and the
+origin-validation tables (which ASN may originate which prefix) every host applies inbound.
+The frr_bgp role only renders this dict; every decision is taken here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+    Identity,
+    MeshSettings,
+    parse_bool,
+    parse_ifname,
+    parse_int,
+    parse_prefix,
+)
+
+FRR_MODES = ("container", "package")
+DEFAULT_FRR_MODE = "container"
+DEFAULT_FRR_IMAGE = "quay.io/frrouting/frr:10.4.1"
+DEFAULT_TIMERS = {"keepalive": 3, "hold": 9}
+DEFAULT_BFD = {"enabled": True, "interval": 300, "multiplier": 3}
+DEFAULT_COIL_TABLE = 119
+DEFAULT_PURELB_INTERFACE = "kube-lb0"
+# Kernel tables a Coil export table must not be: unspec, default, main, local.
+RESERVED_TABLES = (0, 253, 254, 255)
+
+
+# ---------------------------------------------------------------- parsers (raise ValueError "<what>: <fix>")
+
+
+def parse_frr_mode(value: Any) -> str:
+    if value not in FRR_MODES:
+        raise ValueError(f"must be one of {', '.join(FRR_MODES)}: container runs FRR's image, package the distro's frr")
+    return value
+
+
+def parse_image(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise ValueError("must be a container image reference without spaces, like quay.io/frrouting/frr:10.4.1")
+    return value
+
+
+def parse_timers(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping) or set(value) - {"keepalive", "hold"}:
+        raise ValueError("must be a dict with keys keepalive and hold (seconds), like {keepalive: 3, hold: 9}")
+    keepalive = parse_int(value.get("keepalive", DEFAULT_TIMERS["keepalive"]), 1, 21845)
+    hold = parse_int(value.get("hold", DEFAULT_TIMERS["hold"]), 3, 65535)
+    if hold < 3 * keepalive:
+        raise ValueError(f"has hold {hold} < 3 x keepalive {keepalive}: make hold at least three keepalives")
+    return {"keepalive": keepalive, "hold": hold}
+
+
+def parse_bfd(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {**DEFAULT_BFD, "enabled": value}
+    if not isinstance(value, Mapping) or set(value) - set(DEFAULT_BFD):
+        raise ValueError("must be a dict with keys enabled, interval (ms) and multiplier, or a boolean")
+    return {
+        "enabled": parse_bool(value.get("enabled", True)),
+        "interval": parse_int(value.get("interval", DEFAULT_BFD["interval"]), 10, 60000, " milliseconds"),
+        "multiplier": parse_int(value.get("multiplier", DEFAULT_BFD["multiplier"]), 2, 255),
+    }
+
+
+def parse_table(value: Any) -> int:
+    table = parse_int(value, 1, 4294967295, " (a kernel routing table id)")
+    if table in RESERVED_TABLES:
+        raise ValueError(f"is the kernel's reserved table {table}: use the table Coil exports to (default 119)")
+    return table
+
+
+def parse_optional(parser: Any) -> Any:
+    """A parser that also accepts an explicit false / empty string as 'disabled' (None)."""
+
+    def parse(value: Any) -> Any:
+        if value is False or value == "":
+            return None
+        return parser(value)
+
+    return parse
+
+
+def parse_host_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(h, str) for h in value):
+        raise ValueError("must be a list of inventory hostnames")
+    return tuple(value)
+
+
+def parse_extra_config(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        value = "\n".join(v.rstrip("\n") for v in value)
+    if not isinstance(value, str):
+        raise ValueError("must be FRR configuration text (a string, or a list of strings joined with newlines)")
+    return value.rstrip("\n")
+
+
+def parse_template(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be the path of a Jinja2 template (absolute, or relative to the playbook's templates/)")
+    return value
+
+
+# Mesh-wide routing variables -> (parser, default). Checked by _preflight like the core mesh variables.
+BGP_MESH_PARSERS: dict[str, tuple[Any, Any]] = {
+    "meshover_bgp_timers": (parse_timers, DEFAULT_TIMERS),
+    "meshover_bfd": (parse_bfd, DEFAULT_BFD),
+    "meshover_default_route_from": (parse_host_list, ()),
+}
+# Per-host routing variables -> (parser, default).
+BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
+    "meshover_frr_mode": (parse_frr_mode, DEFAULT_FRR_MODE),
+    "meshover_frr_image": (parse_image, DEFAULT_FRR_IMAGE),
+    "meshover_coil_table": (parse_optional(parse_table), DEFAULT_COIL_TABLE),
+    "meshover_purelb_interface": (parse_optional(parse_ifname), DEFAULT_PURELB_INTERFACE),
+    "meshover_frr_extra_config": (parse_extra_config, ""),
+    "meshover_frr_template": (parse_template, None),
+}
+
+
+@dataclass(frozen=True)
+class BgpSettings:
+    """Mesh-wide routing settings."""
+
+    timers: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TIMERS))
+    bfd: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_BFD))
+    default_route_from: tuple[str, ...] = ()
+
+
+def host_options(host_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-host routing options (validated by preflight already; unset or null -> default)."""
+    options = {}
+    for var, (parser, default) in BGP_HOST_PARSERS.items():
+        value = host_vars.get(var)
+        if value is None and var in host_vars and var in ("meshover_coil_table", "meshover_purelb_interface"):
+            options[var] = None  # explicit null disables the hand-off
+        else:
+            options[var] = default if value is None else parser(value)
+    return options
+
+
+# ---------------------------------------------------------------- origin tables (shared by every host's plan)
+
+
+def _split(nets: Iterable[Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"ipv4": [], "ipv6": []}
+    for net in nets:
+        out["ipv4" if net.version == 4 else "ipv6"].append(str(net))
+    return out
+
+
+def host_prefixes(ident: Identity, host_vars: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """{'loopbacks': {ipv4, ipv6}, 'announce': {ipv4, ipv6}} of one host (CIDR strings)."""
+    loops = [ipaddress.ip_network(f"{ident.loopback6}/128")]
+    if ident.loopback4 is not None:
+        loops.insert(0, ipaddress.ip_network(f"{ident.loopback4}/32"))
+    announce = [parse_prefix(p) for p in host_vars.get("meshover_announce") or []]
+    return {"loopbacks": _split(loops), "announce": _split(announce)}
+
+
+def origin_table(
+    inventory: Mapping[str, Mapping[str, Any]],
+    identities: Mapping[str, Identity],
+    default_route_from: Iterable[str],
+) -> list[dict[str, Any]]:
+    """One entry per mesh host (sorted by ASN): the prefix-list entries only that host's ASN may originate."""
+    allowed_default = set(default_route_from)
+    table = []
+    for host in sorted(identities, key=lambda h: identities[h].asn):
+        ident = identities[host]
+        prefixes = host_prefixes(ident, inventory.get(host) or {})
+        table.append(
+            {
+                "host": host,
+                "asn": ident.asn,
+                "ipv4": [prefix_entry(x) for x in prefixes["loopbacks"]["ipv4"] + prefixes["announce"]["ipv4"]],
+                "ipv6": [prefix_entry(x) for x in prefixes["loopbacks"]["ipv6"] + prefixes["announce"]["ipv6"]],
+                "default": host in allowed_default,
+            }
+        )
+    return table
+
+
+def prefix_entry(prefix: str) -> dict[str, Any]:
+    """A prefix-list entry accepting the prefix and anything more specific inside it."""
+    net = ipaddress.ip_network(prefix)
+    le = net.max_prefixlen if net.prefixlen < net.max_prefixlen else None
+    return {"prefix": prefix, "le": le}
+
+
+# ---------------------------------------------------------------- the per-host plan
+
+
+def plan_bgp(
+    ident: Identity,
+    host_vars: Mapping[str, Any],
+    neighbours: Iterable[Identity],
+    settings: MeshSettings,
+    bgp_settings: BgpSettings,
+    origins: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The `bgp` part of one host's plan.
+
+    neighbours: the identities of the peers this host has a GRE tunnel to (one BGP session each).
+    origins: origin_table() of the whole mesh (shared, read-only).
+    """
+    options = host_options(host_vars)
+    own = host_prefixes(ident, host_vars)
+    shared = _split(ipaddress.ip_network(p) for p in settings.shared_prefixes)
+    is_default_origin = ident.hostname in bgp_settings.default_route_from
+    originate = {af: own["loopbacks"][af] + own["announce"][af] for af in ("ipv4", "ipv6")}
+    # What this host may send as its own routes: its prefixes, shared ones (Coil/PureLB), and the default
+    # route when it is an allowed default origin. Never the WireGuard transport subnet (not in any of these).
+    self_allowed = {
+        af: [prefix_entry(p) for p in originate[af]] + [prefix_entry(p) for p in shared[af]]
+        for af in ("ipv4", "ipv6")
+    }
+    return {
+        "asn": ident.asn,
+        "router_id": str(ident.router_id),
+        "loopbacks": own["loopbacks"],
+        "announce": own["announce"],
+        "originate": originate,
+        "self_allowed": self_allowed,
+        "default_originate_allowed": is_default_origin,
+        "neighbours": [{"interface": p.gre_name, "peer": p.hostname, "peer_asn": p.asn} for p in neighbours],
+        "origins": origins,
+        "shared": {af: [prefix_entry(x) for x in shared[af]] for af in ("ipv4", "ipv6")},
+        "timers": dict(bgp_settings.timers),
+        "bfd": dict(bgp_settings.bfd),
+        "graceful_restart": False,
+        "coil": (
+            None
+            if options["meshover_coil_table"] is None
+            else {"table": options["meshover_coil_table"], "method": coil_method(options)}
+        ),
+        "purelb": (
+            None
+            if options["meshover_purelb_interface"] is None
+            else {"interface": options["meshover_purelb_interface"]}
+        ),
+        "frr": {
+            "mode": options["meshover_frr_mode"],
+            "image": options["meshover_frr_image"],
+            "template": options["meshover_frr_template"],
+            "extra_config": options["meshover_frr_extra_config"],
+        },
+    }
+
+
+def image_version(image: str) -> tuple[int, ...] | None:
+    """(10, 4, 1) for '...frr:10.4.1' or '...frr:v10.4.1-xyz'; None when the tag is not a version."""
+    tag = image.rsplit("/", 1)[-1].partition("@")[0]
+    if ":" not in tag:
+        return None
+    version = tag.split(":", 1)[1].lstrip("v").split("-", 1)[0]
+    parts = version.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def coil_method(options: Mapping[str, Any]) -> str:
+    """How FRR reads the Coil table.
+
+    table-direct (FRR >= 10.0): BGP redistributes the kernel table without zebra importing it, so
+    nothing is installed back into the main table; IPv4 and IPv6.
+    import-table (older FRR, e.g. 8.4 in Debian bookworm): zebra imports the table (IPv4 only) and also
+    installs the routes into the main table. Denying them with `ip protocol table route-map` would keep
+    them out of the main table but, as verified on 8.4, also stops BGP from redistributing them.
+    """
+    if options["meshover_frr_mode"] == "container":
+        version = image_version(options["meshover_frr_image"])
+        if version is not None and version >= (10,):
+            return "table-direct"
+    return "import-table"
+
+
+def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
+    """BgpSettings from already-parsed mesh-wide values (var -> value; missing -> default)."""
+    return BgpSettings(
+        timers=values.get("meshover_bgp_timers") or dict(DEFAULT_TIMERS),
+        bfd=values.get("meshover_bfd") or dict(DEFAULT_BFD),
+        default_route_from=tuple(values.get("meshover_default_route_from") or ()),
+    )

@@ -1,0 +1,429 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: source_routes
+short_description: Reconcile meshover's source-routing policy rules and tables, and write their boot replay files
+version_added: 1.0.0
+description:
+  - Makes the policy rules and routes owned by meshover exactly those needed so that packets whose source is in
+    another host's C(meshover_gathering) leave through the GRE tunnel to that host (IPv4 and IPv6).
+  - Per gateway, one rule C(from <prefix> lookup <table>) per prefix at priority O(priority), and in the gateway's
+    table a default route C(dev <tunnel>) per address family of its prefixes plus a C(throw) route for every
+    O(exempt) prefix of that family. A throw route ends the lookup in that table and the kernel goes on with the
+    next rules (main), so destinations inside the mesh keep their normal routing.
+  - Ownership is the rtnetlink protocol O(protocol) of rules and routes. Rules and routes with another protocol are
+    never changed or deleted; a wanted route whose table and destination are taken by a route with another
+    protocol is a conflict and the module fails before changing anything.
+  - Order of changes, so that no packet falls through to the main table half way, is stale rules, stale routes,
+    new routes, new rules.
+  - Writes two C(ip -batch) files (one per address family, C(ip -batch) has no per-line family) that a boot unit
+    replays with C(ip -4 -force -batch) and C(ip -6 -force -batch) after the GRE tunnels are up.
+author:
+  - meshover contributors (@meshover)
+options:
+  gateways:
+    description:
+      - The complete list of gathering hosts this node routes for. Owned rules and routes not needed by them are
+        deleted, so an empty list removes everything this module installed.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      host:
+        description: Name of the gathering host (for messages).
+        type: str
+        required: true
+      table:
+        description: Routing table id of this gateway (not 0 or 253..255).
+        type: int
+        required: true
+      dev:
+        description: This node's GRE tunnel to the gathering host.
+        type: str
+        required: true
+      prefixes:
+        description: The gathered prefixes (IPv4 and/or IPv6 CIDR, no default route).
+        type: list
+        elements: str
+        required: true
+  exempt:
+    description: Destinations that keep normal routing even from a gathered source (the mesh's own prefixes).
+    type: list
+    elements: str
+    default: []
+  priority:
+    description: Priority of the rules.
+    type: int
+    default: 10100
+  protocol:
+    description: rtnetlink protocol (1..255) that marks rules and routes as owned by meshover.
+    type: int
+    default: 77
+  batch4_path:
+    description: Path of the IPv4 C(ip -batch) replay file.
+    type: path
+    default: /etc/meshover/source-routing4.batch
+  batch6_path:
+    description: Path of the IPv6 C(ip -batch) replay file.
+    type: path
+    default: /etc/meshover/source-routing6.batch
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.PLATFORM_LINUX
+  - meshover.mesh._pyroute2_dep
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - Three diffs, the owned rules and routes (as C(ip) commands) and the two batch files.
+seealso:
+  - module: meshover.mesh.gre_tunnels
+"""
+
+EXAMPLES = r"""
+- name: Send traffic sourced from n1's gathered blocks through the tunnel to n1
+  meshover.mesh.source_routes:
+    gateways:
+      - host: n1
+        table: 23168
+        dev: mo-n1
+        prefixes: [198.51.100.0/24, "2001:db8:100::/64"]
+    exempt: [10.99.0.0/24, "fd46:76a3:fa9b::/48"]
+
+- name: Remove every rule and route meshover installed for source routing
+  meshover.mesh.source_routes:
+    gateways: []
+"""
+
+RETURN = r"""
+rules_added:
+  description: Rules added, as C(ip) commands.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ip -4 rule add priority 10100 from 198.51.100.0/24 lookup 23168 protocol 77"]
+rules_deleted:
+  description: Owned rules deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ip -4 rule del priority 10100 from 203.0.113.0/24 lookup 25017 protocol 77"]
+routes_added:
+  description: Routes added or replaced, as C(ip) commands.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ip -4 route replace 0.0.0.0/0 dev mo-n1 table 23168 proto 77"]
+routes_deleted:
+  description: Owned routes deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+batch_changed:
+  description: Whether a batch file was (or would be) rewritten.
+  returned: always
+  type: bool
+"""
+
+import ipaddress
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import IPRoute, NetlinkError, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+    SourceRoutingError,
+    diff_is_empty,
+    expand,
+    plan_diff,
+    render_batch,
+    state_lines,
+)
+
+AF_INET = 2
+AF_INET6 = 10
+FAMILIES = {4: AF_INET, 6: AF_INET6}
+FR_ACT_TO_TBL = 1
+RTN_UNICAST = 1
+RTN_THROW = 9
+RT_TYPES = {RTN_UNICAST: "unicast", RTN_THROW: "throw"}
+NO_SUPPRESS = 0xFFFFFFFF
+RT_SCOPE_LINK = 253
+RT_SCOPE_NOWHERE = 255
+BATCH_MODE = 0o644
+
+
+def open_iproute():
+    """IPRoute with strict dump checking (the kernel filters route dumps by protocol and table), else plain."""
+    try:
+        return IPRoute(strict_check=True)
+    except (NetlinkError, OSError, TypeError):
+        return IPRoute()
+
+
+def _cidr(addr, length, family):
+    if addr is None:
+        addr = "0.0.0.0" if family == 4 else "::"
+    return str(ipaddress.ip_network(f"{addr}/{length}", strict=False))
+
+
+def read_rules(ipr, protocol):
+    """Owned rules (protocol == ``protocol``) of both families, normalised."""
+    out = []
+    for fam, af in FAMILIES.items():
+        for msg in ipr.get_rules(family=af):
+            if msg.get_attr("FRA_PROTOCOL") != protocol:
+                continue
+            src = msg.get_attr("FRA_SRC")
+            dst = msg.get_attr("FRA_DST")
+            suppress = msg.get_attr("FRA_SUPPRESS_PREFIXLEN")
+            other = (
+                msg["action"] != FR_ACT_TO_TBL
+                or any(msg.get_attr(a) is not None for a in ("FRA_IIFNAME", "FRA_OIFNAME", "FRA_FWMARK"))
+                or suppress not in (None, NO_SUPPRESS)
+            )
+            out.append(
+                {
+                    "family": fam,
+                    "priority": msg.get_attr("FRA_PRIORITY") or 0,
+                    "src": _cidr(src, msg["src_len"], fam) if msg["src_len"] or src else None,
+                    "dst": _cidr(dst, msg["dst_len"], fam) if msg["dst_len"] or dst else None,
+                    "table": msg.get_attr("FRA_TABLE") or msg["table"],
+                    "other": other,
+                }
+            )
+    return out
+
+
+def read_routes(ipr, names, protocol, tables):
+    """Owned routes (both families) and the routes of other protocols in ``tables`` (per family)."""
+    owned, foreign = [], []
+    for fam, af in FAMILIES.items():
+        messages = list(ipr.get_routes(family=af, proto=protocol))
+        for table in sorted(tables.get(fam, ())):
+            messages.extend(ipr.get_routes(family=af, table=table))
+        seen = set()
+        for msg in messages:
+            route = _route(msg, fam, names)
+            key = (route["table"], route["dst"], route["type"], route["protocol"])
+            if key in seen:
+                continue
+            seen.add(key)
+            if route["protocol"] == protocol:
+                owned.append(route)
+            elif route["table"] in tables.get(fam, ()):
+                foreign.append(route)
+    return owned, foreign
+
+
+def _route(msg, fam, names):
+    rtype = RT_TYPES.get(msg["type"], str(msg["type"]))
+    oif = msg.get_attr("RTA_OIF")
+    return {
+        "family": fam,
+        "table": msg.get_attr("RTA_TABLE") or msg["table"],
+        "type": rtype,
+        "dst": _cidr(msg.get_attr("RTA_DST"), msg["dst_len"], fam),
+        "dev": names.get(oif, str(oif)) if rtype == "unicast" and oif is not None else None,
+        "protocol": msg["proto"],
+        "other": bool(msg["src_len"] or msg.get_attr("RTA_GATEWAY") or msg.get_attr("RTA_MULTIPATH")),
+    }
+
+
+class Applier:
+    """Applies a diff through pyroute2; every step is one netlink call."""
+
+    def __init__(self, module, ipr, index, protocol):
+        self.module = module
+        self.ipr = ipr
+        self.index = index
+        self.protocol = protocol
+
+    def _nl(self, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NetlinkError as e:
+            self.module.fail_json(msg=f"{what} failed: {e}")
+
+    def _rule_args(self, rule):
+        args = {"family": FAMILIES[rule["family"]], "priority": rule["priority"], "table": rule["table"]}
+        args["protocol"] = self.protocol
+        for what in ("src", "dst"):
+            if rule.get(what):
+                net = ipaddress.ip_network(rule[what])
+                args[what] = str(net.network_address)
+                args[f"{what}_len"] = net.prefixlen
+        return args
+
+    def _route_args(self, route):
+        net = ipaddress.ip_network(route["dst"])
+        args = {
+            "family": FAMILIES[route["family"]],
+            "dst": str(net.network_address),
+            "dst_len": net.prefixlen,
+            "table": route["table"],
+            "proto": self.protocol,
+            "type": route["type"] if route["type"] in ("unicast", "throw") else None,
+        }
+        return {k: v for k, v in args.items() if v is not None}
+
+    def delete_rule(self, rule, text):
+        self._nl(text, self.ipr.rule, "del", **self._rule_args(rule))
+
+    def add_rule(self, rule, text):
+        self._nl(text, self.ipr.rule, "add", action="FR_ACT_TO_TBL", **self._rule_args(rule))
+
+    def delete_route(self, route, text):
+        # any scope, as ip route del does (a dev route without gateway has scope link)
+        self._nl(text, self.ipr.route, "del", scope=RT_SCOPE_NOWHERE, **self._route_args(route))
+
+    def add_route(self, route, text):
+        args = self._route_args(route)
+        if route["type"] == "unicast":
+            args["oif"] = self.index[route["dev"]]
+            args["scope"] = RT_SCOPE_LINK
+        self._nl(text, self.ipr.route, "replace", **args)
+
+
+def read_file(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def write_file(module, path, text):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o755)
+    fd, tmp = tempfile.mkstemp(prefix="meshover-sr-", suffix=".batch", dir=module.tmpdir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, BATCH_MODE)
+    module.atomic_move(tmp, path)
+    os.chmod(path, BATCH_MODE)
+
+
+def _lines(objects, kind, protocol, delete=False):
+    lines = state_lines(objects, [], protocol) if kind == "rules" else state_lines([], objects, protocol)
+    if delete:
+        return [
+            line.replace(" rule add ", " rule del ").replace(" route replace ", " route del ")
+            for line in lines.splitlines()
+        ]
+    return lines.splitlines()
+
+
+def main():
+    gateway_spec = dict(
+        host=dict(type="str", required=True),
+        table=dict(type="int", required=True),
+        dev=dict(type="str", required=True),
+        prefixes=dict(type="list", elements="str", required=True),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            gateways=dict(type="list", elements="dict", required=True, options=gateway_spec),
+            exempt=dict(type="list", elements="str", default=[]),
+            priority=dict(type="int", default=10100),
+            protocol=dict(type="int", default=77),
+            batch4_path=dict(type="path", default="/etc/meshover/source-routing4.batch"),
+            batch6_path=dict(type="path", default="/etc/meshover/source-routing6.batch"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    proto = p["protocol"]
+    if not 1 <= proto <= 255 or proto in (2, 3):  # 2 kernel, 3 boot: never ours
+        module.fail_json(msg=f"protocol {proto} is not usable: pick 4..255 (default 77)")
+    if not 1 <= p["priority"] <= 32765:
+        module.fail_json(msg=f"priority {p['priority']} is not usable: pick 1..32765 (before the main table)")
+    try:
+        rules, routes = expand(p["gateways"], p["exempt"], p["priority"])
+    except SourceRoutingError as e:
+        module.fail_json(msg=str(e))
+    want = {"rules": rules, "routes": routes}
+    batches = {fam: render_batch(rules, routes, fam, proto) for fam in (4, 6)}
+    paths = {4: p["batch4_path"], 6: p["batch6_path"]}
+    ensure_pyroute2(module)
+
+    ipr = open_iproute()
+    try:
+        index = {}
+        for link in ipr.get_links():
+            index[link.get_attr("IFLA_IFNAME")] = link["index"]
+        names = {i: n for n, i in index.items()}
+        tables = {}
+        for r in routes:
+            tables.setdefault(r["family"], set()).add(r["table"])
+        have_rules = read_rules(ipr, proto)
+        have_routes, foreign = read_routes(ipr, names, proto, tables)
+        diff = plan_diff(want, {"rules": have_rules, "routes": have_routes, "foreign_routes": foreign})
+        if diff["conflicts"]:
+            module.fail_json(msg="; ".join(diff["conflicts"]))
+        missing = sorted({r["dev"] for r in diff["routes"]["add"] if r["type"] == "unicast" and r["dev"] not in index})
+        if missing and not module.check_mode:
+            module.fail_json(
+                msg=f"interface(s) {', '.join(missing)} do not exist: converge meshover.mesh.gre_overlay first"
+            )
+        if missing:
+            module.warn(f"interface(s) {', '.join(missing)} do not exist yet (check mode)")
+
+        old = {fam: read_file(paths[fam]) for fam in (4, 6)}
+        batch_changed = any(old[fam] != batches[fam] for fam in (4, 6))
+        result = dict(
+            changed=not diff_is_empty(diff) or batch_changed,
+            rules_added=_lines(diff["rules"]["add"], "rules", proto),
+            rules_deleted=_lines(diff["rules"]["delete"], "rules", proto, delete=True),
+            routes_added=_lines(diff["routes"]["add"], "routes", proto),
+            routes_deleted=_lines(diff["routes"]["delete"], "routes", proto, delete=True),
+            batch_changed=batch_changed,
+        )
+
+        if not module.check_mode:
+            applier = Applier(module, ipr, index, proto)
+            for rule, text in zip(diff["rules"]["delete"], result["rules_deleted"]):
+                applier.delete_rule(rule, text)
+            for route, text in zip(diff["routes"]["delete"], result["routes_deleted"]):
+                applier.delete_route(route, text)
+            for route, text in zip(diff["routes"]["add"], result["routes_added"]):
+                applier.add_route(route, text)
+            for rule, text in zip(diff["rules"]["add"], result["rules_added"]):
+                applier.add_rule(rule, text)
+            for fam in (4, 6):
+                if old[fam] != batches[fam]:
+                    write_file(module, paths[fam], batches[fam])
+
+        if module._diff:
+            result["diff"] = [
+                {
+                    "before_header": "owned rules and routes",
+                    "after_header": "owned rules and routes",
+                    "before": state_lines(have_rules, have_routes, proto),
+                    "after": state_lines(rules, routes, proto),
+                }
+            ] + [
+                {
+                    "before_header": paths[fam],
+                    "after_header": paths[fam],
+                    "before": old[fam] or "",
+                    "after": batches[fam],
+                }
+                for fam in (4, 6)
+            ]
+    finally:
+        ipr.close()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshSettings
+from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+    PROTO,
+    RULE_PRIORITY,
+    SourceRoutingError,
+    check_gathering,
+    derive_table,
+    diff_is_empty,
+    expand,
+    gathered_prefixes,
+    gathering_tables,
+    mesh_exempt,
+    parse_table_range,
+    plan_diff,
+    render_batch,
+    state_lines,
+)
+
+K1 = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+K2 = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
+K3 = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+PREFIX6 = "fd46:76a3:fa9b::/48"  # default prefix of the mesh "meshover"
+
+
+def inv(**extra):
+    base = {
+        "n1": {"meshover_endpoint": "fd00:10::1", "meshover_wg_public_key": K1},
+        "n2": {"meshover_endpoint": "fd00:10::2", "meshover_wg_public_key": K2},
+        "n3": {"meshover_endpoint": "fd00:10::3", "meshover_wg_public_key": K3},
+    }
+    for host, host_vars in extra.items():
+        base[host].update(host_vars)
+    return base
+
+
+GATHER = {"meshover_gathering": ["198.51.100.0/24", "2001:db8:100::/64"]}
+
+
+# ---------------------------------------------------------------- table ids
+
+
+def test_derived_tables_are_golden_and_in_range():
+    # pinned: changing the derivation renumbers every mesh's tables
+    assert derive_table("n1") == 22742
+    assert derive_table("N1.") == 22742
+    assert derive_table("n2") != derive_table("n1")
+    assert all(20000 <= derive_table(f"host{i}") <= 29999 for i in range(200))
+    assert 100 <= derive_table("n1", (100, 110)) <= 110
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ([5], "two integers"),
+        ([30000, 20000], "min greater than max"),
+        ([200, 300], "253..255"),
+        ([0, 10], "out of range"),
+        ("20000-29999", "two integers"),
+    ],
+)
+def test_bad_table_range(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_table_range(value)
+
+
+def test_table_collision_names_both_hosts_and_the_override():
+    inventory = inv(n1=dict(GATHER), n2={"meshover_gathering": ["203.0.113.0/24"], "meshover_gathering_table": 22742})
+    problems = validate(inventory)
+    assert problems == [
+        "n1 (derived) and n2 (meshover_gathering_table) have the same source-routing table 22742: set "
+        "meshover_gathering_table on one of them (a free id, e.g. inside meshover_gathering_table_range)"
+    ]
+
+
+def test_table_collision_in_a_tiny_range():
+    tiny = {"meshover_gathering_table_range": [30000, 30000]}
+    inventory = inv(n1={**GATHER, **tiny}, n2={"meshover_gathering": ["203.0.113.0/24"], **tiny}, n3=dict(tiny))
+    assert validate(inventory) == [
+        "n1 (derived) and n2 (derived) have the same source-routing table 30000: set meshover_gathering_table "
+        "on one of them (a free id, e.g. inside meshover_gathering_table_range)"
+    ]
+    inventory["n2"]["meshover_gathering_table"] = 30001
+    assert validate(inventory) == []
+    assert gathering_tables(inventory) == {"n1": 30000, "n2": 30001}
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({"n1": {"meshover_gathering_table": 254, **GATHER}}, "n1: meshover_gathering_table = 254 is a kernel table"),
+        ({"n1": {"meshover_gathering_table": "x", **GATHER}}, "n1: meshover_gathering_table = 'x' is a str"),
+        ({"n2": {"meshover_gathering_table": 20001}}, "n2: meshover_gathering_table is set but the host has no"),
+        (
+            {"n1": {"meshover_gathering_table_range": [1, 300]}},
+            "n1: meshover_gathering_table_range = [1, 300] includes",
+        ),
+        (
+            {"n1": {"meshover_gathering_table_range": [1000, 2000]}},
+            "meshover_gathering_table_range differs between hosts ([1000, 2000] on n1; [20000, 29999] on n2 and n3)",
+        ),
+        (
+            {"n1": {"meshover_gathering": ["fd00:10::/64"]}},
+            "n2: meshover_endpoint fd00:10::2 is inside n1's meshover_gathering fd00:10::/64",
+        ),
+    ],
+)
+def test_preflight_problems(extra, expected):
+    problems = validate(inv(**extra))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_range_set_everywhere_is_fine():
+    rng = {"meshover_gathering_table_range": [40000, 40999]}
+    inventory = inv(n1={**GATHER, **rng}, n2=dict(rng), n3=dict(rng))
+    assert validate(inventory) == []
+    assert gathering_tables(inventory) == {"n1": derive_table("n1", (40000, 40999))}
+
+
+def test_gathering_checks_that_already_existed_still_hold():
+    # malformed, overlap between hosts, default without allow, overlap with the mesh's own prefixes
+    assert any("meshover_gathering entry 'x'" in p for p in validate(inv(n1={"meshover_gathering": ["x"]})))
+    both = inv(n1={"meshover_gathering": ["198.51.100.0/24"]}, n2={"meshover_gathering": ["198.51.100.128/25"]})
+    assert any("overlapping prefixes" in p for p in validate(both))
+    assert any("meshover_gathering_allow_default" in p for p in validate(inv(n1={"meshover_gathering": ["::/0"]})))
+    assert any("meshover_prefix6" in p for p in validate(inv(n1={"meshover_gathering": ["fd46:76a3:fa9b:5::/64"]})))
+
+
+def test_gathered_prefixes_skip_defaults_and_bad_entries():
+    host_vars = {"meshover_gathering": ["::/0", "2001:db8::/32", "x", "198.51.100.0/24", "2001:db8::/32"]}
+    assert [str(n) for n in gathered_prefixes(host_vars)] == ["198.51.100.0/24", "2001:db8::/32"]
+    assert gathered_prefixes({"meshover_gathering": "198.51.100.0/24"}) == []
+    assert gathered_prefixes({}) == []
+
+
+# ---------------------------------------------------------------- plan
+
+
+def test_mesh_exempt():
+    inventory = inv(
+        n1={"meshover_announce": ["203.0.113.0/24", "::/0"]},
+        n2={"meshover_shared_prefixes": ["192.0.2.0/24"]},
+    )
+    settings = MeshSettings(pool4=ipaddress.IPv4Network("10.99.0.0/24"), shared_prefixes=("192.0.2.0/24",))
+    assert mesh_exempt(inventory, settings) == [
+        "10.99.0.0/24",
+        "169.254.0.0/16",
+        "192.0.2.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "fd00:10::1/128",
+        "fd00:10::2/128",
+        "fd00:10::3/128",
+        PREFIX6,
+        "fe80::/10",
+        "ff00::/8",
+    ]
+
+
+def test_plan_mesh_source_routing():
+    plan, warnings, _ = plan_mesh(inv(n1=dict(GATHER)))
+    assert warnings == []
+    assert plan["n1"]["source_routing"] == {"priority": 10100, "protocol": 77, "exempt": [], "gateways": []}
+    n2 = plan["n2"]["source_routing"]
+    assert n2["gateways"] == [
+        {"host": "n1", "table": 22742, "dev": "mo-n1", "prefixes": ["198.51.100.0/24", "2001:db8:100::/64"]}
+    ]
+    assert PREFIX6 in n2["exempt"] and "fd00:10::1/128" in n2["exempt"]
+    assert plan["n3"]["source_routing"]["gateways"] == n2["gateways"]
+
+
+def test_plan_without_gathering_is_empty_everywhere():
+    plan, _, _ = plan_mesh(inv())
+    assert all(p["source_routing"]["gateways"] == [] and p["source_routing"]["exempt"] == [] for p in plan.values())
+
+
+def test_gateway_without_tunnel_is_skipped_with_one_warning():
+    inventory = inv(n1=dict(GATHER))
+    del inventory["n1"]["meshover_wg_public_key"]  # never converged: no tunnel to it yet
+    plan, warnings, _ = plan_mesh(inventory)
+    assert plan["n2"]["source_routing"]["gateways"] == []
+    assert (
+        "n1: n2 and n3 have no GRE tunnel to it (no key yet, or both behind NAT): their traffic sourced from "
+        "n1's meshover_gathering is not source-routed this run"
+    ) in warnings
+
+
+def test_two_gathering_hosts():
+    inventory = inv(n1=dict(GATHER), n3={"meshover_gathering": ["203.0.113.0/24"]})
+    plan, _, _ = plan_mesh(inventory)
+    assert [(g["host"], g["dev"]) for g in plan["n2"]["source_routing"]["gateways"]] == [
+        ("n1", "mo-n1"),
+        ("n3", "mo-n3"),
+    ]
+    assert [g["host"] for g in plan["n1"]["source_routing"]["gateways"]] == ["n3"]
+    assert [g["host"] for g in plan["n3"]["source_routing"]["gateways"]] == ["n1"]
+
+
+# ---------------------------------------------------------------- kernel objects, diff, batch
+
+GW = [{"host": "n1", "table": 22742, "dev": "mo-n1", "prefixes": ["198.51.100.0/24", "2001:db8:100::/64"]}]
+EXEMPT = ["10.99.0.0/24", PREFIX6]
+
+
+def test_expand():
+    rules, routes = expand(GW, EXEMPT)
+    assert rules == [
+        {"family": 4, "priority": RULE_PRIORITY, "src": "198.51.100.0/24", "table": 22742},
+        {"family": 6, "priority": RULE_PRIORITY, "src": "2001:db8:100::/64", "table": 22742},
+    ]
+    assert routes == [
+        {"family": 4, "table": 22742, "type": "unicast", "dst": "0.0.0.0/0", "dev": "mo-n1"},
+        {"family": 4, "table": 22742, "type": "throw", "dst": "10.99.0.0/24", "dev": None},
+        {"family": 6, "table": 22742, "type": "unicast", "dst": "::/0", "dev": "mo-n1"},
+        {"family": 6, "table": 22742, "type": "throw", "dst": PREFIX6, "dev": None},
+    ]
+
+
+def test_expand_one_family_gets_only_its_routes():
+    rules, routes = expand([{**GW[0], "prefixes": ["198.51.100.0/24"]}], EXEMPT)
+    assert [r["family"] for r in rules] == [4]
+    assert [(r["family"], r["dst"]) for r in routes] == [(4, "0.0.0.0/0"), (4, "10.99.0.0/24")]
+
+
+@pytest.mark.parametrize(
+    "gateways, message",
+    [
+        ([{**GW[0], "table": 254}], "not a usable table id"),
+        ([{**GW[0], "dev": "a-very-long-interface"}], "not an interface name"),
+        ([{**GW[0], "prefixes": ["0.0.0.0/0"]}], "default route"),
+        ([{**GW[0], "prefixes": ["198.51.100.1/24"]}], "not a prefix"),
+        ([GW[0], {**GW[0], "host": "n3"}], "same table"),
+        ([GW[0], {**GW[0], "host": "n3", "table": 1}], "two gateways"),
+    ],
+)
+def test_expand_rejects(gateways, message):
+    with pytest.raises(SourceRoutingError, match=message):
+        expand(gateways, EXEMPT)
+
+
+def test_plan_diff_from_nothing_then_idempotent():
+    rules, routes = expand(GW, EXEMPT)
+    want = {"rules": rules, "routes": routes}
+    diff = plan_diff(want, {"rules": [], "routes": []})
+    assert diff["rules"]["add"] == rules and diff["routes"]["add"] == routes
+    assert diff["rules"]["delete"] == [] and diff["routes"]["delete"] == [] and diff["conflicts"] == []
+    have = {"rules": [dict(r, other=False) for r in rules], "routes": [dict(r, protocol=PROTO) for r in routes]}
+    assert diff_is_empty(plan_diff(want, have))
+
+
+def test_plan_diff_removes_what_left_and_fixes_what_changed():
+    rules, routes = expand(GW, EXEMPT)
+    stale_rule = {"family": 4, "priority": RULE_PRIORITY, "src": "203.0.113.0/24", "table": 23000}
+    stale_route = {"family": 4, "table": 23000, "type": "unicast", "dst": "0.0.0.0/0", "dev": "mo-n3"}
+    moved = dict(routes[0], dev="mo-old")
+    have = {"rules": [*rules, stale_rule], "routes": [moved, *routes[1:], stale_route]}
+    diff = plan_diff({"rules": rules, "routes": routes}, have)
+    assert diff["rules"] == {"add": [], "delete": [stale_rule]}
+    assert diff["routes"]["add"] == [routes[0]]
+    assert diff["routes"]["delete"] == [moved, stale_route]
+
+
+def test_plan_diff_everything_goes_when_nothing_is_wanted():
+    rules, routes = expand(GW, EXEMPT)
+    diff = plan_diff({"rules": [], "routes": []}, {"rules": rules, "routes": routes})
+    assert diff["rules"]["delete"] == rules and diff["routes"]["delete"] == routes
+    assert diff["rules"]["add"] == [] and diff["routes"]["add"] == []
+
+
+def test_plan_diff_owned_rule_with_extra_selectors_is_replaced():
+    rules, routes = expand(GW, EXEMPT)
+    odd = dict(rules[0], other=True)
+    diff = plan_diff({"rules": rules, "routes": routes}, {"rules": [odd, rules[1]], "routes": routes})
+    assert diff["rules"] == {"add": [rules[0]], "delete": [odd]}
+
+
+def test_plan_diff_foreign_route_in_our_table_is_a_conflict():
+    rules, routes = expand(GW, EXEMPT)
+    foreign = [{"family": 4, "table": 22742, "type": "unicast", "dst": "0.0.0.0/0", "dev": "eth0", "protocol": 4}]
+    diff = plan_diff({"rules": rules, "routes": routes}, {"rules": [], "routes": [], "foreign_routes": foreign})
+    assert diff["conflicts"] == [
+        "table 22742 already has a route to 0.0.0.0/0 that meshover did not install (protocol 4): another program "
+        "uses this table; set meshover_gathering_table on the gathering host or meshover_gathering_table_range "
+        "to a free range"
+    ]
+
+
+def test_render_batch_per_family():
+    rules, routes = expand(GW, EXEMPT)
+    four = render_batch(rules, routes, 4)
+    assert four.splitlines()[3:] == [
+        "route replace 0.0.0.0/0 dev mo-n1 table 22742 proto 77",
+        "route replace throw 10.99.0.0/24 table 22742 proto 77",
+        "rule add priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+    ]
+    assert "ip -4 -force -batch" in four
+    six = render_batch(rules, routes, 6)
+    assert six.splitlines()[3:] == [
+        "route replace ::/0 dev mo-n1 table 22742 proto 77",
+        f"route replace throw {PREFIX6} table 22742 proto 77",
+        "rule add priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+    ]
+    assert render_batch([], [], 6).count("\n") == 3  # header only: the boot unit still has a file to run
+    with pytest.raises(SourceRoutingError):
+        render_batch(rules, routes, 5)
+
+
+def test_state_lines():
+    rules, routes = expand(GW, EXEMPT[:1])
+    assert state_lines(rules, routes).splitlines() == [
+        "ip -4 route replace 0.0.0.0/0 dev mo-n1 table 22742 proto 77",
+        "ip -4 route replace throw 10.99.0.0/24 table 22742 proto 77",
+        "ip -6 route replace ::/0 dev mo-n1 table 22742 proto 77",
+        "ip -4 rule add priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule add priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+    ]
+    assert state_lines([], []) == ""
+
+
+def test_check_gathering_ignores_nat_endpoints():
+    inventory = inv(n1={"meshover_gathering": ["fd00:10::/64"]}, n2={"meshover_nat": True}, n3={"meshover_nat": True})
+    assert check_gathering(inventory) == []
