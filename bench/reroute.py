@@ -26,7 +26,7 @@ sys.path.insert(0, "/tmp/acroot")  # PYTHONPATH of the Makefile (ansible_collect
 
 
 def load_inventory(path: str) -> dict[str, dict]:
-    import yaml  # noqa: PLC0415 - the venv has PyYAML (ansible-core)
+    import yaml  # the venv has PyYAML (ansible-core)
 
     data = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8"))
     hosts: dict[str, dict] = {}
@@ -43,9 +43,21 @@ def load_inventory(path: str) -> dict[str, dict]:
 
 
 def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    cmd = ["ssh", "-p", str(h.get("ansible_port", 22)), "-i", h["ansible_ssh_private_key_file"],
-           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-           f"{h.get('ansible_user', 'root')}@{h['ansible_host']}", command]
+    cmd = [
+        "ssh",
+        "-p",
+        str(h.get("ansible_port", 22)),
+        "-i",
+        h["ansible_ssh_private_key_file"],
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        f"{h.get('ansible_user', 'root')}@{h['ansible_host']}",
+        command,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -68,15 +80,19 @@ def main() -> int:
     endpoint = dst["meshover_endpoint"]
     family = "ip6" if ":" in endpoint else "ip"
     port = dst.get("meshover_wg_port", 51820)
-    block = (f"nft add table inet mo_bench && nft add chain inet mo_bench out '{{ type filter hook output priority 0; }}' "
-             f"&& nft add rule inet mo_bench out {family} daddr {endpoint} udp dport {port} drop")
+    block = (
+        f"nft add table inet mo_bench && nft add chain inet mo_bench out '{{ type filter hook output priority 0; }}' "
+        f"&& nft add rule inet mo_bench out {family} daddr {endpoint} udp dport {port} drop"
+    )
     interval = 1 / args.rate
     count = args.rate * args.seconds
     results = []
     for run in range(args.runs):
-        script = (f"(ping -6 -n -q -i {interval:.3f} -c {count} -I {lo_src} {lo_dst} > /tmp/mo_bench.out 2>&1 &) ; "
-                  f"sleep 3; {block}; sleep {args.seconds - 1}; nft delete table inet mo_bench; "
-                  f"sleep 2; cat /tmp/mo_bench.out")
+        script = (
+            f"(ping -6 -n -q -i {interval:.3f} -c {count} -I {lo_src} {lo_dst} > /tmp/mo_bench.out 2>&1 &) ; "
+            f"sleep 3; {block}; sleep {args.seconds - 1}; nft delete table inet mo_bench; "
+            f"sleep 2; cat /tmp/mo_bench.out"
+        )
         out = ssh(src, script, timeout=args.seconds * 4 + 60).stdout
         m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
         if not m:
@@ -87,8 +103,18 @@ def main() -> int:
         results.append(lost * interval)
         print(f"run {run + 1}: {sent} sent at {args.rate}/s, {lost} lost -> interruption {lost * interval:.2f} s")
         time.sleep(20)  # direct session and BFD back before the next run
-    print(json.dumps({"src": args.src, "dst": args.dst, "rate": args.rate, "interruption_s": results,
-                      "max_s": max(results), "target_s": 1.0}))
+    print(
+        json.dumps(
+            {
+                "src": args.src,
+                "dst": args.dst,
+                "rate": args.rate,
+                "interruption_s": results,
+                "max_s": max(results),
+                "target_s": 1.0,
+            }
+        )
+    )
     return 0
 
 

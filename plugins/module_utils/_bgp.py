@@ -224,8 +224,7 @@ def plan_bgp(
     # What this host may send as its own routes: its prefixes, shared ones (Coil/PureLB), and the default
     # route when it is an allowed default origin. Never the WireGuard transport subnet (not in any of these).
     self_allowed = {
-        af: [prefix_entry(p) for p in originate[af]] + [prefix_entry(p) for p in shared[af]]
-        for af in ("ipv4", "ipv6")
+        af: [prefix_entry(p) for p in originate[af]] + [prefix_entry(p) for p in shared[af]] for af in ("ipv4", "ipv6")
     }
     return {
         "asn": ident.asn,

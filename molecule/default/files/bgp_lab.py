@@ -33,7 +33,10 @@ def run(cmd: list[str], check: bool = False) -> subprocess.CompletedProcess:
 
 
 def in_container() -> bool:
-    return run(["which", "podman"]).returncode == 0 and "frr" in run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split()
+    return (
+        run(["which", "podman"]).returncode == 0
+        and "frr" in run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split()
+    )
 
 
 def vtysh(*commands: str) -> str:
@@ -61,11 +64,20 @@ def hijack(arg: dict) -> int:
     cmds = ["configure terminal", f"ipv6 route {arg['victim6']} blackhole"]
     if arg.get("victim4"):
         cmds.append(f"ip route {arg['victim4']} blackhole")
-    cmds += [f"router bgp {arg['asn']}", "address-family ipv6 unicast", f"network {arg['victim6']}",
-             "no neighbor MESH route-map MO-OUT-IPV6 out", "exit-address-family"]
+    cmds += [
+        f"router bgp {arg['asn']}",
+        "address-family ipv6 unicast",
+        f"network {arg['victim6']}",
+        "no neighbor MESH route-map MO-OUT-IPV6 out",
+        "exit-address-family",
+    ]
     if arg.get("victim4"):
-        cmds += ["address-family ipv4 unicast", f"network {arg['victim4']}", "no neighbor MESH route-map MO-OUT-IPV4 out",
-                 "exit-address-family"]
+        cmds += [
+            "address-family ipv4 unicast",
+            f"network {arg['victim4']}",
+            "no neighbor MESH route-map MO-OUT-IPV4 out",
+            "exit-address-family",
+        ]
     vtysh(*cmds)
     ok = True
     for af, victim in (("ipv6", arg["victim6"]), ("ipv4", arg.get("victim4"))):
@@ -123,8 +135,10 @@ def kill(arg: dict) -> int:
     while time.time() - start < 120:
         pid = run(["pgrep", "-x", "watchfrr"]).stdout.split()
         if pid and pid != before_pid and unit_prop(unit, "ActiveState") == "active":
-            print(f"PASS {unit} back after {time.time() - start:.1f} s (watchfrr {before_pid} -> {pid}, "
-                  f"NRestarts {restarts} -> {unit_prop(unit, 'NRestarts')})")
+            print(
+                f"PASS {unit} back after {time.time() - start:.1f} s (watchfrr {before_pid} -> {pid}, "
+                f"NRestarts {restarts} -> {unit_prop(unit, 'NRestarts')})"
+            )
             return 0
         time.sleep(1)
     print(f"FAIL {unit} not back after 120 s: {unit_prop(unit, 'ActiveState')}")

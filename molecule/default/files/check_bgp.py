@@ -26,7 +26,11 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 
 def vtysh_cmd() -> list[str]:
-    names = run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split() if run(["which", "podman"]).returncode == 0 else []
+    names = (
+        run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split()
+        if run(["which", "podman"]).returncode == 0
+        else []
+    )
     return ["podman", "exec", "frr", "vtysh"] if "frr" in names else ["vtysh"]
 
 
@@ -75,8 +79,12 @@ def main() -> int:
         time.sleep(2)
     for af, peers in state.items():
         established = sorted(t for t, v in peers.items() if v == "Established")
-        results.append((set(peers) == tunnels and len(established) == len(tunnels),
-                        f"{af}: {len(established)}/{len(tunnels)} Established {peers}"))
+        results.append(
+            (
+                set(peers) == tunnels and len(established) == len(tunnels),
+                f"{af}: {len(established)}/{len(tunnels)} Established {peers}",
+            )
+        )
     results.append((all(bfd.get(t) == "up" for t in tunnels), f"BFD up to {sorted(tunnels)}: {bfd}"))
 
     for name, peer in sorted(others.items()):
@@ -84,8 +92,12 @@ def main() -> int:
         if peer.get("loopback4") and me.get("loopback4"):
             results.append((ping(peer["loopback4"], me["loopback4"]), f"ping {name} loopback4 {peer['loopback4']}"))
         route = run(["ip", "-6", "route", "get", peer["transport6"]]).stdout
-        results.append((f"dev {want['wg_interface']}" in route and "proto bgp" not in route,
-                        f"transport6 of {name} routed over {want['wg_interface']}, not BGP: {route.strip()}"))
+        results.append(
+            (
+                f"dev {want['wg_interface']}" in route and "proto bgp" not in route,
+                f"transport6 of {name} routed over {want['wg_interface']}, not BGP: {route.strip()}",
+            )
+        )
     for addr in want.get("pings", []):
         results.append((ping(addr, me["loopback4"] if ":" not in addr else me["loopback6"]), f"ping hand-off {addr}"))
 
@@ -93,7 +105,9 @@ def main() -> int:
     transport_net = ipaddress.ip_network(me["transport6"] + "/64", strict=False)
     routes = vtysh_json(vtysh, "show bgp ipv6 unicast json").get("routes", {})
     leaked = [p for p in routes if ipaddress.ip_network(p).overlaps(transport_net)]
-    results.append((not leaked, f"no transport prefix in the BGP table ({len(routes)} IPv6 prefixes, leaked: {leaked})"))
+    results.append(
+        (not leaked, f"no transport prefix in the BGP table ({len(routes)} IPv6 prefixes, leaked: {leaked})")
+    )
 
     for ok, line in results:
         print(("PASS " if ok else "FAIL ") + line)

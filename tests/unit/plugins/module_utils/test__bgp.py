@@ -1,0 +1,147 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
+    DEFAULT_FRR_IMAGE,
+    coil_method,
+    image_version,
+    parse_bfd,
+    parse_timers,
+    prefix_entry,
+)
+from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+
+K = [
+    "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+    "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
+    "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+]
+ASN = {"n1": 4275762751, "n2": 4284140060, "n3": 4232783764}
+LO6 = {"n1": "fd46:76a3:fa9b:0:3d27:e462:938b:c19a/128", "n2": "fd46:76a3:fa9b:0:8347:35cb:77b5:31ef/128"}
+
+
+def inv(**extra):
+    base = {"meshover_pool4": "10.99.0.0/24", "meshover_shared_prefixes": ["10.88.0.0/16", "fd88::/48"]}
+    out = {
+        f"n{i + 1}": {**base, "meshover_endpoint": f"2001:db8::{i + 1}", "meshover_wg_public_key": K[i]}
+        for i in range(3)
+    }
+    for host, host_vars in extra.items():
+        out[host].update(host_vars)
+    return out
+
+
+def test_plan_of_n1():
+    plan, _warnings, _updates = plan_mesh(inv(n2={"meshover_announce": ["192.0.2.0/24"]}))
+    bgp = plan["n1"]["bgp"]
+    assert bgp["asn"] == ASN["n1"] and bgp["router_id"] == "10.99.0.56"
+    assert bgp["loopbacks"] == {"ipv4": ["10.99.0.56/32"], "ipv6": [LO6["n1"]]}
+    assert bgp["originate"] == {"ipv4": ["10.99.0.56/32"], "ipv6": [LO6["n1"]]}
+    assert bgp["neighbours"] == [
+        {"interface": "mo-n2", "peer": "n2", "peer_asn": ASN["n2"]},
+        {"interface": "mo-n3", "peer": "n3", "peer_asn": ASN["n3"]},
+    ]
+    assert bgp["timers"] == {"keepalive": 3, "hold": 9}
+    assert bgp["bfd"] == {"enabled": True, "interval": 300, "multiplier": 3}
+    assert bgp["graceful_restart"] is False
+    assert bgp["coil"] == {"table": 119, "method": "table-direct"}  # default image 10.4.1
+    assert bgp["purelb"] == {"interface": "kube-lb0"}
+    assert bgp["frr"] == {"mode": "container", "image": DEFAULT_FRR_IMAGE, "template": None, "extra_config": ""}
+    n2 = next(o for o in bgp["origins"] if o["host"] == "n2")
+    assert n2["asn"] == ASN["n2"]
+    assert n2["ipv4"] == [{"prefix": "10.99.0.162/32", "le": None}, {"prefix": "192.0.2.0/24", "le": 32}]
+    assert n2["ipv6"] == [{"prefix": LO6["n2"], "le": None}]
+    assert bgp["shared"] == {
+        "ipv4": [{"prefix": "10.88.0.0/16", "le": 32}],
+        "ipv6": [{"prefix": "fd88::/48", "le": 128}],
+    }
+    # n1 may send its own loopbacks and the shared prefixes, not n2's announce
+    assert {e["prefix"] for e in bgp["self_allowed"]["ipv4"]} == {"10.99.0.56/32", "10.88.0.0/16"}
+
+
+def test_transport_addresses_never_in_bgp():
+    plan, _w, _u = plan_mesh(inv())
+    transport = ipaddress.ip_network("fd46:76a3:fa9b:1::/64")
+    for host_plan in plan.values():
+        bgp = host_plan["bgp"]
+        prefixes = bgp["originate"]["ipv6"] + [e["prefix"] for e in bgp["self_allowed"]["ipv6"]]
+        prefixes += [e["prefix"] for o in bgp["origins"] for e in o["ipv6"]]
+        prefixes += [e["prefix"] for e in bgp["shared"]["ipv6"]]
+        assert prefixes and not any(ipaddress.ip_network(p).overlaps(transport) for p in prefixes)
+
+
+def test_removed_node_has_no_neighbour_or_origin():
+    full = inv()
+    del full["n3"]
+    plan, _w, _u = plan_mesh(full)
+    assert [n["peer"] for n in plan["n1"]["bgp"]["neighbours"]] == ["n2"]
+    assert {o["host"] for o in plan["n1"]["bgp"]["origins"]} == {"n1", "n2"}
+
+
+def test_default_route_from_and_options():
+    plan, _w, _u = plan_mesh(
+        inv(
+            n1={"meshover_default_route_from": ["n3"]},
+            n2={"meshover_default_route_from": ["n3"]},
+            n3={
+                "meshover_default_route_from": ["n3"],
+                "meshover_frr_mode": "package",
+                "meshover_coil_table": None,
+                "meshover_purelb_interface": None,
+                "meshover_frr_extra_config": ["router bgp 1", " bgp log-neighbor-changes"],
+            },
+        )
+    )
+    assert [o["host"] for o in plan["n1"]["bgp"]["origins"] if o["default"]] == ["n3"]
+    n3 = plan["n3"]["bgp"]
+    assert n3["default_originate_allowed"] is True and plan["n1"]["bgp"]["default_originate_allowed"] is False
+    assert n3["coil"] is None and n3["purelb"] is None
+    assert n3["frr"]["mode"] == "package" and n3["frr"]["extra_config"] == "router bgp 1\n bgp log-neighbor-changes"
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "message"),
+    [
+        ({"meshover_frr_mode": "docker"}, "n1: meshover_frr_mode = 'docker' must be one of container, package"),
+        ({"meshover_frr_image": "a b"}, "n1: meshover_frr_image = 'a b' must be a container image reference"),
+        ({"meshover_coil_table": 254}, "n1: meshover_coil_table = 254 is the kernel's reserved table 254"),
+        ({"meshover_purelb_interface": "x" * 16}, "n1: meshover_purelb_interface = "),
+        ({"meshover_frr_extra_config": 5}, "n1: meshover_frr_extra_config = 5 must be FRR configuration text"),
+        ({"meshover_frr_template": ""}, "n1: meshover_frr_template = '' must be the path of a Jinja2 template"),
+    ],
+)
+def test_preflight_host_vars(host_vars, message):
+    problems = validate(inv(n1=host_vars))
+    assert any(p.startswith(message) for p in problems), problems
+
+
+def test_preflight_mesh_vars():
+    bad = {"meshover_bgp_timers": {"keepalive": 5, "hold": 9}, "meshover_bfd": {"interval": 5}}
+    problems = validate(inv(n1=bad, n2=bad, n3=bad))
+    assert any("meshover_bgp_timers" in p and "hold 9 < 3 x keepalive 5" in p for p in problems), problems
+    assert any("meshover_bfd" in p and "10..60000" in p for p in problems), problems
+    differs = validate(inv(n1={"meshover_bfd": False}))
+    assert any(p.startswith("meshover_bfd differs between hosts") for p in differs), differs
+    unknown = {"meshover_default_route_from": ["n9"]}
+    problems = validate(inv(n1=unknown, n2=unknown, n3=unknown))
+    assert any("meshover_default_route_from names 'n9', which is not a mesh host" in p for p in problems), problems
+
+
+def test_parsers_and_helpers():
+    assert parse_timers({"keepalive": 1}) == {"keepalive": 1, "hold": 9}
+    assert parse_bfd(False) == {"enabled": False, "interval": 300, "multiplier": 3}
+    assert prefix_entry("10.0.0.1/32") == {"prefix": "10.0.0.1/32", "le": None}
+    assert prefix_entry("fd88::/48") == {"prefix": "fd88::/48", "le": 128}
+    assert image_version("quay.io/frrouting/frr:10.4.1") == (10, 4, 1)
+    assert image_version("localhost/frr:lab") is None and image_version("localhost:5000/frr") is None
+    lab = {"meshover_frr_mode": "container", "meshover_frr_image": "localhost/frr:lab"}
+    assert coil_method(lab) == "import-table"
+    assert coil_method({**lab, "meshover_frr_image": "quay.io/frrouting/frr:9.1.0"}) == "import-table"
+    assert coil_method({**lab, "meshover_frr_mode": "package"}) == "import-table"
