@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -1061,10 +1062,14 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
         if res.returncode != 0:
             failed.append(f"{name}: ssh failed: {res.stderr.strip()}")
             continue
+        # A default route is a way out only through the guest's NICs (eth0: qemu user networking,
+        # eth1: the vde switch). Defaults through the mesh (meshover0, mo-* tunnels, e.g. source
+        # routing's tables) end at another VM of the same lab.
         defaults = [
             line
             for line in res.stdout.splitlines()
-            if line.startswith("default") or line.startswith("0.0.0.0/0") or line.startswith("::/0")
+            if (line.startswith("default") or line.startswith("0.0.0.0/0") or line.startswith("::/0"))
+            and (" dev " not in line or re.search(r" dev eth\d+\b", line))
         ]
         if defaults:
             failed.append(f"{name}: default route(s): {defaults}")

@@ -1,0 +1,739 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""meshover Prometheus exporter: parsers, metric model, mesh picture, and the node's script.
+
+PRIVATE to meshover.mesh: not a public API, may change without notice.
+
+This one file is both the collection's module_utils (the pure parts are unit-tested in
+tests/unit/plugins/module_utils/test__exporter.py) and the script the role meshover.mesh.exporter
+installs on every node (``python3 meshover_exporter.py --config /etc/meshover/exporter.json``).
+It imports only the standard library at module level; prometheus_client is imported in main().
+
+Pure parts: parse_wg_dump_all(), parse_ip_links(), parse_frr_output(), build_snapshot(),
+metric_families(), render_exposition(), mesh_graph(), render_mesh_html().
+Side effects (commands, HTTP) live in Collector and main() only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import time
+
+PREFIX = "meshover_"
+DEFAULT_PORT = 9474
+# A handshake older than this (seconds) means the WireGuard session is stale (WireGuard re-keys every
+# 120 s while traffic flows, and keepalives/BGP keep traffic flowing; 180 s = REJECT_AFTER_TIME).
+DEFAULT_HANDSHAKE_STALE = 180
+BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
+AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
+
+
+# ---------------------------------------------------------------- parsers (pure)
+
+
+def _none(value: str) -> str | None:
+    return None if value in ("(none)", "") else value
+
+
+def parse_wg_dump_all(text: str) -> list[dict]:
+    """Parse ``wg show all dump`` into a list of peers.
+
+    Interface lines (5 fields: interface, private key, public key, port, fwmark) are skipped and
+    their private key is never kept. Peer lines have 9 fields: interface, public key, preshared key,
+    endpoint, allowed ips, latest handshake (unix s, 0 = never), rx bytes, tx bytes, keepalive.
+    Malformed lines raise ValueError.
+    """
+    peers = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        f = line.split("\t")
+        if len(f) == 5:
+            continue
+        if len(f) != 9:
+            raise ValueError(f"unexpected line in wg show all dump ({len(f)} fields)")
+        allowed = _none(f[4])
+        peers.append(
+            {
+                "interface": f[0],
+                "public_key": f[1],
+                "endpoint": _none(f[3]),
+                "allowed_ips": allowed.split(",") if allowed else [],
+                "latest_handshake": int(f[5]),
+                "rx_bytes": int(f[6]),
+                "tx_bytes": int(f[7]),
+            }
+        )
+    return peers
+
+
+def parse_ip_links(text: str) -> dict[str, dict]:
+    """Parse ``ip -j -d link show`` into name -> {mtu, operstate, up, admin_up, kind, alias}.
+
+    ``up`` is true when the link is administratively up and its operational state is UP or
+    UNKNOWN (tunnels without carrier detection report UNKNOWN while working).
+    """
+    data = json.loads(text or "[]")
+    if not isinstance(data, list):
+        raise ValueError("ip -j link: expected a JSON list")
+    links = {}
+    for link in data:
+        flags = link.get("flags") or []
+        state = link.get("operstate") or "UNKNOWN"
+        admin_up = "UP" in flags
+        links[link["ifname"]] = {
+            "mtu": int(link.get("mtu") or 0),
+            "operstate": state,
+            "admin_up": admin_up,
+            "up": admin_up and state in ("UP", "UNKNOWN") and "LOWER_UP" in flags,
+            "kind": (link.get("linkinfo") or {}).get("info_kind"),
+            "alias": link.get("ifalias"),
+        }
+    return links
+
+
+def parse_frr_output(text: str) -> dict:
+    """Split the output of one vtysh run with several commands.
+
+    The role's command is ``vtysh -c 'show bgp summary json' -c 'show bfd peers json' -c 'show version'``:
+    the JSON documents are read in order (a dict = BGP summary, a list = BFD peers), the rest is text
+    searched for ``FRRouting <version>``. Missing parts (a daemon not running) are None.
+    """
+    decoder = json.JSONDecoder()
+    result: dict = {"bgp": None, "bfd": None, "version": None}
+    rest = []
+    pos, size = 0, len(text)
+    while pos < size:
+        start = min((i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0), default=-1)
+        if start < 0:
+            rest.append(text[pos:])
+            break
+        rest.append(text[pos:start])
+        try:
+            doc, end = decoder.raw_decode(text, start)
+        except ValueError:
+            rest.append(text[start])
+            pos = start + 1
+            continue
+        if isinstance(doc, dict) and result["bgp"] is None:
+            result["bgp"] = doc
+        elif isinstance(doc, list) and result["bfd"] is None:
+            result["bfd"] = doc
+        pos = end
+    match = re.search(r"FRRouting (\S+)", "".join(rest))
+    if match:
+        result["version"] = match.group(1)
+    return result
+
+
+def bgp_sessions(summary: dict | None) -> list[dict]:
+    """BGP neighbours per address family from ``show bgp summary json``."""
+    sessions = []
+    for af_key, (afi, safi) in AFI.items():
+        af = (summary or {}).get(af_key) or {}
+        for name, peer in sorted((af.get("peers") or {}).items()):
+            state = str(peer.get("state", "Unknown"))
+            code = BGP_STATE.get(state, 2 if ("Admin" in state or "PfxCt" in state) else 0)
+            sessions.append(
+                {
+                    "afi": afi,
+                    "safi": safi,
+                    "neighbor": name,
+                    "peer_host": peer.get("desc") or peer.get("hostname") or "",
+                    "remote_as": str(peer.get("remoteAs", "")),
+                    "state": state,
+                    "state_code": code,
+                    "uptime_seconds": (int(peer.get("peerUptimeMsec") or 0) / 1000.0) if code == 1 else 0.0,
+                    "prefixes_received": int(peer.get("pfxRcd") or 0),
+                    "prefixes_advertised": int(peer.get("pfxSnt") or 0),
+                }
+            )
+    return sessions
+
+
+def bfd_peers(peers: list | None) -> list[dict]:
+    """BFD sessions from ``show bfd peers json``."""
+    result = []
+    for peer in peers or []:
+        result.append(
+            {
+                "peer": str(peer.get("peer", "")),
+                "interface": str(peer.get("interface", "")),
+                "status": str(peer.get("status", "unknown")),
+                "up": 1 if peer.get("status") == "up" else 0,
+            }
+        )
+    return result
+
+
+# ---------------------------------------------------------------- snapshot and metrics (pure)
+
+
+def _peer_host(config: dict, peer: dict) -> str:
+    for p in config.get("peers", []):
+        if p.get("public_key") == peer["public_key"]:
+            return p["name"]
+    return ""
+
+
+def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
+    """One node's state from the raw outputs of its commands.
+
+    outputs: {"wg": str or None, "ip": str or None, "frr": str or None}; None = the command failed.
+    A part that cannot be parsed is dropped and named in ``errors`` (never an exception).
+    """
+    snap = {
+        "hostname": config["hostname"],
+        "asn": str(config.get("asn", "")),
+        "router_id": config.get("router_id") or "",
+        "loopback6": config.get("loopback6") or "",
+        "loopback4": config.get("loopback4") or "",
+        "frr_mode": config.get("frr_mode") or "",
+        "frr_version": "",
+        "time": now,
+        "peers": sorted(p["name"] for p in config.get("peers", [])),
+        "wireguard": None,
+        "gre": None,
+        "bgp": None,
+        "bfd": None,
+        "errors": {},
+    }
+    tunnels = {p.get("tunnel"): p["name"] for p in config.get("peers", []) if p.get("tunnel")}
+    wg_if = config.get("wg_interface")
+    parsers = {
+        "wireguard": lambda text: [
+            dict(
+                p,
+                peer=_peer_host(config, p),
+                handshake_age=(now - p["latest_handshake"]) if p["latest_handshake"] else None,
+            )
+            for p in parse_wg_dump_all(text)
+            if not wg_if or p["interface"] == wg_if
+        ],
+        "gre": lambda text: [
+            dict(link, name=name, peer=tunnels[name])
+            for name, link in sorted(parse_ip_links(text).items())
+            if name in tunnels
+        ],
+        "frr": parse_frr_output,
+    }
+    sources = {"wireguard": "wg", "gre": "ip", "frr": "frr"}
+    for part, parse in parsers.items():
+        text = outputs.get(sources[part])
+        if text is None:
+            snap["errors"][part] = outputs.get(sources[part] + "_error") or "command failed"
+            continue
+        try:
+            value = parse(text)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            snap["errors"][part] = f"parse error: {exc}"
+            continue
+        if part == "frr":
+            # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
+            if value["bgp"] is not None:
+                snap["bgp"] = [
+                    dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
+                    for s in bgp_sessions(value["bgp"])
+                ]
+            if value["bfd"] is not None:
+                snap["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
+            snap["frr_version"] = value["version"] or ""
+            if value["bgp"] is None:
+                snap["errors"]["frr"] = "no BGP summary (bgpd down?)"
+        else:
+            snap[part] = value
+    return snap
+
+
+def peer_status(snap: dict, peer: str, stale: float = DEFAULT_HANDSHAKE_STALE) -> dict:
+    """This node's view of one peer: wg (up/down/unknown), bgp (up/down/unknown), handshake age."""
+    wg, bgp, age = "unknown", "unknown", None
+    if snap.get("wireguard") is not None:
+        wg = "down"
+        for p in snap["wireguard"]:
+            if p["peer"] == peer:
+                age = p["handshake_age"]
+                wg = "up" if age is not None and age <= stale else "down"
+    if snap.get("bgp") is not None:
+        states = [s["state_code"] for s in snap["bgp"] if s["peer_host"] == peer]
+        bgp = "up" if states and all(c == 1 for c in states) else "down"
+    return {"wg": wg, "bgp": bgp, "handshake_age": age}
+
+
+def edge_id(a: str, b: str) -> str:
+    """Mesh-wide id of the edge between two hosts: the sorted names joined by ``--``."""
+    first, second = sorted((a, b))
+    return f"{first}--{second}"
+
+
+def _fmt_age(age: float | None) -> str:
+    return "never" if age is None else f"{int(age)}s"
+
+
+def metric_families(snap: dict, errors_total: dict | None = None, stale: float = DEFAULT_HANDSHAKE_STALE) -> list:
+    """The metric model: a list of (name, type, help, [(labels dict, value)]). Counter names lack _total."""
+    fams = []
+
+    def fam(name, mtype, doc, samples):
+        fams.append((PREFIX + name, mtype, doc, samples))
+
+    host = snap["hostname"]
+    fam(
+        "node_info",
+        "gauge",
+        "This node: hostname, ASN, router id, loopbacks, FRR mode and version (value 1).",
+        [
+            (
+                {
+                    "hostname": host,
+                    "asn": snap["asn"],
+                    "router_id": snap["router_id"],
+                    "loopback6": snap["loopback6"],
+                    "loopback4": snap["loopback4"],
+                    "frr_mode": snap["frr_mode"],
+                    "frr_version": snap["frr_version"],
+                },
+                1,
+            )
+        ],
+    )
+    parts = ("wireguard", "gre", "frr")
+    fam(
+        "collector_up",
+        "gauge",
+        "1 if the collector's command ran and parsed in this scrape.",
+        [({"collector": c}, 0 if c in snap["errors"] else 1) for c in parts],
+    )
+    errors_total = errors_total or {}
+    fam(
+        "collector_errors",
+        "counter",
+        "Failed or unparsable collector runs since the exporter started.",
+        [({"collector": c}, errors_total.get(c, 0)) for c in parts],
+    )
+    if snap["wireguard"] is not None:
+        wg = snap["wireguard"]
+
+        def lab(p):
+            return {"interface": p["interface"], "peer": p["peer"], "public_key": p["public_key"]}
+
+        fam(
+            "wg_peer_info",
+            "gauge",
+            "WireGuard peer (value 1): its endpoint and allowed ips.",
+            [(dict(lab(p), endpoint=p["endpoint"] or "", allowed_ips=",".join(p["allowed_ips"])), 1) for p in wg],
+        )
+        fam(
+            "wg_peer_latest_handshake_seconds",
+            "gauge",
+            "Unix time of the latest handshake with the peer (0 = never).",
+            [(lab(p), p["latest_handshake"]) for p in wg],
+        )
+        fam(
+            "wg_peer_handshake_age_seconds",
+            "gauge",
+            "Seconds since the latest handshake with the peer (absent if never).",
+            [(lab(p), round(p["handshake_age"], 3)) for p in wg if p["handshake_age"] is not None],
+        )
+        fam("wg_peer_received_bytes", "counter", "Bytes received from the peer.", [(lab(p), p["rx_bytes"]) for p in wg])
+        fam("wg_peer_sent_bytes", "counter", "Bytes sent to the peer.", [(lab(p), p["tx_bytes"]) for p in wg])
+    if snap["gre"] is not None:
+        gre = snap["gre"]
+        fam(
+            "gre_tunnel_up",
+            "gauge",
+            "1 if the GRE tunnel to the peer is admin up and operationally UP/UNKNOWN with LOWER_UP.",
+            [({"tunnel": t["name"], "peer": t["peer"], "operstate": t["operstate"]}, 1 if t["up"] else 0) for t in gre],
+        )
+        fam(
+            "gre_tunnel_mtu_bytes",
+            "gauge",
+            "MTU of the GRE tunnel to the peer.",
+            [({"tunnel": t["name"], "peer": t["peer"]}, t["mtu"]) for t in gre],
+        )
+    if snap["bgp"] is not None:
+        bgp = snap["bgp"]
+
+        def blab(s):
+            return {"afi": s["afi"], "safi": s["safi"], "peer": s["neighbor"], "peer_host": s["peer_host"]}
+
+        fam(
+            "bgp_peer_state",
+            "gauge",
+            "BGP session state: 1 = Established, 0 = down, 2 = administratively down.",
+            [(dict(blab(s), remote_as=s["remote_as"], state=s["state"]), s["state_code"]) for s in bgp],
+        )
+        fam(
+            "bgp_peer_uptime_seconds",
+            "gauge",
+            "Seconds the session has been Established (0 when down).",
+            [(blab(s), s["uptime_seconds"]) for s in bgp],
+        )
+        fam(
+            "bgp_peer_prefixes_received",
+            "gauge",
+            "Prefixes accepted from the neighbour.",
+            [(blab(s), s["prefixes_received"]) for s in bgp],
+        )
+        fam(
+            "bgp_peer_prefixes_advertised",
+            "gauge",
+            "Prefixes advertised to the neighbour.",
+            [(blab(s), s["prefixes_advertised"]) for s in bgp],
+        )
+    if snap["bfd"] is not None:
+        fam(
+            "bfd_peer_state",
+            "gauge",
+            "BFD session state: 1 = up, 0 = anything else.",
+            [
+                (
+                    {
+                        "peer": b["peer"],
+                        "interface": b["interface"],
+                        "peer_host": b["peer_host"],
+                        "status": b["status"],
+                    },
+                    b["up"],
+                )
+                for b in snap["bfd"]
+            ],
+        )
+    # Node Graph: one node series per node (each node emits its own), one edge per pair
+    # (emitted by the node whose name sorts first), ids equal on every node.
+    views = {p: peer_status(snap, p, stale) for p in snap["peers"]}
+    up = sum(1 for v in views.values() if v["bgp"] == "up")
+    fam(
+        "graph_node",
+        "gauge",
+        "Node Graph node (value = peers with BGP up).",
+        [
+            (
+                {
+                    "id": host,
+                    "title": host,
+                    "subTitle": f"AS{snap['asn']}",
+                    "mainStat": f"{up}/{len(views)} peers up",
+                },
+                up,
+            )
+        ],
+    )
+    edges = []
+    for peer, view in sorted(views.items()):
+        if host < peer:
+            healthy = view["wg"] == "up" and view["bgp"] == "up"
+            edges.append(
+                (
+                    {
+                        "id": edge_id(host, peer),
+                        "source": host,
+                        "target": peer,
+                        "mainStat": f"wg {view['wg']} {_fmt_age(view['handshake_age'])}, bgp {view['bgp']}",
+                    },
+                    1 if healthy else 0,
+                )
+            )
+    fam("graph_edge", "gauge", "Node Graph edge between two peers (1 = WireGuard and BGP up).", edges)
+    return fams
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _num(value) -> str:
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else f"{value:.1f}"
+    return str(value)
+
+
+def render_exposition(families: list) -> str:
+    """Prometheus text format 0.0.4 of metric_families() (what prometheus_client renders, minus _created)."""
+    out = []
+    for name, mtype, doc, samples in families:
+        sample_name = name + "_total" if mtype == "counter" else name
+        out.append(f"# HELP {sample_name} {doc}")
+        out.append(f"# TYPE {sample_name} {mtype}")
+        for labels, value in samples:
+            lab = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            out.append(f"{sample_name}{{{lab}}} {_num(value)}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- the mesh picture (pure)
+
+COLOURS = {"up": "#2e7d32", "partial": "#ef6c00", "down": "#c62828", "unknown": "#9e9e9e"}
+
+
+def mesh_graph(snapshots: list[dict], stale: float = DEFAULT_HANDSHAKE_STALE) -> dict:
+    """Merge the snapshots of several nodes into {nodes: [...], edges: [...]}.
+
+    Every host that is a snapshot or a peer of one is a node (``reached`` false if no snapshot).
+    One edge per pair; its state combines both ends' views: up when every known view has WireGuard
+    and BGP up, down when no known view has, partial otherwise, unknown when neither end answered.
+    """
+    by_host = {s["hostname"]: s for s in snapshots}
+    hosts = sorted(set(by_host) | {p for s in snapshots for p in s["peers"]})
+    nodes = [
+        {
+            "id": h,
+            "reached": h in by_host,
+            "asn": by_host[h]["asn"] if h in by_host else "",
+            "loopback6": by_host[h]["loopback6"] if h in by_host else "",
+            "errors": sorted(by_host[h]["errors"]) if h in by_host else [],
+        }
+        for h in hosts
+    ]
+    pairs = sorted({tuple(sorted((s["hostname"], p))) for s in snapshots for p in s["peers"]})
+    edges = []
+    for a, b in pairs:
+        views = {}
+        for me, other in ((a, b), (b, a)):
+            if me in by_host and other in by_host[me]["peers"]:
+                views[me] = peer_status(by_host[me], other, stale)
+        known = [v for v in views.values() if v["wg"] != "unknown" or v["bgp"] != "unknown"]
+        good = [v["wg"] == "up" and v["bgp"] == "up" for v in known]
+        if not known:
+            state = "unknown"
+        elif all(good):
+            state = "up"
+        elif not any(good):
+            state = "down"
+        else:
+            state = "partial"
+        edges.append({"id": edge_id(a, b), "source": a, "target": b, "state": state, "views": views})
+    return {"nodes": nodes, "edges": edges}
+
+
+def render_mesh_html(graph: dict, title: str = "meshover mesh", generated: str = "") -> str:
+    """A self-contained HTML page: an inline SVG of the mesh (nodes on a circle) and a table of edges."""
+    import math
+
+    nodes, edges = graph["nodes"], graph["edges"]
+    n = max(len(nodes), 1)
+    size, radius = 640, 250
+    centre = size / 2
+    pos = {}
+    for i, node in enumerate(nodes):
+        angle = 2 * math.pi * i / n - math.pi / 2
+        pos[node["id"]] = (centre + radius * math.cos(angle), centre + radius * math.sin(angle))
+    esc = html.escape
+    svg = [
+        f'<svg id="mesh" xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+    ]
+    for e in edges:
+        (x1, y1), (x2, y2) = pos[e["source"]], pos[e["target"]]
+        svg.append(
+            f'<line class="edge {e["state"]}" data-id="{esc(e["id"])}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
+            f'y2="{y2:.1f}" stroke="{COLOURS[e["state"]]}" stroke-width="4">'
+            f"<title>{esc(e['id'])}: {e['state']}</title></line>"
+        )
+    for node in nodes:
+        x, y = pos[node["id"]]
+        fill = "#1565c0" if node["reached"] else "#9e9e9e"
+        svg.append(
+            f'<g class="node" data-id="{esc(node["id"])}"><circle cx="{x:.1f}" cy="{y:.1f}" r="28" fill="{fill}"/>'
+            f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" fill="#fff" font-size="14" '
+            f'font-family="sans-serif">{esc(node["id"])}</text></g>'
+        )
+    svg.append("</svg>")
+    rows = []
+    for e in edges:
+        detail = "; ".join(
+            f"{esc(me)}: wg {v['wg']} ({_fmt_age(v['handshake_age'])}), bgp {v['bgp']}"
+            for me, v in sorted(e["views"].items())
+        )
+        rows.append(
+            f'<tr class="{e["state"]}"><td>{esc(e["id"])}</td><td style="color:{COLOURS[e["state"]]}">'
+            f"{e['state']}</td><td>{detail or 'no data'}</td></tr>"
+        )
+    node_rows = "".join(
+        f"<tr><td>{esc(x['id'])}</td><td>{'yes' if x['reached'] else 'no'}</td><td>{esc(x['asn'])}</td>"
+        f"<td>{esc(x['loopback6'])}</td><td>{esc(', '.join(x['errors']))}</td></tr>"
+        for x in nodes
+    )
+    legend = " ".join(f'<span style="color:{c}">&#9632; {k}</span>' for k, c in COLOURS.items())
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
+        + esc(title)
+        + "</title><style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
+        + f"<h1>{esc(title)}</h1><p>{esc(generated)} {len(nodes)} nodes, {len(edges)} edges. {legend}</p>"
+        + "".join(svg)
+        + '<h2>Links</h2><table id="edges"><tr><th>edge</th><th>state</th><th>views</th></tr>'
+        + "".join(rows)
+        + '</table><h2>Nodes</h2><table id="nodes"><tr><th>node</th><th>answered</th><th>ASN</th>'
+        "<th>loopback6</th><th>collector errors</th></tr>" + node_rows + "</table></body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------- side effects (node only)
+
+
+def run_command(argv: list[str], timeout: float) -> tuple[str | None, str]:
+    """Run one command with a timeout; (stdout, "") on success, (None, reason) on any failure."""
+    try:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={"LC_ALL": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"timeout after {timeout}s"
+    except OSError as exc:
+        return None, str(exc)
+    if proc.returncode != 0 and not proc.stdout.strip():
+        return None, f"exit {proc.returncode}: {proc.stderr.strip()[:200]}"
+    return proc.stdout, ""
+
+
+class Collector:
+    """Runs the three commands in parallel on each scrape and keeps the error counters."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.errors_total = {"wireguard": 0, "gre": 0, "frr": 0}
+        self.stale = float(config.get("handshake_stale", DEFAULT_HANDSHAKE_STALE))
+
+    def snapshot(self) -> dict:
+        from concurrent.futures import ThreadPoolExecutor
+
+        timeout = float(self.config.get("timeout", 2.0))
+        commands = self.config["commands"]
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            futures = {key: pool.submit(run_command, argv, timeout) for key, argv in commands.items()}
+            outputs = {}
+            for key, fut in futures.items():
+                outputs[key], outputs[key + "_error"] = fut.result()
+        snap = build_snapshot(self.config, outputs, time.time())
+        for part in snap["errors"]:
+            self.errors_total[part] += 1
+        return snap
+
+    def families(self) -> list:
+        return metric_families(self.snapshot(), self.errors_total, self.stale)
+
+
+def fetch_peer_states(config: dict, timeout: float) -> list[dict]:
+    """The /state.json of every peer exporter (listed in the config with its URL), in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+    from http.client import HTTPConnection, HTTPException
+    from urllib.parse import urlsplit
+
+    def get(url):
+        parts = urlsplit(url)  # plain http to a peer's exporter (a node has no ansible to use open_url)
+        conn = HTTPConnection(parts.hostname, parts.port or DEFAULT_PORT, timeout=timeout)
+        try:
+            conn.request("GET", parts.path or "/state.json")
+            resp = conn.getresponse()
+            return json.loads(resp.read().decode()) if resp.status == 200 else None
+        except (OSError, ValueError, HTTPException):
+            return None
+        finally:
+            conn.close()
+
+    urls = [p["state_url"] for p in config.get("peers", []) if p.get("state_url")]
+    if not urls:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(urls))) as pool:
+        return [s for s in pool.map(get, urls) if isinstance(s, dict) and "hostname" in s]
+
+
+def to_prometheus(families: list) -> list:
+    """metric_families() as prometheus_client metric families (imported here: the node has it)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    result = []
+    for name, mtype, doc, samples in families:
+        keys = sorted({k for labels, _value in samples for k in labels})
+        fam = (CounterMetricFamily if mtype == "counter" else GaugeMetricFamily)(name, doc, labels=keys)
+        for labels, value in samples:
+            fam.add_metric([str(labels.get(k, "")) for k in keys], value)
+        result.append(fam)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import REGISTRY, generate_latest
+
+    parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
+    parser.add_argument("--config", default="/etc/meshover/exporter.json")
+    args = parser.parse_args(argv)
+    with open(args.config, encoding="utf-8") as fh:
+        config = json.load(fh)
+    collector = Collector(config)
+
+    class PromBridge:
+        def describe(self):  # no collection at registration time
+            return []
+
+        def collect(self):
+            return to_prometheus(collector.families())
+
+    REGISTRY.register(PromBridge())
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, code, ctype, body):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # http.server API
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, "text/plain; version=0.0.4; charset=utf-8", generate_latest(REGISTRY))
+            elif path == "/state.json":
+                self._send(200, "application/json", json.dumps(collector.snapshot()).encode())
+            elif path == "/mesh.html":
+                mine = collector.snapshot()
+                states = [mine] + [
+                    s
+                    for s in fetch_peer_states(config, float(config.get("timeout", 2.0)) + 1.0)
+                    if s["hostname"] != mine["hostname"]
+                ]
+                page = render_mesh_html(
+                    mesh_graph(states, collector.stale),
+                    title=f"meshover mesh seen from {mine['hostname']}",
+                    generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                )
+                self._send(200, "text/html; charset=utf-8", page.encode())
+            elif path == "/":
+                body = b'<a href="/metrics">metrics</a> <a href="/mesh.html">mesh</a> <a href="/state.json">state</a>'
+                self._send(200, "text/html", body)
+            else:
+                self._send(404, "text/plain", b"not found\n")
+
+        def log_message(self, *args):  # quiet: scrapes are frequent
+            return
+
+    address = config.get("listen_address") or "::"
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+        def server_bind(self):
+            # The loopback may appear after the exporter starts (FRR's zebra adds it): bind anyway.
+            self.socket.setsockopt(socket.SOL_IP, getattr(socket, "IP_FREEBIND", 15), 1)
+            super().server_bind()
+
+    server = Server((address, int(config.get("port", DEFAULT_PORT))), Handler)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils import _exporter as E
+
+FIX = Path(__file__).parent / "fixtures" / "exporter"
+REPO = Path(__file__).resolve().parents[4]
+NOW = 1795640000  # the fixtures' clock: handshakes 5 s and 15 s old
+HOSTS = ("n1", "n2", "n3")  # n3's FRR is stopped in the fixtures
+
+
+def config(host):
+    return json.loads((FIX / f"{host}.config.json").read_text())
+
+
+def outputs(host):
+    return {
+        "wg": (FIX / f"{host}.wg").read_text(),
+        "ip": (FIX / f"{host}.ip.json").read_text(),
+        "frr": (FIX / f"{host}.frr").read_text(),
+    }
+
+
+def snapshot(host):
+    return E.build_snapshot(config(host), outputs(host), NOW)
+
+
+def exposition(host):
+    return E.render_exposition(E.metric_families(snapshot(host)))
+
+
+def samples(text):
+    """[(name, {labels}, value)] of a text exposition (no escaped quotes in the fixtures)."""
+    result = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        assert m, line
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        result.append((m.group(1), labels, float(m.group(3))))
+    return result
+
+
+def find(text, name, **labels):
+    return [v for n, lab, v in samples(text) if n == name and all(lab.get(k) == w for k, w in labels.items())]
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def test_parse_wg_dump_all_drops_the_private_key():
+    peers = E.parse_wg_dump_all(outputs("n1")["wg"])
+    assert [(p["interface"], p["public_key"][:12]) for p in peers] == [
+        ("meshover0", "MTpubkeyN2bb"),
+        ("meshover0", "MTpubkeyN3cc"),
+    ]
+    assert peers[0]["endpoint"] == "192.0.2.2:51820"
+    assert peers[0]["allowed_ips"] == ["fd46:76a3:fa9b:1:8347:35cb:77b5:31ef/128"]
+    assert (peers[1]["latest_handshake"], peers[1]["rx_bytes"], peers[1]["tx_bytes"]) == (NOW - 15, 2000, 4000)
+    assert "cHJpdmF0ZS1rZXk" not in json.dumps(peers)
+
+
+@pytest.mark.parametrize(
+    "line, handshake, endpoint",
+    [
+        ("wg0\tPK=\t(none)\t(none)\t(none)\t0\t0\t0\toff", 0, None),
+        ("wg0\tPK=\t(none)\t[fd00::1]:51820\tfd00::1/128\t17\t1\t2\t25", 17, "[fd00::1]:51820"),
+    ],
+)
+def test_parse_wg_dump_all_peer_lines(line, handshake, endpoint):
+    (peer,) = E.parse_wg_dump_all(line + "\n")
+    assert (peer["latest_handshake"], peer["endpoint"]) == (handshake, endpoint)
+
+
+def test_parse_wg_dump_all_rejects_garbage():
+    with pytest.raises(ValueError):
+        E.parse_wg_dump_all("meshover0\tonly\tthree\n")
+
+
+def test_parse_ip_links():
+    links = E.parse_ip_links(outputs("n1")["ip"])
+    assert links["mo-n2"] == {
+        "mtu": 1376,
+        "operstate": "UNKNOWN",
+        "admin_up": True,
+        "up": True,
+        "kind": "ip6gre",
+        "alias": "meshover:n2",
+    }
+    assert links["mo-foreign"]["up"] is False
+    assert E.parse_ip_links("") == {}
+    with pytest.raises(ValueError):
+        E.parse_ip_links('{"not": "a list"}')
+
+
+def test_parse_frr_output_running():
+    out = E.parse_frr_output(outputs("n1")["frr"])
+    assert sorted(out["bgp"]) == ["ipv4Unicast", "ipv6Unicast"]
+    assert [p["interface"] for p in out["bfd"]] == ["mo-n2", "mo-n3"]
+    assert out["version"] == "8.4.4"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("bgpd is not running\nbfdd is not running\nFRRouting 8.4.4 (n3) on Linux.\n", (None, None, "8.4.4")),
+        ("", (None, None, None)),
+        ("% Unknown command: show bfd peers json\n{}\n", ({}, None, None)),
+        ("[] {broken", (None, [], None)),
+    ],
+)
+def test_parse_frr_output_partial(text, expected):
+    out = E.parse_frr_output(text)
+    assert (out["bgp"], out["bfd"], out["version"]) == expected
+
+
+def test_bgp_sessions_states():
+    summary = {
+        "ipv6Unicast": {
+            "peers": {
+                "mo-a": {"state": "Established", "peerUptimeMsec": 1500, "pfxRcd": 4, "pfxSnt": 5, "remoteAs": 65001},
+                "mo-b": {"state": "Idle (Admin)", "peerUptimeMsec": 99},
+                "mo-c": {"state": "Connect"},
+            }
+        }
+    }
+    got = [(s["neighbor"], s["afi"], s["state_code"], s["uptime_seconds"]) for s in E.bgp_sessions(summary)]
+    assert got == [("mo-a", "ipv6", 1, 1.5), ("mo-b", "ipv6", 2, 0.0), ("mo-c", "ipv6", 0, 0.0)]
+    assert E.bgp_sessions(None) == []
+
+
+# ---------------------------------------------------------------- snapshot and metrics
+
+
+def test_metrics_of_a_healthy_node():
+    text = exposition("n1")
+    assert find(text, "meshover_node_info", hostname="n1", asn="4275762751", frr_version="8.4.4") == [1]
+    assert find(text, "meshover_wg_peer_handshake_age_seconds", peer="n2") == [5]
+    assert find(text, "meshover_wg_peer_received_bytes_total", peer="n3") == [2000]
+    assert find(text, "meshover_wg_peer_info", peer="n2", endpoint="192.0.2.2:51820") == [1]
+    assert find(text, "meshover_gre_tunnel_up", tunnel="mo-n2", peer="n2") == [1]
+    assert find(text, "meshover_gre_tunnel_mtu_bytes", tunnel="mo-n3") == [1376]
+    assert find(text, "meshover_gre_tunnel_up", tunnel="mo-foreign") == []  # not ours
+    assert find(text, "meshover_bgp_peer_state", peer_host="n2") == [1, 1]
+    assert find(text, "meshover_bgp_peer_state", peer_host="n3", afi="ipv6", state="Active") == [0]
+    assert find(text, "meshover_bgp_peer_uptime_seconds", peer_host="n2", afi="ipv4") == [600]
+    assert find(text, "meshover_bgp_peer_prefixes_received", peer_host="n2", afi="ipv6") == [2]
+    assert find(text, "meshover_bgp_peer_prefixes_advertised", peer_host="n2", afi="ipv6") == [3]
+    assert find(text, "meshover_bfd_peer_state", peer_host="n3", status="down") == [0]
+    assert find(text, "meshover_collector_up") == [1, 1, 1]
+    assert "cHJpdmF0ZS1rZXk" not in text  # the private key never leaves the parser
+
+
+def test_dead_frr_makes_series_absent_not_an_exception():
+    text = exposition("n3")
+    assert find(text, "meshover_collector_up", collector="frr") == [0]
+    assert find(text, "meshover_bgp_peer_state") == []
+    assert find(text, "meshover_bfd_peer_state") == []
+    assert find(text, "meshover_wg_peer_sent_bytes_total", peer="n1") == [2000]  # the rest still works
+    assert find(text, "meshover_graph_node", id="n3", mainStat="0/2 peers up") == [0]
+
+
+@pytest.mark.parametrize(
+    "outs, broken",
+    [
+        ({"wg": None, "wg_error": "timeout after 2.0s", "ip": "[]", "frr": ""}, "wireguard"),
+        ({"wg": "x\ty\n", "ip": "[]", "frr": ""}, "wireguard"),
+        ({"wg": "", "ip": "not json", "frr": ""}, "gre"),
+        ({"wg": "", "ip": "[]", "frr": None}, "frr"),
+    ],
+)
+def test_collector_failures_are_reported(outs, broken):
+    snap = E.build_snapshot(config("n1"), outs, NOW)
+    assert broken in snap["errors"]
+    fams = E.metric_families(snap, {broken: 3})
+    text = E.render_exposition(fams)
+    assert find(text, "meshover_collector_up", collector=broken) == [0]
+    assert find(text, "meshover_collector_errors_total", collector=broken) == [3]
+
+
+def test_node_graph_is_consistent_across_the_mesh():
+    """A mesh-wide query: exactly one node per host, one edge per peer pair, ids shared by every node."""
+    every = [s for h in HOSTS for s in samples(exposition(h))]
+    nodes = [lab["id"] for n, lab, _v in every if n == "meshover_graph_node"]
+    edges = {lab["id"]: (lab["source"], lab["target"], v) for n, lab, v in every if n == "meshover_graph_edge"}
+    edge_ids = [lab["id"] for n, lab, _v in every if n == "meshover_graph_edge"]
+    assert sorted(nodes) == list(HOSTS)
+    assert sorted(edge_ids) == ["n1--n2", "n1--n3", "n2--n3"]  # no duplicates
+    assert len(edge_ids) == len(HOSTS) * (len(HOSTS) - 1) // 2
+    assert edges["n1--n2"] == ("n1", "n2", 1)
+    assert edges["n1--n3"] == ("n1", "n3", 0)  # n3's BGP is down
+    assert edges["n2--n3"] == ("n2", "n3", 0)
+
+
+def test_stale_handshake_turns_the_edge_down():
+    snap = E.build_snapshot(config("n1"), outputs("n1"), NOW + 1000)
+    text = E.render_exposition(E.metric_families(snap, stale=180))
+    assert find(text, "meshover_graph_edge", id="n1--n2") == [0]
+    assert "wg down 1005s" in text
+
+
+def test_exposition_format():
+    fams = [
+        ("meshover_x", "counter", "help", [({"a": 'q"b\\c\nd'}, 3)]),
+        ("meshover_y", "gauge", "h", [({}, 1.5), ({"b": "1"}, 2.0)]),
+    ]
+    assert E.render_exposition(fams) == (
+        "# HELP meshover_x_total help\n# TYPE meshover_x_total counter\n"
+        'meshover_x_total{a="q\\"b\\\\c\\nd"} 3\n'
+        "# HELP meshover_y h\n# TYPE meshover_y gauge\nmeshover_y{} 1.5\n"
+        'meshover_y{b="1"} 2.0\n'
+    )
+
+
+def test_prometheus_client_renders_the_same_names():
+    import prometheus_client as pc  # pinned in requirements.txt: the test must run
+
+    registry = pc.CollectorRegistry()
+
+    class Bridge:
+        def collect(self):
+            return E.to_prometheus(E.metric_families(snapshot("n1")))
+
+    registry.register(Bridge())
+    real = {n for n, _lab, _v in samples(pc.generate_latest(registry).decode()) if not n.endswith("_created")}
+    ours = {n for n, _lab, _v in samples(exposition("n1"))}
+    assert real == ours
+
+
+def test_fifty_peers_collect_fast():
+    peers = [
+        {"name": f"p{i:02d}", "public_key": f"K{i:02d}" + "x" * 41 + "=", "tunnel": f"mo-p{i:02d}"} for i in range(50)
+    ]
+    cfg = dict(config("n1"), hostname="a0", peers=peers)
+    wg = "\n".join(
+        f"meshover0\t{p['public_key']}\t(none)\t192.0.2.9:51820\tfd00::{i}/128\t{NOW - i}\t{i}\t{i}\toff"
+        for i, p in enumerate(peers)
+    )
+    links = json.dumps(
+        [{"ifname": p["tunnel"], "flags": ["UP", "LOWER_UP"], "mtu": 1376, "operstate": "UNKNOWN"} for p in peers]
+    )
+    bgp = {
+        af: {
+            "peers": {
+                p["tunnel"]: {"state": "Established", "peerUptimeMsec": 1000, "pfxRcd": 3, "pfxSnt": 4} for p in peers
+            }
+        }
+        for af in ("ipv4Unicast", "ipv6Unicast")
+    }
+    bfd = [{"peer": "fe80::1", "interface": p["tunnel"], "status": "up"} for p in peers]
+    frr = json.dumps(bgp) + json.dumps(bfd) + "FRRouting 10.4.1 (a0)"
+    start = time.perf_counter()
+    snap = E.build_snapshot(cfg, {"wg": wg, "ip": links, "frr": frr}, NOW)
+    text = E.render_exposition(E.metric_families(snap))
+    assert time.perf_counter() - start < 1.0
+    assert len(find(text, "meshover_graph_edge")) == 50
+    assert len(find(text, "meshover_bgp_peer_state")) == 100
+
+
+def test_collector_runs_commands_with_timeouts(tmp_path):
+    cfg = dict(
+        config("n1"),
+        timeout=0.5,
+        commands={
+            "wg": ["cat", str(FIX / "n1.wg")],
+            "ip": ["sleep", "5"],
+            "frr": ["/nonexistent/vtysh"],
+        },
+    )
+    collector = E.Collector(cfg)
+    start = time.perf_counter()
+    snap = collector.snapshot()
+    assert time.perf_counter() - start < 2.0
+    assert snap["errors"]["gre"] == "timeout after 0.5s"
+    assert "frr" in snap["errors"] and "wireguard" not in snap["errors"]
+    collector.snapshot()
+    assert collector.errors_total == {"wireguard": 0, "gre": 2, "frr": 2}
+
+
+# ---------------------------------------------------------------- dashboard and picture
+
+
+def test_dashboard_queries_only_use_emitted_metrics():
+    dashboard = json.loads((REPO / "roles" / "exporter" / "files" / "grafana-meshover.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [v.get("query", "") for v in dashboard["templating"]["list"] if isinstance(v.get("query"), str)]
+    used = {m for e in exprs for m in re.findall(r"\bmeshover_[a-z0-9_]+", e)}
+    emitted = {n for h in HOSTS for n, _lab, _v in samples(exposition(h))}
+    assert used, "the dashboard queries no meshover metric"
+    assert used <= emitted, f"not emitted: {sorted(used - emitted)}"
+    assert any(p["type"] == "nodeGraph" for p in dashboard["panels"])
+
+
+def test_mesh_graph_merges_both_views():
+    graph = E.mesh_graph([snapshot(h) for h in HOSTS])
+    assert [n["id"] for n in graph["nodes"]] == list(HOSTS)
+    assert {e["id"]: e["state"] for e in graph["edges"]} == {"n1--n2": "up", "n1--n3": "down", "n2--n3": "down"}
+    only_n1 = E.mesh_graph([snapshot("n1")])
+    assert [(n["id"], n["reached"]) for n in only_n1["nodes"]] == [("n1", True), ("n2", False), ("n3", False)]
+    assert [e["id"] for e in only_n1["edges"]] == ["n1--n2", "n1--n3"]  # n2--n3 is unknown without them
+
+
+def test_mesh_html_has_every_node_and_edge_and_escapes():
+    page = E.render_mesh_html(E.mesh_graph([snapshot(h) for h in HOSTS]), title="<b>mesh</b>")
+    for host in HOSTS:
+        assert f'class="node" data-id="{host}"' in page
+    for edge, state in (("n1--n2", "up"), ("n1--n3", "down"), ("n2--n3", "down")):
+        assert f'class="edge {state}" data-id="{edge}"' in page
+    assert "<b>mesh</b>" not in page and "&lt;b&gt;mesh&lt;/b&gt;" in page
+    assert page.count("<line ") == 3 and page.count("<circle ") == 3
