@@ -887,6 +887,12 @@ def write_inventory(ld: Path, state: dict) -> None:
                 "meshover_endpoint": f"fd00:10::{n:x}",
             }
         )
+    lines += [
+        "      vars:",
+        "        # the guests reach no registry: FRR's container image is the one the lab preloads",
+        "        meshover_frr_image: localhost/frr:lab",
+        "        meshover_pool4: 10.99.0.0/24",
+    ]
     (ld / "inventory.yml").write_text("\n".join(lines) + "\n")
     (ld / "instances.json").write_text(json.dumps(instances, indent=1) + "\n")
 
