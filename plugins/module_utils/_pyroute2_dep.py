@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - ansible-core always ships it since 2.1
 else:
     HAS_RESPAWN_UTIL = True
 
-__all__ = ["HAS_PYROUTE2", "PYROUTE2_IMP_ERR", "IPRoute", "NetlinkError", "ensure_pyroute2"]
+__all__ = ["HAS_PYROUTE2", "PYROUTE2_IMP_ERR", "IPRoute", "NetlinkApplier", "NetlinkError", "ensure_pyroute2"]
 
 SYSTEM_PYTHONS = ["/usr/bin/python3"]
 
@@ -53,3 +53,19 @@ def ensure_pyroute2(module) -> None:
         if interpreter:
             respawn_module(interpreter)  # does not return
     module.fail_json(msg=missing_required_lib("pyroute2 (Debian: python3-pyroute2)"), exception=PYROUTE2_IMP_ERR)
+
+
+class NetlinkApplier:
+    """Base of the modules' appliers: runs one netlink call per step and turns a kernel refusal into a
+    clear module failure naming the step."""
+
+    def __init__(self, module, ipr, index) -> None:
+        self.module = module
+        self.ipr = ipr
+        self.index = index
+
+    def _nl(self, what, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NetlinkError as e:
+            self.module.fail_json(msg=f"{what} failed: {e}")

@@ -142,7 +142,12 @@ from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     render_batch,
     want_view,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import IPRoute, NetlinkError, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import (
+    IPRoute,
+    NetlinkApplier,
+    NetlinkError,
+    ensure_pyroute2,
+)
 
 AF_INET6 = 10
 IFF_UP = 0x1
@@ -195,20 +200,12 @@ def read_links(ipr) -> tuple:
     return have, index
 
 
-class Applier:
+class Applier(NetlinkApplier):
     """Applies a plan through pyroute2; every step is a specific netlink call."""
 
     def __init__(self, module, ipr, index, owner_prefix):
-        self.module = module
-        self.ipr = ipr
-        self.index = index
+        super().__init__(module, ipr, index)
         self.owner_prefix = owner_prefix
-
-    def _nl(self, what, func, *args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except NetlinkError as e:
-            self.module.fail_json(msg=f"{what} failed: {e}")
 
     def lookup(self, name):
         found = self._nl(f"lookup of {name}", self.ipr.link_lookup, ifname=name)

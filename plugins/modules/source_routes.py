@@ -139,7 +139,12 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import IPRoute, NetlinkError, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import (
+    IPRoute,
+    NetlinkApplier,
+    NetlinkError,
+    ensure_pyroute2,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
     SourceRoutingError,
     diff_is_empty,
@@ -239,20 +244,12 @@ def _route(msg, fam, names):
     }
 
 
-class Applier:
+class Applier(NetlinkApplier):
     """Applies a diff through pyroute2; every step is one netlink call."""
 
     def __init__(self, module, ipr, index, protocol):
-        self.module = module
-        self.ipr = ipr
-        self.index = index
+        super().__init__(module, ipr, index)
         self.protocol = protocol
-
-    def _nl(self, what, func, *args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except NetlinkError as e:
-            self.module.fail_json(msg=f"{what} failed: {e}")
 
     def _rule_args(self, rule):
         args = {"family": FAMILIES[rule["family"]], "priority": rule["priority"], "table": rule["table"]}
