@@ -3,14 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.modules import mesh_peers
 
@@ -19,24 +17,9 @@ K2 = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
 K2_NEW = "gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyApVIkI="
 
 
-@pytest.fixture(autouse=True)
-def module_side_warnings(monkeypatch):
-    """Once controller code is imported (other tests), warn() goes to Display; keep it module-side here."""
-    from ansible.module_utils import _internal
-
-    monkeypatch.setattr(_internal, "is_controller", False)
-
-
-@contextlib.contextmanager
-def set_module_args(args):
-    with patch_module_args(args):
-        yield
-
-
-def run(args, capsys):
-    with set_module_args(args), pytest.raises(SystemExit) as exc:
-        mesh_peers.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(run_module):
+    return lambda args, capsys=None: run_module(mesh_peers.main, args)
 
 
 def inventory(k2=None):
@@ -50,26 +33,26 @@ def cache_file(root, host):
     return root / host / "meshover_wg_public_key.yml"
 
 
-def test_plan_without_cache_dir(capsys):
+def test_plan_without_cache_dir(run, capsys):
     rc, result = run({"inventory": inventory(K2)}, capsys)
     assert rc == 0 and result["changed"] is False
     assert result["plan"]["n1"]["wireguard"]["peers"][0]["public_key"] == K2
     assert result["cache_updates"] == []
 
 
-def test_unknown_key_warns(capsys):
+def test_unknown_key_warns(run, capsys):
     rc, result = run({"inventory": inventory()}, capsys)
     assert rc == 0
     assert result["plan"]["n1"]["wireguard"]["peers"] == []
     assert "n2: no WireGuard public key known" in json.dumps(result["warnings"])
 
 
-def test_hosts_limits_plan(capsys):
+def test_hosts_limits_plan(run, capsys):
     rc, result = run({"inventory": inventory(K2), "hosts": ["n2"]}, capsys)
     assert rc == 0 and list(result["plan"]) == ["n2"]
 
 
-def test_key_cache_written_then_idempotent(tmp_path, capsys):
+def test_key_cache_written_then_idempotent(run, tmp_path, capsys):
     args = {"inventory": inventory(), "learned_keys": {"n2": K2, "n1": K1}, "key_cache_dir": str(tmp_path)}
     rc, result = run(args, capsys)
     assert rc == 0 and result["changed"] is True
@@ -84,7 +67,7 @@ def test_key_cache_written_then_idempotent(tmp_path, capsys):
     assert rc == 0 and result["changed"] is False and result["cache_updates"] == []
 
 
-def test_key_cache_changed_key_with_diff(tmp_path, capsys):
+def test_key_cache_changed_key_with_diff(run, tmp_path, capsys):
     path = cache_file(tmp_path, "n2")
     path.parent.mkdir()
     path.write_text(mesh_peers.cache_content(K2))
@@ -102,7 +85,7 @@ def test_key_cache_changed_key_with_diff(tmp_path, capsys):
     assert K2 in diff["before"] and K2_NEW in diff["after"]
 
 
-def test_key_cache_check_mode_writes_nothing(tmp_path, capsys):
+def test_key_cache_check_mode_writes_nothing(run, tmp_path, capsys):
     args = {
         "inventory": inventory(),
         "learned_keys": {"n2": K2},
@@ -116,14 +99,14 @@ def test_key_cache_check_mode_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "host_vars").exists()
 
 
-def test_invalid_learned_key_not_written(tmp_path, capsys):
+def test_invalid_learned_key_not_written(run, tmp_path, capsys):
     args = {"inventory": inventory(), "learned_keys": {"n2": "nope"}, "key_cache_dir": str(tmp_path)}
     rc, result = run(args, capsys)
     assert rc == 0 and result["changed"] is False
     assert not cache_file(tmp_path, "n2").exists()
 
 
-def test_invalid_inventory_fails_like_preflight(capsys):
+def test_invalid_inventory_fails_like_preflight(run, capsys):
     bad = inventory(K2)
     bad["n2"]["meshover_endpoint"] = "fe80::2"
     bad["n1"]["meshover_wg_port"] = "x"

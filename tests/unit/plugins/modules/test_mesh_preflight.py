@@ -3,31 +3,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import contextlib
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.modules import mesh_preflight
 
 
-@contextlib.contextmanager
-def set_module_args(args):
-    with patch_module_args(args):
-        yield
-
-
-def run(args, capsys):
-    with set_module_args(args), pytest.raises(SystemExit) as exc:
-        mesh_preflight.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(run_module):
+    return lambda args, capsys=None: run_module(mesh_preflight.main, args)
 
 
 GOOD = {"n1": {"meshover_endpoint": "2001:db8::1"}, "n2": {"meshover_endpoint": "2001:db8::2"}}
 
 
-def test_success_returns_identities(capsys):
+def test_success_returns_identities(run, capsys):
     rc, result = run({"inventory": GOOD}, capsys)
     assert rc == 0
     assert result["changed"] is False
@@ -36,12 +25,12 @@ def test_success_returns_identities(capsys):
     assert result["identities"]["n2"]["gre_name"] == "mo-n2"
 
 
-def test_check_mode_same_result(capsys):
+def test_check_mode_same_result(run, capsys):
     rc, result = run({"inventory": GOOD, "_ansible_check_mode": True}, capsys)
     assert rc == 0 and result["changed"] is False and "n1" in result["identities"]
 
 
-def test_failure_lists_all_problems(capsys):
+def test_failure_lists_all_problems(run, capsys):
     bad = {"n1": {"meshover_endpont": "2001:db8::1"}, "n2": {"meshover_endpoint": "fe80::2", "meshover_wg_port": 0}}
     rc, result = run({"inventory": bad}, capsys)
     assert rc == 1
