@@ -320,20 +320,28 @@ MESH_PARSERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 def settings_from_vars(mesh_vars: Mapping[str, Any] | None = None, where: str = "mesh") -> MeshSettings:
     """Build MeshSettings from meshover_* variables (missing or null -> default). Raises MeshError."""
-    mesh_vars = mesh_vars or {}
-    kwargs: dict[str, Any] = {}
-    errors = []
-    for var, (attr, parser) in MESH_PARSERS.items():
-        value = mesh_vars.get(var)
-        if value is None:
-            continue
-        try:
-            kwargs[attr] = parser(value)
-        except ValueError as exc:
-            errors.append(f"{where}: {var} = {value!r} {exc}")
+    parsed, errors = _parse_vars(mesh_vars or {}, {var: parser for var, (_attr, parser) in MESH_PARSERS.items()}, where)
     if errors:
         raise MeshError(errors)
-    return MeshSettings(**kwargs)
+    return MeshSettings(**{MESH_PARSERS[var][0]: value for var, value in parsed.items()})
+
+
+def _parse_vars(
+    source: Mapping[str, Any], parsers: Mapping[str, Callable[[Any], Any]], where: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Parse the variables of `source` that have a parser (missing or null are skipped).
+    Returns the parsed values and one message per value a parser refused."""
+    values: dict[str, Any] = {}
+    errors = []
+    for var, parser in parsers.items():
+        raw = source.get(var)
+        if raw is None:
+            continue
+        try:
+            values[var] = parser(raw)
+        except ValueError as exc:
+            errors.append(f"{where}: {var} = {raw!r} {exc}")
+    return values, errors
 
 
 # ---------------------------------------------------------------- identity
@@ -390,17 +398,7 @@ def _parse_overrides(
         "meshover_interface_id": parse_interface_id,
         "meshover_gre_name": parse_ifname,
     }
-    values: dict[str, Any] = {}
-    errors = []
-    for var, parser in parsers.items():
-        raw = overrides.get(var)
-        if raw is None:
-            continue
-        try:
-            values[var] = parser(raw)
-        except ValueError as exc:
-            errors.append(f"{hostname}: {var} = {raw!r} {exc}")
-    return values, errors
+    return _parse_vars(overrides, parsers, hostname)
 
 
 def derive_identity(
