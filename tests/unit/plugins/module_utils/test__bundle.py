@@ -1,0 +1,130 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
+    file_actions,
+    file_diff,
+    needs_daemon_reload,
+    normalize_mode,
+    unit_actions,
+    validate_files,
+)
+
+WANT = {"path": "/etc/x", "state": "present", "content": "a\n", "mode": 0o640, "uid": 0, "gid": 7}
+
+
+def cur(content="a\n", mode=0o640, uid=0, gid=7):
+    return {"content": content, "mode": mode, "uid": uid, "gid": gid}
+
+
+@pytest.mark.parametrize("mode, value", [("0644", 0o644), ("644", 0o644), ("0440", 0o440), (0o600, 0o600)])
+def test_normalize_mode(mode, value):
+    assert normalize_mode(mode) == value
+
+
+@pytest.mark.parametrize("mode", ["u+rw", "0999", "", "12345", 0o17777])
+def test_normalize_mode_rejects(mode):
+    with pytest.raises(ValueError):
+        normalize_mode(mode)
+
+
+def test_validate_files_reports_each_problem():
+    errors = validate_files(
+        [
+            {"path": "etc/x", "state": "present", "content": "", "mode": "0644"},
+            {"path": "/etc/y", "state": "present", "content": None, "mode": "0644"},
+            {"path": "/etc/y", "state": "absent"},
+            {"path": "/etc/z", "state": "present", "content": "z", "mode": "rw"},
+            {"path": "/etc/v", "state": "present", "content": "v", "mode": "0644", "validate": "visudo -c"},
+        ]
+    )
+    assert errors == [
+        "files[0] (etc/x): path must be an absolute file path",
+        "files[1] (/etc/y): content is required when state is present",
+        "files[2] (/etc/y): path is listed twice",
+        "files[3] (/etc/z): mode 'rw' is not an octal mode like '0644'",
+        "files[4] (/etc/v): validate must contain %s (the path of the candidate file)",
+    ]
+
+
+def test_validate_files_accepts_absent_without_content():
+    assert (
+        validate_files([{"path": "/etc/a", "state": "absent"}, {"path": "/etc/b", "content": "", "mode": "0644"}]) == []
+    )
+
+
+@pytest.mark.parametrize(
+    "current, actions",
+    [
+        (None, ["write"]),
+        (cur(), []),
+        (cur(content="b\n"), ["write"]),
+        (cur(content=None), ["write"]),  # a directory or a symlink in the way is replaced
+        (cur(mode=0o644), ["chmod"]),
+        (cur(gid=0), ["chown"]),
+        (cur(mode=0o600, uid=1000), ["chmod", "chown"]),
+    ],
+)
+def test_file_actions_present(current, actions):
+    assert file_actions(WANT, current) == actions
+
+
+def test_file_actions_absent():
+    assert file_actions({"path": "/etc/x", "state": "absent"}, cur()) == ["remove"]
+    assert file_actions({"path": "/etc/x", "state": "absent"}, None) == []
+
+
+def test_file_diff_full_and_sizes_only():
+    assert file_diff("/etc/x", WANT, cur(content="old\n")) == {
+        "before_header": "/etc/x",
+        "after_header": "/etc/x",
+        "before": "old\n",
+        "after": "a\n",
+    }
+    assert file_diff("/etc/x", WANT, None, show_content=False)["after"] == "(2 characters)\n"
+    assert file_diff("/etc/x", {"path": "/etc/x", "state": "absent"}, cur())["after"] == ""
+
+
+@pytest.mark.parametrize(
+    "paths, reload",
+    [
+        (["/etc/systemd/system/meshover-frr.service"], True),
+        (["/etc/systemd/system/frr.service.d/override.conf"], True),
+        (["/etc/frr/frr.conf", "/etc/frr/daemons"], False),
+        (["/etc/systemd/networkd.conf.d/meshover.conf"], False),  # networkd reads it itself
+        ([], False),
+    ],
+)
+def test_needs_daemon_reload(paths, reload):
+    assert needs_daemon_reload(paths) is reload
+
+
+UNIT = {"name": "frr.service", "enabled": True, "state": "started", "restart_on": ["/etc/frr/daemons"]}
+
+
+@pytest.mark.parametrize(
+    "current, changed, verbs",
+    [
+        ({"enabled": True, "active": True}, [], []),
+        ({"enabled": False, "active": False}, [], ["enable", "start"]),
+        ({"enabled": True, "active": False}, ["/etc/frr/daemons"], ["start"]),  # started: no restart as well
+        ({"enabled": True, "active": True}, ["/etc/frr/daemons"], ["restart"]),
+        ({"enabled": True, "active": True}, ["/etc/frr/frr.conf"], []),  # not a restart_on file
+    ],
+)
+def test_unit_actions_started(current, changed, verbs):
+    assert unit_actions(UNIT, current, changed) == verbs
+
+
+def test_unit_actions_stopped_disabled_and_untouched():
+    gone = {"name": "meshover-frr.service", "enabled": False, "state": "stopped"}
+    assert unit_actions(gone, {"enabled": True, "active": True}, []) == ["disable", "stop"]
+    assert unit_actions(gone, {"enabled": False, "active": False}, []) == []
+    boot_only = {"name": "meshover-gre.service", "enabled": True, "state": None}
+    assert unit_actions(boot_only, {"enabled": False, "active": False}, []) == ["enable"]
+    assert unit_actions(boot_only, {"enabled": True, "active": False}, ["/x"]) == []
