@@ -189,6 +189,8 @@ def check_gathering(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
     WireGuard endpoints inside another host's gathered prefix (its tunnels would be routed into themselves)."""
     problems: list[str] = []
     gathered = {host: gathered_prefixes(host_vars) for host, host_vars in inventory.items()}
+    # Few hosts gather: a flat list keeps the endpoint check linear in the inventory's size.
+    gathered_nets = [(other, net) for other, nets in gathered.items() for net in nets]
     gathering_tables(inventory, problems)
     for host, host_vars in inventory.items():
         raw = host_vars.get(TABLE_VAR)
@@ -199,13 +201,12 @@ def check_gathering(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
         addr = _endpoint(host_vars)
         if addr is None:
             continue
-        for other, nets in gathered.items():
-            for net in nets:
-                if other != host and net.version == addr.version and addr in net:
-                    problems.append(
-                        f"{host}: meshover_endpoint {addr} is inside {other}'s meshover_gathering {net}: its "
-                        "WireGuard packets would be source-routed into the mesh; use an endpoint outside it"
-                    )
+        for other, net in gathered_nets:
+            if other != host and net.version == addr.version and addr in net:
+                problems.append(
+                    f"{host}: meshover_endpoint {addr} is inside {other}'s meshover_gathering {net}: its "
+                    "WireGuard packets would be source-routed into the mesh; use an endpoint outside it"
+                )
     return problems
 
 

@@ -1,0 +1,119 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared helpers of the bench scripts: lab inventory, ssh, Ansible runs, and the figure record.
+
+Every bench script prints, as its last lines, one JSON object per figure (`emit`):
+{"figure", "title", "unit", "runs": [...], "median", "min", "max", "target", "ok", "note"}.
+bench/run_all.py (make bench) collects them into docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_inventory(path: str) -> dict[str, dict]:
+    """Hosts of a YAML inventory (as meshlab.py writes it) with group vars merged in."""
+    import yaml  # the venv has PyYAML (ansible-core)
+
+    data = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8"))
+    hosts: dict[str, dict] = {}
+
+    def walk(group: dict, inherited: dict) -> None:
+        merged = {**inherited, **(group.get("vars") or {})}
+        for name, hvars in (group.get("hosts") or {}).items():
+            hosts[name] = {**hosts.get(name, {}), **merged, **(hvars or {})}
+        for child in (group.get("children") or {}).values():
+            walk(child or {}, merged)
+
+    walk(data.get("all", data), {})
+    return hosts
+
+
+def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    cmd = [
+        "ssh",
+        "-p",
+        str(h.get("ansible_port", 22)),
+        "-i",
+        h["ansible_ssh_private_key_file"],
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        f"{h.get('ansible_user', 'root')}@{h['ansible_host']}",
+        command,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def identity(inv: dict[str, dict], name: str):
+    """The derived identity (loopbacks, transport6, gre_name, ...) of one lab host."""
+    from ansible_collections.meshover.mesh.plugins.module_utils._identity import derive_identity, settings_from_vars
+
+    h = inv[name]
+    settings = settings_from_vars({k: v for k, v in h.items() if k.startswith("meshover_")})
+    return derive_identity(name, settings, h)
+
+
+def mitogen_env() -> dict[str, str]:
+    """Environment that makes mitogen_linear the strategy (Mitogen is a bench/lab accelerator only)."""
+    import ansible_mitogen  # in the venv (requirements.txt)
+
+    plugins = os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy")
+    return {"ANSIBLE_STRATEGY_PLUGINS": plugins, "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def ansible_env(strategy: str = "linear", **extra: str) -> dict[str, str]:
+    """What operators get by default plus pipelining; Mitogen only when asked."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_STRATEGY")}
+    env.update(
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_PIPELINING="true",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_TIMEOUT="120",
+    )
+    if strategy == "mitogen":
+        env.update(mitogen_env())
+    env.update(extra)
+    return env
+
+
+def timed_run(cmd: list[str], env: dict[str, str], timeout: int = 1800) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    return time.monotonic() - t0, res
+
+
+def emit(figure: str, title: str, unit: str, runs: list[float], target: str, ok: bool | None, note: str = "") -> dict:
+    """Print (and return) one figure record as a JSON line."""
+    rec = {
+        "figure": figure,
+        "title": title,
+        "unit": unit,
+        "runs": [round(r, 3) for r in runs],
+        "median": round(statistics.median(runs), 3) if runs else None,
+        "min": round(min(runs), 3) if runs else None,
+        "max": round(max(runs), 3) if runs else None,
+        "target": target,
+        "ok": ok,
+        "note": note,
+    }
+    print(json.dumps(rec), flush=True)
+    return rec
+
+
+def fail(msg: str) -> None:
+    print(msg, file=sys.stderr)
+    raise SystemExit(1)
