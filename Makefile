@@ -25,7 +25,8 @@ help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
 	@echo "make demo-down  stop the demo lab (no qemu/vde process left behind)"
 	@echo "make test       everything CI runs: lint, sanity, unit, molecule"
-	@echo "tiers: make lint | make sanity | make unit | make molecule | make bench | make build"
+	@echo "tiers: make lint | make sanity | make unit | make molecule | make build"
+	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
 
 $(STAMP): requirements.txt
 	test -x $(VBIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,8 +80,10 @@ demo-status: venv collection
 demo-down:
 	bash molecule/lab/demo.sh down
 
-bench: venv collection
-	$(VBIN)/python bench/plan_scale.py
+# Every figure of docs/BENCHMARKS.md, against a fresh 3-VM lab (stopped afterwards): ~20 min.
+# BENCH_ARGS="--only throughput --keep" runs a subset / keeps the lab.
+bench: venv collection host-deps
+	$(VBIN)/python bench/run_all.py $(BENCH_ARGS)
 
 build: venv
 	$(VBIN)/ansible-galaxy collection build --force --output-path dist/

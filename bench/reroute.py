@@ -15,55 +15,17 @@ removed afterwards and the direct path comes back before the next run.
 from __future__ import annotations
 
 import argparse
-import json
-import pathlib
+import os
 import re
-import subprocess
 import sys
 import time
 
-sys.path.insert(0, "/tmp/acroot")  # PYTHONPATH of the Makefile (ansible_collections/meshover/mesh)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def load_inventory(path: str) -> dict[str, dict]:
-    import yaml  # the venv has PyYAML (ansible-core)
-
-    data = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8"))
-    hosts: dict[str, dict] = {}
-
-    def walk(group: dict, inherited: dict) -> None:
-        merged = {**inherited, **(group.get("vars") or {})}
-        for name, hvars in (group.get("hosts") or {}).items():
-            hosts[name] = {**merged, **(hvars or {})}
-        for child in (group.get("children") or {}).values():
-            walk(child or {}, merged)
-
-    walk(data.get("all", data), {})
-    return hosts
-
-
-def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    cmd = [
-        "ssh",
-        "-p",
-        str(h.get("ansible_port", 22)),
-        "-i",
-        h["ansible_ssh_private_key_file"],
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        f"{h.get('ansible_user', 'root')}@{h['ansible_host']}",
-        command,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+from _benchlib import emit, identity, load_inventory, ssh
 
 
 def main() -> int:
-    from ansible_collections.meshover.mesh.plugins.module_utils._identity import derive_identity, settings_from_vars
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-i", "--inventory", required=True)
     ap.add_argument("--src", default="n1")
@@ -74,9 +36,8 @@ def main() -> int:
     args = ap.parse_args()
     inv = load_inventory(args.inventory)
     src, dst = inv[args.src], inv[args.dst]
-    settings = settings_from_vars({k: v for k, v in src.items() if k.startswith("meshover_")})
-    lo_src = derive_identity(args.src, settings, src).loopback6
-    lo_dst = derive_identity(args.dst, settings, dst).loopback6
+    lo_src = identity(inv, args.src).loopback6
+    lo_dst = identity(inv, args.dst).loopback6
     endpoint = dst["meshover_endpoint"]
     family = "ip6" if ":" in endpoint else "ip"
     port = dst.get("meshover_wg_port", 51820)
@@ -103,17 +64,14 @@ def main() -> int:
         results.append(lost * interval)
         print(f"run {run + 1}: {sent} sent at {args.rate}/s, {lost} lost -> interruption {lost * interval:.2f} s")
         time.sleep(20)  # direct session and BFD back before the next run
-    print(
-        json.dumps(
-            {
-                "src": args.src,
-                "dst": args.dst,
-                "rate": args.rate,
-                "interruption_s": results,
-                "max_s": max(results),
-                "target_s": 1.0,
-            }
-        )
+    emit(
+        "reroute",
+        f"interruption of a {args.rate}/s {args.src}->{args.dst} ping when their direct WireGuard path is dropped",
+        "s",
+        results,
+        "≤ 1 s",
+        max(results) <= 1.0,
+        "BFD 300 ms x 3 takes the direct session down; traffic moves via the third node",
     )
     return 0
 
