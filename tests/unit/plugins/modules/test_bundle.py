@@ -33,7 +33,7 @@ class FakeSystemctl:
                 return (0, "active\n", "") if self.units.get(args[2], {}).get("active") else (3, "inactive\n", "")
             return 0, "", ""
         # validator: it must see the candidate file, not the live one
-        candidate = [a for a in args if "/.meshover-" in a][0].split(":")[0]
+        candidate = next(a for a in args if "/.meshover-" in a).split(":")[0]
         with open(candidate) as f:
             self.validated = f.read()
         return self.validate_rc, "", "bad line 3" if self.validate_rc else ""
@@ -90,7 +90,7 @@ def test_mode_only_change_does_not_rewrite(tmp_path, fake, run_module):
     conf.write_text("a=1\n")
     conf.chmod(0o644)
     inode = conf.stat().st_ino
-    rc, res = run_module(bundle.main, {"files": [owned(conf, "a=1\n", "0600")]})
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "a=1\n", "0600")]})
     assert res["changed_paths"] == [str(conf)]
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600 and conf.stat().st_ino == inode
 
@@ -99,9 +99,9 @@ def test_running_unit_restarts_only_for_its_files(tmp_path, fake, run_module):
     daemons, frrconf = tmp_path / "daemons", tmp_path / "frr.conf"
     fake.units["frr.service"] = {"enabled": True, "active": True}
     unit = {"name": "frr.service", "enabled": True, "state": "started", "restart_on": [str(daemons)]}
-    rc, res = run_module(bundle.main, {"files": [owned(frrconf, "router bgp 1\n")], "units": [unit]})
+    _rc, res = run_module(bundle.main, {"files": [owned(frrconf, "router bgp 1\n")], "units": [unit]})
     assert res["changed_paths"] == [str(frrconf)] and res["restarted"] == [] and res["commands"] == []
-    rc, res = run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
+    _rc, res = run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
     assert res["restarted"] == ["frr.service"] and res["commands"] == ["systemctl restart frr.service"]
 
 
@@ -118,7 +118,7 @@ def test_failed_validation_leaves_live_file(tmp_path, fake, run_module):
 def test_validate_placeholder_inside_an_argument(tmp_path, fake, run_module):
     conf = tmp_path / "frr.conf"
     run_module(bundle.main, {"files": [owned(conf, "x\n", validate="podman run -v %s:/tmp/frr.conf:ro img")]})
-    call = [c for c in fake.calls if c[0] == "podman"][0]
+    call = next(c for c in fake.calls if c[0] == "podman")
     assert call[3].endswith(":/tmp/frr.conf:ro") and call[3].startswith(str(tmp_path) + "/.meshover-")
 
 
@@ -131,12 +131,12 @@ def test_absent_removes_and_check_mode_changes_nothing(tmp_path, fake, run_modul
         "units": [{"name": "old.service", "enabled": False, "state": "stopped"}],
         "_ansible_check_mode": True,
     }
-    rc, res = run_module(bundle.main, args)
+    _rc, res = run_module(bundle.main, args)
     assert res["changed"] and res["changed_paths"] == [str(gone), str(new)]
     assert res["commands"] == ["systemctl disable old.service", "systemctl stop old.service"]
     assert gone.exists() and not new.exists() and fake.systemctl_calls() == []
     del args["_ansible_check_mode"]
-    rc, res = run_module(bundle.main, args)
+    _rc, res = run_module(bundle.main, args)
     assert not gone.exists() and new.read_text() == "n\n"
     assert fake.systemctl_calls() == [["disable", "old.service"], ["stop", "old.service"]]
 

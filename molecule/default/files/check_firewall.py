@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Firewall and listen-address proof run ON a lab node (stdlib only; iproute2, nftables).
+
+Usage: check_firewall.py listen            (on the target: its own sockets and table)
+       check_firewall.py probe JSON        (on another node, against the target)
+JSON: {"underlay": target's underlay address, "lo6": target's overlay loopback, "link_local":
+target's GRE link-local address, "tunnel": this node's tunnel to the target, "exporter_port": N,
+"wg_port": N}.
+
+- listen: FRR has no TCP vty port (2601-2620), bgpd's 179 is IPv6 only, table inet meshover is loaded.
+- probe: from the underlay, BGP (179) and the exporter port do not answer (dropped, so the connect
+  times out); over the overlay both answer. For the exporter from the underlay, a /128 route to the
+  target's loopback via its underlay address is added for the probe and removed afterwards.
+Prints one PASS/FAIL line per check; exits 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+TIMEOUT = 3.0
+results: list[bool] = []
+
+
+def check(ok: bool, what: str) -> None:
+    results.append(ok)
+    print(f"{'PASS' if ok else 'FAIL'}: {what}", flush=True)
+
+
+def sh(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+def connect(addr: str, port: int, scope: str | None = None) -> str:
+    """'open', 'refused' or 'timeout' (a drop)."""
+    target = (addr, port, 0, socket.if_nametoindex(scope)) if scope else (addr, port, 0, 0)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        try:
+            s.connect(target)
+            return "open"
+        except ConnectionRefusedError:
+            return "refused"
+        except (TimeoutError, socket.timeout):
+            return "timeout"
+        except OSError as exc:
+            return f"error {exc}"
+
+
+def listen() -> None:
+    sockets = sh("ss", "-Hltn")
+    local = [line.split()[3] for line in sockets.splitlines() if len(line.split()) > 3]
+    vty = [a for a in local if a.rsplit(":", 1)[-1].isdigit() and 2601 <= int(a.rsplit(":", 1)[-1]) <= 2620]
+    check(not vty, f"no FRR vty TCP port listening (found {vty})")
+    bgp = [a for a in local if a.endswith(":179")]
+    check(bgp == ["[::]:179"], f"bgpd listens on [::]:179 only (found {bgp})")
+    check("chain input" in sh("nft", "list", "table", "inet", "meshover"), "table inet meshover is loaded")
+
+
+def probe(cfg: dict) -> None:
+    port = cfg["exporter_port"]
+    got = connect(cfg["underlay"], 179)
+    check(got == "timeout", f"BGP from the underlay ([{cfg['underlay']}]:179) is dropped: {got}")
+    got = connect(cfg["link_local"], 179, cfg["tunnel"])
+    check(got == "open", f"BGP over the GRE tunnel ([{cfg['link_local']}%{cfg['tunnel']}]:179) answers: {got}")
+    got = connect(cfg["lo6"], port)
+    check(got == "open", f"exporter over the overlay ([{cfg['lo6']}]:{port}) answers: {got}")
+    route = f"{cfg['lo6']}/128"
+    dev = sh("ip", "-6", "route", "get", cfg["underlay"]).split(" dev ")[1].split()[0]
+    subprocess.run(["ip", "-6", "route", "add", route, "via", cfg["underlay"], "dev", dev, "metric", "1"], check=True)
+    try:
+        via = sh("ip", "-6", "route", "get", cfg["lo6"])
+        got = connect(cfg["lo6"], port)
+        check(f"dev {dev}" in via and got == "timeout", f"exporter from the underlay (via {dev}) is dropped: {got}")
+    finally:
+        subprocess.run(["ip", "-6", "route", "del", route, "via", cfg["underlay"], "dev", dev], check=False)
+    got = connect(cfg["lo6"], port)
+    check(got == "open", f"exporter over the overlay answers again: {got}")
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["listen"]:
+        listen()
+    elif sys.argv[1:2] == ["probe"] and len(sys.argv) == 3:
+        probe(json.loads(sys.argv[2]))
+    else:
+        print(__doc__)
+        return 2
+    return 0 if results and all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
