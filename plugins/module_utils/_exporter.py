@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 import threading
@@ -34,6 +35,7 @@ DEFAULT_HANDSHAKE_STALE = 180
 # interval + one collection old (< Prometheus's default 15 s scrape interval).
 DEFAULT_INTERVAL = 5.0
 DEFAULT_IDLE_AFTER = 120.0
+COLLECTOR_NICE = 10  # the collector thread and its commands yield the CPU to the HTTP threads
 BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
 
@@ -630,7 +632,9 @@ class Collector:
     """Collects the node's state in a background thread; requests are served the latest snapshot.
 
     A collection runs the three commands in parallel (each under ``timeout``) every ``interval``
-    seconds, start to start, so a snapshot is at most interval + one collection old. While nobody
+    seconds, start to start, so a snapshot is at most interval + one collection old (on a node so
+    loaded that a collection takes more than interval / 2, at most three collections old: the
+    thread then pauses as long as the collection took). While nobody
     has asked for a snapshot for ``idle_after`` seconds the thread sleeps (no commands run); the
     first request after that wakes it and waits for a fresh snapshot (at most ``timeout`` + 1 s).
     ``run`` is the command runner (run_command; tests pass a fake).
@@ -692,6 +696,12 @@ class Collector:
         return now - self._last_request > self.idle_after
 
     def _loop(self) -> None:
+        # Lower this thread's CPU priority (Linux: per thread, inherited by the worker threads and
+        # commands it starts), so a scrape is served promptly even while `podman exec` runs.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COLLECTOR_NICE)
+        except (AttributeError, OSError):
+            pass
         while True:
             start = time.monotonic()
             try:
@@ -701,7 +711,9 @@ class Collector:
                     for part in self.errors_total:
                         self.errors_total[part] += 1
             with self._cond:
-                deadline = start + self.interval
+                # Start to start every interval; a collection slower than interval / 2 (an overloaded
+                # node) is followed by a pause as long as itself: collection never takes over the CPU.
+                deadline = start + max(self.interval, 2 * (time.monotonic() - start))
                 while not self._stopping:
                     now = time.monotonic()
                     if self._idle(now):

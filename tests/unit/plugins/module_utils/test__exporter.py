@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -431,3 +433,30 @@ def test_first_request_waits_at_most_timeout_for_the_first_snapshot(running):
 def test_one_off_render_has_no_exporter_gauges():
     names = {n for n, _lab, _v in samples(exposition("n1"))}
     assert not any(n.startswith("meshover_exporter_") for n in names)
+
+
+def test_collection_runs_at_a_lower_cpu_priority_than_the_server(running):
+    seen = []
+
+    class NiceRun(FakeRun):
+        def __call__(self, argv, timeout):
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().__call__(argv, timeout)
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    collector = running(fake_config(interval=5.0), NiceRun())
+    collector.current()
+    assert seen and all(n >= min(base + E.COLLECTOR_NICE, 19) for n in seen), seen
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the serving thread keeps its own
+
+
+def test_slow_collections_leave_the_cpu_idle_half_of_the_time(running):
+    run = FakeRun(delay=0.1)  # each collection takes 0.1 s, the interval asks for 0.01 s
+    collector = running(fake_config(interval=0.01), run)
+    collector.current()
+    start, first = time.monotonic(), collector.collections
+    time.sleep(0.8)
+    done = collector.collections - first
+    # back to back would be ~8 collections; with the pause ~4 (0.1 s collecting + 0.1 s idle)
+    assert 2 <= done <= 5, done
+    assert time.monotonic() - start < 1.0
