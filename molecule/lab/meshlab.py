@@ -79,6 +79,8 @@ BASE_PACKAGES = sorted(
         "python3-prometheus-client",
         "iperf3",
         "tini",
+        # issue 7: the monitoring playbook's Prometheus (guests cannot download; installed, not started)
+        "prometheus",
     }
 )
 FRR_PACKAGES = ["frr", "frr-pythontools", "iproute2", "procps", "tini"]
@@ -115,6 +117,8 @@ chmod 0700 "$R/root/.ssh"
 chmod 0600 "$R/root/.ssh/authorized_keys"
 chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service
 chroot "$R" systemctl disable frr.service
+# Prometheus is in the image for playbooks/monitoring.yml (n1 in verify); it starts only when deployed.
+chroot "$R" systemctl disable prometheus.service
 # podman-auto-update (daily timer, Persistent => runs at every first boot) and podman-restart
 # cost ~30 s of CPU at boot under TCG; the roles run containers from systemd units instead.
 chroot "$R" systemctl disable podman-restart.service

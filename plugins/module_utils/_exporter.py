@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
+import threading
 import time
 
 PREFIX = "meshover_"
@@ -28,6 +30,12 @@ DEFAULT_PORT = 9474
 # A handshake older than this (seconds) means the WireGuard session is stale (WireGuard re-keys every
 # 120 s while traffic flows, and keepalives/BGP keep traffic flowing; 180 s = REJECT_AFTER_TIME).
 DEFAULT_HANDSHAKE_STALE = 180
+# Background collection: every DEFAULT_INTERVAL seconds (start to start) while someone reads the
+# exporter; asleep after DEFAULT_IDLE_AFTER seconds without a request. A snapshot served is at most
+# interval + one collection old (< Prometheus's default 15 s scrape interval).
+DEFAULT_INTERVAL = 5.0
+DEFAULT_IDLE_AFTER = 120.0
+COLLECTOR_NICE = 10  # the collector thread and its commands yield the CPU to the HTTP threads
 BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
 
@@ -274,8 +282,14 @@ def _fmt_age(age: float | None) -> str:
     return "never" if age is None else f"{int(age)}s"
 
 
-def metric_families(snap: dict, errors_total: dict | None = None, stale: float = DEFAULT_HANDSHAKE_STALE) -> list:
-    """The metric model: a list of (name, type, help, [(labels dict, value)]). Counter names lack _total."""
+def metric_families(
+    snap: dict, errors_total: dict | None = None, stale: float = DEFAULT_HANDSHAKE_STALE, timing: dict | None = None
+) -> list:
+    """The metric model: a list of (name, type, help, [(labels dict, value)]). Counter names lack _total.
+
+    timing (from Collector.timing()): {"age", "duration", "interval"} in seconds, emitted as the
+    exporter_* gauges that make a stale snapshot visible; None (a one-off render) emits none.
+    """
     fams = []
 
     def fam(name, mtype, doc, samples):
@@ -305,7 +319,7 @@ def metric_families(snap: dict, errors_total: dict | None = None, stale: float =
     fam(
         "collector_up",
         "gauge",
-        "1 if the collector's command ran and parsed in this scrape.",
+        "1 if the collector's command ran and parsed in the latest collection.",
         [({"collector": c}, 0 if c in snap["errors"] else 1) for c in parts],
     )
     errors_total = errors_total or {}
@@ -315,6 +329,25 @@ def metric_families(snap: dict, errors_total: dict | None = None, stale: float =
         "Failed or unparsable collector runs since the exporter started.",
         [({"collector": c}, errors_total.get(c, 0)) for c in parts],
     )
+    if timing is not None:
+        fam(
+            "exporter_snapshot_age_seconds",
+            "gauge",
+            "Seconds since the state served was collected (at most interval + one collection when healthy).",
+            [({}, round(timing["age"], 3))],
+        )
+        fam(
+            "exporter_collection_duration_seconds",
+            "gauge",
+            "Seconds the latest collection (all commands, in parallel) took.",
+            [({}, round(timing["duration"], 3))],
+        )
+        fam(
+            "exporter_collect_interval_seconds",
+            "gauge",
+            "Configured interval between the starts of two background collections.",
+            [({}, float(timing["interval"]))],
+        )
     if snap["wireguard"] is not None:
         wg = snap["wireguard"]
 
@@ -461,7 +494,7 @@ def render_exposition(families: list) -> str:
         out.append(f"# TYPE {sample_name} {mtype}")
         for labels, value in samples:
             lab = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            out.append(f"{sample_name}{{{lab}}} {_num(value)}")
+            out.append(f"{sample_name}{{{lab}}} {_num(value)}" if lab else f"{sample_name} {_num(value)}")
     return "\n".join(out) + "\n"
 
 
@@ -596,30 +629,124 @@ def run_command(argv: list[str], timeout: float) -> tuple[str | None, str]:
 
 
 class Collector:
-    """Runs the three commands in parallel on each scrape and keeps the error counters."""
+    """Collects the node's state in a background thread; requests are served the latest snapshot.
 
-    def __init__(self, config: dict):
+    A collection runs the three commands in parallel (each under ``timeout``) every ``interval``
+    seconds, start to start, so a snapshot is at most interval + one collection old (on a node so
+    loaded that a collection takes more than interval / 2, at most three collections old: the
+    thread then pauses as long as the collection took). While nobody
+    has asked for a snapshot for ``idle_after`` seconds the thread sleeps (no commands run); the
+    first request after that wakes it and waits for a fresh snapshot (at most ``timeout`` + 1 s).
+    ``run`` is the command runner (run_command; tests pass a fake).
+    """
+
+    def __init__(self, config: dict, run=run_command):
         self.config = config
+        self.run = run
         self.errors_total = {"wireguard": 0, "gre": 0, "frr": 0}
         self.stale = float(config.get("handshake_stale", DEFAULT_HANDSHAKE_STALE))
+        self.timeout = float(config.get("timeout", 2.0))
+        self.interval = max(0.01, float(config.get("interval", DEFAULT_INTERVAL)))
+        self.idle_after = max(self.interval, float(config.get("idle_after", DEFAULT_IDLE_AFTER)))
+        self.collections = 0  # finished collections (the snapshot's generation)
+        self.duration = 0.0  # seconds the latest collection took
+        self._snap: dict | None = None
+        self._cond = threading.Condition()
+        self._last_request = time.monotonic()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
 
-    def snapshot(self) -> dict:
+    def collect(self) -> dict:
+        """One collection, synchronously: run the commands, parse, count errors, publish."""
         from concurrent.futures import ThreadPoolExecutor
 
-        timeout = float(self.config.get("timeout", 2.0))
+        start = time.monotonic()
         commands = self.config["commands"]
         with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-            futures = {key: pool.submit(run_command, argv, timeout) for key, argv in commands.items()}
+            futures = {key: pool.submit(self.run, argv, self.timeout) for key, argv in commands.items()}
             outputs = {}
             for key, fut in futures.items():
                 outputs[key], outputs[key + "_error"] = fut.result()
         snap = build_snapshot(self.config, outputs, time.time())
-        for part in snap["errors"]:
-            self.errors_total[part] += 1
+        with self._cond:
+            for part in snap["errors"]:
+                self.errors_total[part] += 1
+            self._snap = snap
+            self.duration = time.monotonic() - start
+            self.collections += 1
+            self._cond.notify_all()
         return snap
 
+    def snapshot(self) -> dict:
+        """One synchronous collection (kept for callers that want fresh state, e.g. tests)."""
+        return self.collect()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="meshover-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _idle(self, now: float) -> bool:
+        return now - self._last_request > self.idle_after
+
+    def _loop(self) -> None:
+        # Lower this thread's CPU priority (Linux: per thread, inherited by the worker threads and
+        # commands it starts), so a scrape is served promptly even while `podman exec` runs.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COLLECTOR_NICE)
+        except (AttributeError, OSError):
+            pass
+        while True:
+            start = time.monotonic()
+            try:
+                self.collect()
+            except Exception:  # never let the collector thread die; the age gauge shows the gap
+                with self._cond:
+                    for part in self.errors_total:
+                        self.errors_total[part] += 1
+            with self._cond:
+                # Start to start every interval; a collection slower than interval / 2 (an overloaded
+                # node) is followed by a pause as long as itself: collection never takes over the CPU.
+                deadline = start + max(self.interval, 2 * (time.monotonic() - start))
+                while not self._stopping:
+                    now = time.monotonic()
+                    if self._idle(now):
+                        self._cond.wait()  # until a request (or stop) wakes us
+                    elif now >= deadline:
+                        break
+                    else:
+                        self._cond.wait(deadline - now)
+                if self._stopping:
+                    return
+
+    def current(self) -> dict:
+        """The latest snapshot, at once; after an idle period (or before the first) a fresh one."""
+        with self._cond:
+            now = time.monotonic()
+            woke = self._idle(now) or self._snap is None
+            self._last_request = now
+            if woke:
+                generation = self.collections
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self.collections > generation, timeout=self.timeout + 1.0)
+            if self._snap is None:  # the first collection has not finished in time
+                return build_snapshot(self.config, {}, time.time())
+            return self._snap
+
+    def timing(self, snap: dict) -> dict:
+        return {"age": max(0.0, time.time() - snap["time"]), "duration": self.duration, "interval": self.interval}
+
     def families(self) -> list:
-        return metric_families(self.snapshot(), self.errors_total, self.stale)
+        snap = self.current()
+        with self._cond:
+            errors = dict(self.errors_total)
+        return metric_families(snap, errors, self.stale, self.timing(snap))
 
 
 def fetch_peer_states(config: dict, timeout: float) -> list[dict]:
@@ -674,6 +801,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
     collector = Collector(config)
+    collector.start()
 
     class PromBridge:
         def describe(self):  # no collection at registration time
@@ -697,9 +825,9 @@ def main(argv: list[str] | None = None) -> None:
             if path == "/metrics":
                 self._send(200, "text/plain; version=0.0.4; charset=utf-8", generate_latest(REGISTRY))
             elif path == "/state.json":
-                self._send(200, "application/json", json.dumps(collector.snapshot()).encode())
+                self._send(200, "application/json", json.dumps(collector.current()).encode())
             elif path == "/mesh.html":
-                mine = collector.snapshot()
+                mine = collector.current()
                 states = [mine] + [
                     s
                     for s in fetch_peer_states(config, float(config.get("timeout", 2.0)) + 1.0)

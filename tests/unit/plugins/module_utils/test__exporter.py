@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -217,7 +219,7 @@ def test_exposition_format():
     assert E.render_exposition(fams) == (
         "# HELP meshover_x_total help\n# TYPE meshover_x_total counter\n"
         'meshover_x_total{a="q\\"b\\\\c\\nd"} 3\n'
-        "# HELP meshover_y h\n# TYPE meshover_y gauge\nmeshover_y{} 1.5\n"
+        "# HELP meshover_y h\n# TYPE meshover_y gauge\nmeshover_y 1.5\n"
         'meshover_y{b="1"} 2.0\n'
     )
 
@@ -318,3 +320,143 @@ def test_mesh_html_has_every_node_and_edge_and_escapes():
         assert f'class="edge {state}" data-id="{edge}"' in page
     assert "<b>mesh</b>" not in page and "&lt;b&gt;mesh&lt;/b&gt;" in page
     assert page.count("<line ") == 3 and page.count("<circle ") == 3
+
+
+# ---------------------------------------------------------------- background collection
+
+
+class FakeRun:
+    """Stands in for run_command: returns the n1 fixtures, optionally slowly, counts calls."""
+
+    def __init__(self, delay=0.0, frr_dead=False):
+        self.delay, self.frr_dead, self.calls = delay, frr_dead, 0
+        self.texts = outputs("n1")
+
+    def __call__(self, argv, timeout):
+        self.calls += 1
+        time.sleep(min(self.delay, timeout))
+        key = argv[0]
+        if key == "frr" and self.frr_dead:
+            return None, "exit 1: vtysh: failed to connect to any daemons."
+        if key == "boom":
+            raise RuntimeError("collector bug")
+        return self.texts[key], ""
+
+
+def fake_config(**kw):
+    return dict(config("n1"), commands={"wg": ["wg"], "ip": ["ip"], "frr": ["frr"]}, **dict({"timeout": 1.0}, **kw))
+
+
+@pytest.fixture
+def running():
+    started = []
+
+    def start(cfg, run):
+        collector = E.Collector(cfg, run=run)
+        collector.start()
+        started.append(collector)
+        return collector
+
+    yield start
+    for collector in started:
+        collector.stop(timeout=2.0)
+        assert not collector._thread.is_alive()
+
+
+def test_requests_get_the_snapshot_at_once_while_a_collection_is_slow(running):
+    run = FakeRun()
+    collector = running(fake_config(interval=0.05), run)
+    first = collector.current()  # waits for the first collection (fast here)
+    assert first["bgp"] and collector.collections >= 1
+    run.delay = 0.4  # from now on every collection takes 0.4 s
+    time.sleep(0.1)  # a slow collection is running
+    for _ in range(20):
+        start = time.perf_counter()
+        snap = collector.current()
+        assert time.perf_counter() - start < 0.05
+        assert snap["hostname"] == "n1"
+
+
+def test_a_dead_frr_shows_within_interval_plus_one_collection(running):
+    run = FakeRun(delay=0.02)
+    collector = running(fake_config(interval=0.1), run)
+    assert collector.current()["bgp"]
+    run.frr_dead = True
+    died = time.monotonic()
+    while collector.current()["bgp"] is not None:
+        assert time.monotonic() - died < 0.1 + 0.02 + 0.1  # interval + collection + slack
+        time.sleep(0.01)
+    families = collector.families()
+    text = E.render_exposition(families)
+    assert find(text, "meshover_bgp_peer_state") == []
+    assert find(text, "meshover_collector_up", collector="frr") == [0.0]
+    assert find(text, "meshover_collector_errors_total", collector="frr")[0] >= 1
+    assert find(text, "meshover_exporter_collect_interval_seconds") == [0.1]
+    assert 0.0 <= find(text, "meshover_exporter_snapshot_age_seconds")[0] < 0.5
+    assert 0.02 <= find(text, "meshover_exporter_collection_duration_seconds")[0] < 0.5
+
+
+def test_idle_collector_sleeps_and_the_next_request_gets_fresh_state(running):
+    run = FakeRun()
+    collector = running(fake_config(interval=0.02, idle_after=0.1), run)
+    collector.current()
+    time.sleep(0.3)  # > idle_after: the thread went to sleep
+    calls = run.calls
+    time.sleep(0.2)
+    assert run.calls == calls, "commands ran while nobody asked"
+    asked = time.time()
+    snap = collector.current()
+    assert snap["time"] >= asked, "the request after an idle period got the old snapshot"
+    time.sleep(0.1)
+    assert run.calls > calls + 3  # awake again: collecting every interval
+
+
+def test_the_collector_thread_survives_a_crashing_collection(running):
+    cfg = fake_config(interval=0.02, timeout=0.05)
+    cfg["commands"] = dict(cfg["commands"], ip=["boom"])
+    collector = running(cfg, FakeRun())
+    first = collector.current()  # no snapshot: a placeholder with every part in errors
+    assert set(first["errors"]) == {"wireguard", "gre", "frr"}
+    time.sleep(0.1)
+    assert collector._thread.is_alive()
+    assert collector.errors_total["gre"] >= 2
+
+
+def test_first_request_waits_at_most_timeout_for_the_first_snapshot(running):
+    collector = running(fake_config(interval=5.0, timeout=0.1), FakeRun(delay=0.05))
+    start = time.perf_counter()
+    snap = collector.current()
+    assert time.perf_counter() - start < 0.1 + 1.0
+    assert snap["bgp"] and snap["errors"] == {}
+
+
+def test_one_off_render_has_no_exporter_gauges():
+    names = {n for n, _lab, _v in samples(exposition("n1"))}
+    assert not any(n.startswith("meshover_exporter_") for n in names)
+
+
+def test_collection_runs_at_a_lower_cpu_priority_than_the_server(running):
+    seen = []
+
+    class NiceRun(FakeRun):
+        def __call__(self, argv, timeout):
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().__call__(argv, timeout)
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    collector = running(fake_config(interval=5.0), NiceRun())
+    collector.current()
+    assert seen and all(n >= min(base + E.COLLECTOR_NICE, 19) for n in seen), seen
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the serving thread keeps its own
+
+
+def test_slow_collections_leave_the_cpu_idle_half_of_the_time(running):
+    run = FakeRun(delay=0.1)  # each collection takes 0.1 s, the interval asks for 0.01 s
+    collector = running(fake_config(interval=0.01), run)
+    collector.current()
+    start, first = time.monotonic(), collector.collections
+    time.sleep(0.8)
+    done = collector.collections - first
+    # back to back would be ~8 collections; with the pause ~4 (0.1 s collecting + 0.1 s idle)
+    assert 2 <= done <= 5, done
+    assert time.monotonic() - start < 1.0
