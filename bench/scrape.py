@@ -10,8 +10,8 @@ fake WireGuard peers (random public keys, allowed-ips in fd99:5c7a::/64, no endp
 send a packet) with `wg set` until the interface has PEERS peers, then scrapes
 http://[listen_address]:port/metrics from the node itself RUNS times (Python urllib, one GET after
 another, GAP seconds apart, after one warm-up scrape that is reported on its own), and removes
-the fake peers again (also on failure or Ctrl-C). Prints a table on stderr and one JSON line on
-stdout: {"figure": "exporter_scrape_seconds", "peers", "runs", "median", "max", "min", ...}.
+the fake peers again (also on failure or Ctrl-C). Prints a summary on stderr and one figure record
+(bench/_benchlib.py) on stdout.
 Target (issue 7): a scrape under 1 s with 50 peers.
 """
 
@@ -22,11 +22,10 @@ import base64
 import json
 import os
 import pathlib
-import statistics
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from reroute import load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
+from _benchlib import emit, load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
 
 SCRAPER = r"""
 import json, sys, time, urllib.request
@@ -81,28 +80,23 @@ def main() -> int:
             remote(h, f"wg set {iface} " + " ".join(f"peer {k} remove" for k in fakes))
     left = len(remote(h, f"wg show {iface} peers").split())
     times = result["times"]
-    figure = {
-        "figure": "exporter_scrape_seconds",
-        "host": args.host,
-        "peers": total,
-        "fake_peers": len(fakes),
-        "wg_peers_in_metrics": result["wg_peers_in_metrics"],
-        "runs": len(times),
-        "median": round(statistics.median(times), 4),
-        "max": round(max(times), 4),
-        "min": round(min(times), 4),
-        "warmup": round(result["warmup"], 4),
-        "bytes": result["bytes"],
-        "peers_after_cleanup": left,
-        "target": 1.0,
-    }
+    figure = emit(
+        "exporter_scrape",
+        f"exporter scrape (/metrics) on {args.host} with {total} WireGuard peers ({len(fakes)} fake), "
+        f"{result['bytes']} bytes",
+        "s",
+        times,
+        "< 1 s",
+        max(times) < 1.0 and result["wg_peers_in_metrics"] == total,
+        f"warm-up {result['warmup']:.3f} s; {result['wg_peers_in_metrics']} peers in the metrics; "
+        f"{left} peers left after clean-up",
+    )
     print(
         f"{args.host}: {total} WireGuard peers ({len(fakes)} fake), {len(times)} scrapes of {result['bytes']} bytes: "
-        f"median {figure['median']} s, max {figure['max']} s (warm-up {figure['warmup']} s); "
+        f"median {figure['median']} s, max {figure['max']} s (warm-up {result['warmup']:.3f} s); "
         f"{left} peers left after clean-up",
         file=sys.stderr,
     )
-    print(json.dumps(figure))
     return 0 if left == existing else 1
 
 
