@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters meshover.mesh.mesh_identity, mesh_identities and mesh_hostvars (docs in the sidecar .yml files)."""
+"""Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars and bgp_undrained (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import undrained_prefixes
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     MeshError,
     MeshSettings,
@@ -99,6 +100,16 @@ def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
+def bgp_undrained(tables: Any, asn: Any) -> list[str]:
+    if not isinstance(tables, Mapping):
+        raise AnsibleFilterError(f"{_PREFIX}bgp_undrained: input must be a dict address family -> FRR BGP table JSON")
+    try:
+        asn = int(asn)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f"{_PREFIX}bgp_undrained: asn must be an integer, got {asn!r}") from None
+    return undrained_prefixes(tables, asn)
+
+
 class FilterModule:
     """meshover.mesh identity filters."""
 
@@ -107,4 +118,5 @@ class FilterModule:
             "mesh_identity": mesh_identity,
             "mesh_identities": mesh_identities,
             "mesh_hostvars": mesh_hostvars,
+            "bgp_undrained": bgp_undrained,
         }

@@ -127,6 +127,7 @@ BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
     "meshover_purelb_interface": (parse_optional(parse_ifname), DEFAULT_PURELB_INTERFACE),
     "meshover_frr_extra_config": (parse_extra_config, ""),
     "meshover_frr_template": (parse_template, None),
+    "meshover_bgp_graceful_shutdown": (parse_bool, False),
 }
 
 
@@ -240,6 +241,9 @@ def plan_bgp(
         "timers": dict(bgp_settings.timers),
         "bfd": dict(bgp_settings.bfd),
         "graceful_restart": False,
+        # RFC 8326 drain: this node tags every route it sends with GRACEFUL_SHUTDOWN; every node's
+        # inbound policy turns that community into local-preference 0, so the others prefer any other path.
+        "graceful_shutdown": options["meshover_bgp_graceful_shutdown"],
         "coil": (
             None
             if options["meshover_coil_table"] is None
@@ -292,3 +296,37 @@ def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
         bfd=values.get("meshover_bfd") or dict(DEFAULT_BFD),
         default_route_from=tuple(values.get("meshover_default_route_from") or ()),
     )
+
+
+# ---------------------------------------------------------------- drain check (decommission)
+
+
+def _as_path(path: Mapping[str, Any]) -> list[str]:
+    """The AS numbers of one FRR JSON path entry (`path` in FRR 8.x tables, `aspath.string` in detail views)."""
+    value = path.get("path")
+    if value is None and isinstance(path.get("aspath"), Mapping):
+        value = path["aspath"].get("string")
+    return str(value or "").replace("{", " ").replace("}", " ").replace(",", " ").split()
+
+
+def undrained_prefixes(tables: Mapping[str, Any], asn: int) -> list[str]:
+    """Prefixes whose traffic still goes through the AS `asn` although a path avoiding it exists.
+
+    tables: address family -> FRR's `show bgp <af> unicast json` (a dict with `routes`: prefix -> paths).
+    A path goes through `asn` when that AS is in its AS path. A prefix is undrained when a path in use
+    (best or multipath) goes through `asn` while another valid path does not. Prefixes only reachable
+    through `asn` (its own loopbacks, or a VIP nobody else announces) are not listed: no drain can move them.
+    Returns "<af> <prefix>" strings, sorted.
+    """
+    target = str(asn)
+    out = []
+    for af, table in sorted((tables or {}).items()):
+        routes = (table or {}).get("routes") or {}
+        for prefix, paths in routes.items():
+            paths = [p for p in (paths if isinstance(paths, list) else [paths]) if isinstance(p, Mapping)]
+            valid = [p for p in paths if p.get("valid", True)]
+            via = [target in _as_path(p) for p in valid]
+            in_use = [v for p, v in zip(valid, via) if p.get("bestpath") or p.get("multipath")]
+            if any(in_use) and not all(via):
+                out.append(f"{af} {prefix}")
+    return sorted(out)

@@ -276,6 +276,15 @@ CATALOG: dict[str, dict[str, Any]] = {
         "description": "Your own Jinja2 template for frr.conf instead of the role's (it gets the same "
         "frr_bgp_plan variable). Null: the role's templates/frr.conf.j2.",
     },
+    "meshover_bgp_graceful_shutdown": {
+        "scope": "host",
+        "type": "bool",
+        "default": False,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Drain the host (RFC 8326 BGP graceful shutdown): its routes carry the GRACEFUL_SHUTDOWN "
+        "community and every node gives them local-preference 0, so traffic uses other paths where there are "
+        "any. Sessions stay up. playbooks/decommission.yml drains the leaving node this way.",
+    },
     # ---- managed by meshover
     "meshover_wg_public_key": {
         "scope": "managed",

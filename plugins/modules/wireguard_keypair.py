@@ -13,7 +13,11 @@ description:
   - Generates a WireGuard private key on the managed node with C(wg genkey) if O(path) does not exist,
     and returns the matching public key (computed with C(wg pubkey), the private key passed on stdin).
   - The private key never leaves the node. It is not returned, logged or shown in a diff.
-  - An existing key is never replaced. Its mode is corrected to C(0600) (and its owner to root when running as root).
+  - An existing key is never replaced unless O(rotate=true). Its mode is corrected to C(0600) (and its owner to root
+    when running as root).
+  - With O(rotate=true) a new key is generated on the node and atomically replaces the old file (a temporary file
+    with mode C(0600) in the same directory, then C(rename)), so the file always holds one complete key.
+    The live interface keeps the old key until M(meshover.mesh.wireguard_interface) applies the new one.
   - A missing parent directory is created with mode C(0700). An existing directory is left as it is.
 author:
   - meshover contributors (@meshover)
@@ -23,6 +27,14 @@ options:
       - Path of the private key file.
     type: path
     default: /etc/wireguard/meshover0.key
+  rotate:
+    description:
+      - Replace the key with a newly generated one, even if a valid key exists (key rotation).
+      - Always reports V(changed). An existing file that does not hold a valid key is replaced too.
+      - Use it for one node at a time and update every peer in the same run (the playbook
+        C(meshover.mesh.rotate_keys) does both).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.PLATFORM_LINUX
@@ -30,7 +42,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode a missing key is reported as V(changed) and RV(public_key) is V(null).
+      - In check mode a missing key (or any key with O(rotate=true)) is reported as V(changed) and RV(public_key)
+        is V(null); nothing is written.
   diff_mode:
     support: full
 requirements:
@@ -44,6 +57,12 @@ EXAMPLES = r"""
   meshover.mesh.wireguard_keypair:
     path: /etc/wireguard/meshover0.key
   register: meshover_key
+
+- name: Rotate the key (the peers must get the new public key in the same run)
+  meshover.mesh.wireguard_keypair:
+    path: /etc/wireguard/meshover0.key
+    rotate: true
+  register: meshover_new_key
 
 - name: Show the public key
   ansible.builtin.debug:
@@ -61,6 +80,18 @@ path:
   returned: always
   type: str
   sample: /etc/wireguard/meshover0.key
+previous_public_key:
+  description:
+    - With O(rotate=true), the public key of the key that was replaced; V(null) if there was no valid key.
+    - Not returned without O(rotate).
+  returned: when O(rotate=true)
+  type: str
+  sample: TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=
+rotated:
+  description: Whether an existing key file was (or, in check mode, would be) replaced by a new key.
+  returned: always
+  type: bool
+  sample: false
 """
 
 import os
@@ -91,18 +122,27 @@ def read_key(module, path):
     return key
 
 
+def _write_temp(path, key):
+    """Write ``key`` to a new temp file next to ``path`` (O_EXCL, 0600, root-owned when root); return its path."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
+    try:
+        if os.geteuid() == 0:
+            os.fchown(fd, 0, 0)
+        os.fchmod(fd, KEY_MODE)
+        os.write(fd, (key + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
 def write_new_key(module, path, key):
     """Create ``path`` atomically and without clobbering: temp file (O_EXCL, 0600) + link()."""
-    directory = os.path.dirname(path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     old_umask = os.umask(0o077)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
-        try:
-            os.write(fd, (key + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        tmp = _write_temp(path, key)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -114,13 +154,56 @@ def write_new_key(module, path, key):
     return True
 
 
+def replace_key(module, path, key):
+    """Replace ``path`` atomically: temp file (O_EXCL, 0600) in the same directory + rename()."""
+    old_umask = os.umask(0o077)
+    try:
+        tmp = _write_temp(path, key)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            os.unlink(tmp)
+            raise
+        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        os.umask(old_umask)
+
+
+def generate_key(module, wg):
+    rc, out, err = module.run_command([wg, "genkey"], environ_update={"LC_ALL": "C"})
+    key = out.strip()
+    if key:
+        module.no_log_values.add(key)
+    if rc != 0 or not is_valid_key(key):
+        module.fail_json(msg=f"wg genkey failed (rc={rc}): {err.strip()}")
+    return key
+
+
+def current_public_key(module, wg, path):
+    """Public key of the valid key in ``path``, or None if the file holds no valid key (rotation replaces it)."""
+    with open(path, encoding="ascii", errors="replace") as f:
+        key = f.read().strip()
+    if not is_valid_key(key):
+        return None
+    module.no_log_values.add(key)
+    return public_key(module, wg, key)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(path=dict(type="path", default="/etc/wireguard/meshover0.key")),
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/wireguard/meshover0.key"),
+            rotate=dict(type="bool", default=False),
+        ),
         supports_check_mode=True,
     )
     path = module.params["path"]
-    result = dict(changed=False, path=path, public_key=None)
+    rotate = module.params["rotate"]
+    result = dict(changed=False, path=path, public_key=None, rotated=False)
     before = {"path": path, "state": "absent"}
     after = {"path": path, "state": "present", "mode": "0600"}
     directory = os.path.dirname(path) or "."
@@ -130,20 +213,36 @@ def main():
         if not stat.S_ISREG(st.st_mode):
             module.fail_json(msg=f"{path} exists and is not a regular file")
         before = {"path": path, "state": "present", "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
-        fix_mode = stat.S_IMODE(st.st_mode) != KEY_MODE
-        fix_owner = os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0)
-        if fix_owner:
-            before["owner"] = f"{st.st_uid}:{st.st_gid}"
-            after["owner"] = "0:0"
-        if (fix_mode or fix_owner) and not module.check_mode:
+        if rotate:
+            wg = module.get_bin_path("wg", required=True)
+            result["previous_public_key"] = current_public_key(module, wg, path)
+            before["public_key"] = result["previous_public_key"]
+            after["public_key"] = "(new key)"
+            if os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0):
+                before["owner"] = f"{st.st_uid}:{st.st_gid}"
+                after["owner"] = "0:0"
+            result["changed"] = result["rotated"] = True
+            if not module.check_mode:
+                key = generate_key(module, wg)
+                replace_key(module, path, key)
+                result["public_key"] = after["public_key"] = public_key(module, wg, key)
+        else:
+            fix_mode = stat.S_IMODE(st.st_mode) != KEY_MODE
+            fix_owner = os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0)
             if fix_owner:
-                os.chown(path, 0, 0)
-            os.chmod(path, KEY_MODE)
-        result["changed"] = fix_mode or fix_owner
-        wg = module.get_bin_path("wg", required=True)
-        result["public_key"] = public_key(module, wg, read_key(module, path))
+                before["owner"] = f"{st.st_uid}:{st.st_gid}"
+                after["owner"] = "0:0"
+            if (fix_mode or fix_owner) and not module.check_mode:
+                if fix_owner:
+                    os.chown(path, 0, 0)
+                os.chmod(path, KEY_MODE)
+            result["changed"] = fix_mode or fix_owner
+            wg = module.get_bin_path("wg", required=True)
+            result["public_key"] = public_key(module, wg, read_key(module, path))
     else:
         result["changed"] = True
+        if rotate:
+            result["previous_public_key"] = None
         if not module.check_mode:
             wg = module.get_bin_path("wg", required=True)
             if not os.path.isdir(directory):
@@ -152,12 +251,7 @@ def main():
                     os.makedirs(directory, mode=DIR_MODE)
                 finally:
                     os.umask(old_umask)
-            rc, out, err = module.run_command([wg, "genkey"], environ_update={"LC_ALL": "C"})
-            key = out.strip()
-            if key:
-                module.no_log_values.add(key)
-            if rc != 0 or not is_valid_key(key):
-                module.fail_json(msg=f"wg genkey failed (rc={rc}): {err.strip()}")
+            key = generate_key(module, wg)
             if not write_new_key(module, path, key):
                 # Lost a race with another writer: use the key that is there now.
                 result["changed"] = False

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     FilterModule,
+    bgp_undrained,
     mesh_hostvars,
     mesh_identities,
     mesh_identity,
@@ -15,7 +16,7 @@ from ansible_collections.meshover.mesh.plugins.filter.mesh import (
 
 
 def test_filters_registered():
-    assert set(FilterModule().filters()) == {"mesh_identity", "mesh_identities", "mesh_hostvars"}
+    assert set(FilterModule().filters()) == {"mesh_identity", "mesh_identities", "mesh_hostvars", "bgp_undrained"}
 
 
 def test_mesh_identity_default_mesh():
@@ -125,3 +126,13 @@ def test_mesh_hostvars_on_real_ansible_hostvars(tmp_path):
     }
     assert result["n2"] == {"meshover_pool4": "10.99.0.0/24", "meshover_nat": True}
     assert mesh_identities(result)["n1"]["loopback4"] == "10.99.0.56"
+
+
+def test_bgp_undrained_filter():
+    tables = {"ipv6": {"routes": {"fd46::2/128": [{"bestpath": True, "path": "7 2"}, {"path": "2"}]}}}
+    assert bgp_undrained(tables, "7") == ["ipv6 fd46::2/128"]
+    assert bgp_undrained(tables, 2) == []  # every path goes through AS 2: nothing to move
+    with pytest.raises(AnsibleFilterError, match="must be a dict"):
+        bgp_undrained([], 7)
+    with pytest.raises(AnsibleFilterError, match="asn must be an integer"):
+        bgp_undrained(tables, "n3")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import pathlib
 
 import pytest
 
@@ -14,6 +15,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     parse_bfd,
     parse_timers,
     prefix_entry,
+    undrained_prefixes,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
@@ -51,6 +53,7 @@ def test_plan_of_n1():
     assert bgp["timers"] == {"keepalive": 3, "hold": 9}
     assert bgp["bfd"] == {"enabled": True, "interval": 300, "multiplier": 3}
     assert bgp["graceful_restart"] is False
+    assert bgp["graceful_shutdown"] is False
     assert bgp["coil"] == {"table": 119, "method": "table-direct"}  # default image 10.4.1
     assert bgp["purelb"] == {"interface": "kube-lb0"}
     assert bgp["frr"] == {"mode": "container", "image": DEFAULT_FRR_IMAGE, "template": None, "extra_config": ""}
@@ -115,6 +118,7 @@ def test_default_route_from_and_options():
         ({"meshover_purelb_interface": "x" * 16}, "n1: meshover_purelb_interface = "),
         ({"meshover_frr_extra_config": 5}, "n1: meshover_frr_extra_config = 5 must be FRR configuration text"),
         ({"meshover_frr_template": ""}, "n1: meshover_frr_template = '' must be the path of a Jinja2 template"),
+        ({"meshover_bgp_graceful_shutdown": "maybe"}, "n1: meshover_bgp_graceful_shutdown = 'maybe'"),
     ],
 )
 def test_preflight_host_vars(host_vars, message):
@@ -145,3 +149,104 @@ def test_parsers_and_helpers():
     assert coil_method(lab) == "import-table"
     assert coil_method({**lab, "meshover_frr_image": "quay.io/frrouting/frr:9.1.0"}) == "import-table"
     assert coil_method({**lab, "meshover_frr_mode": "package"}) == "import-table"
+
+
+def test_graceful_shutdown_is_per_host():
+    plan, _w, _u = plan_mesh(inv(n3={"meshover_bgp_graceful_shutdown": True}))
+    assert plan["n3"]["bgp"]["graceful_shutdown"] is True
+    assert plan["n1"]["bgp"]["graceful_shutdown"] is False
+    # the drained node stays a neighbour of the others (sessions stay up, only preference drops)
+    assert [n["peer"] for n in plan["n1"]["bgp"]["neighbours"]] == ["n2", "n3"]
+
+
+def _render_frr_conf(bgp_plan):
+    jinja2 = pytest.importorskip("jinja2")
+    root = pathlib.Path(__file__).resolve().parents[4]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root / "roles" / "frr_bgp" / "templates")),
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["comment"] = lambda text, *a, **k: f"! {text}"
+    return env.get_template("frr.conf.j2").render(frr_bgp_plan=bgp_plan, ansible_managed="Ansible managed")
+
+
+def _blocks(conf, header):
+    """The bodies of every `header ...` block (up to its `exit`)."""
+    out, current = [], None
+    for line in conf.splitlines():
+        if line.startswith(header):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line == "exit":
+                out.append(current)
+                current = None
+    return out
+
+
+def test_frr_conf_honours_and_sends_graceful_shutdown():
+    plan, _w, _u = plan_mesh(inv(n3={"meshover_bgp_graceful_shutdown": True}))
+    n1 = _render_frr_conf(plan["n1"]["bgp"])
+    n3 = _render_frr_conf(plan["n3"]["bgp"])
+    # only the drained node announces graceful shutdown
+    assert " bgp graceful-shutdown" in n3.splitlines()
+    assert " bgp graceful-shutdown" not in n1.splitlines()
+    for conf in (n1, n3):
+        lines = conf.splitlines()
+        assert "bgp community-list standard MO-GSHUT seq 5 permit graceful-shutdown" in lines
+        gshut = _blocks(conf, "route-map MO-GSHUT permit 10")
+        assert gshut == [
+            ["route-map MO-GSHUT permit 10", " match community MO-GSHUT", " set local-preference 0", "exit"]
+        ]
+        # the policy is defined before any route-map calls it, and before router bgp
+        router = next(i for i, line in enumerate(lines) if line.startswith("router bgp "))
+        assert lines.index("route-map MO-GSHUT permit 20") < router
+        # every accepting clause of the inbound policy calls it; the final deny does not need to
+        for af in ("IPV4", "IPV6"):
+            accepting = _blocks(conf, f"route-map MO-IN-{af} permit")
+            assert len(accepting) >= 3, accepting
+            assert all(" call MO-GSHUT" in b for b in accepting), accepting
+            assert lines.index("route-map MO-GSHUT permit 20") < lines.index(accepting[0][0])
+
+
+N3 = 4232783764
+
+
+def _path(aspath, best=False, multipath=False, valid=True):
+    return {"valid": valid, "bestpath": best, "multipath": multipath, "path": aspath}
+
+
+def test_undrained_prefixes():
+    tables = {
+        "ipv6": {
+            "routes": {
+                # n2's loopback: best path still via n3 although the direct one exists -> undrained
+                "fd46::2/128": [_path(f"{N3} 4284140060", best=True), _path("4284140060")],
+                # n3's own loopback: only reachable through n3 -> not listed
+                "fd46::3/128": [_path(str(N3), best=True), _path(f"4284140060 {N3}")],
+                # moved away already
+                "fd46::4/128": [_path("4284140060", best=True), _path(f"{N3} 4284140060")],
+            }
+        },
+        "ipv4": {
+            "routes": {
+                # ECMP (shared prefix) still using n3 as one of the paths -> undrained
+                "10.88.0.0/16": [_path("4284140060", best=True, multipath=True), _path(str(N3), multipath=True)],
+                # an invalid path avoiding n3 does not count as an alternative
+                "10.77.0.1/32": [_path(str(N3), best=True), _path("4284140060", valid=False)],
+                # local route (empty AS path)
+                "10.99.0.56/32": [_path("", best=True)],
+            }
+        },
+    }
+    assert undrained_prefixes(tables, N3) == ["ipv4 10.88.0.0/16", "ipv6 fd46::2/128"]
+    # drained: every in-use path avoids n3 where possible
+    tables["ipv6"]["routes"]["fd46::2/128"] = [_path(f"{N3} 4284140060"), _path("4284140060", best=True)]
+    tables["ipv4"]["routes"]["10.88.0.0/16"] = [_path("4284140060", best=True, multipath=True), _path(str(N3))]
+    assert undrained_prefixes(tables, N3) == []
+    # the ASN must match whole AS numbers, not substrings; detail-view `aspath.string` and AS sets are read too
+    near = {"ipv6": {"routes": {"fd46::9/128": [{"bestpath": True, "aspath": {"string": f"{{1,{N3}}}"}}, _path("1")]}}}
+    assert undrained_prefixes(near, N3) == ["ipv6 fd46::9/128"]
+    assert undrained_prefixes({"ipv6": {"routes": {"x": [_path(f"{N3}0", best=True), _path("1")]}}}, N3) == []
+    assert undrained_prefixes({}, N3) == [] and undrained_prefixes({"ipv4": {}}, N3) == []
