@@ -102,13 +102,13 @@ def unit_actions(unit, current, changed_paths):
     """systemctl verbs for one unit, in order.
 
     unit: {"name", "enabled" (bool or None), "state" ("started", "stopped" or None),
-      "restart_on" ([paths])}.
+      "restart_on" ([paths]), "restart" (bool: restart anyway, e.g. after a package upgrade)}.
     current: {"enabled": bool, "active": bool}.
     changed_paths: files this run wrote or removed.
 
     A unit that is started by this run is never restarted as well; a running unit is restarted
-    only when one of its restart_on files changed (a reload-capable daemon reloads itself through
-    the role's handler instead).
+    only when one of its restart_on files changed or restart is set (a reload-capable daemon
+    reloads itself through the role's handler instead).
     """
     verbs = []
     if unit.get("enabled") is True and not current["enabled"]:
@@ -119,7 +119,7 @@ def unit_actions(unit, current, changed_paths):
     if state == "started":
         if not current["active"]:
             verbs.append("start")
-        elif set(unit.get("restart_on") or []) & set(changed_paths):
+        elif unit.get("restart") or set(unit.get("restart_on") or []) & set(changed_paths):
             verbs.append("restart")
     elif state == "stopped" and current["active"]:
         verbs.append("stop")

@@ -89,6 +89,12 @@ options:
         type: list
         elements: path
         default: []
+      restart:
+        description:
+          - Restart the unit if it is already running, whatever changed (for example after the role
+            upgraded the package that provides it). A unit started by this run is not restarted.
+        type: bool
+        default: false
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.PLATFORM_LINUX
@@ -268,6 +274,7 @@ def main():
                     enabled=dict(type="bool"),
                     state=dict(type="str", choices=["started", "stopped"]),
                     restart_on=dict(type="list", elements="path", default=[]),
+                    restart=dict(type="bool", default=False),
                 ),
             ),
         ),

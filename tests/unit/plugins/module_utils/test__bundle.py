@@ -128,3 +128,9 @@ def test_unit_actions_stopped_disabled_and_untouched():
     boot_only = {"name": "meshover-gre.service", "enabled": True, "state": None}
     assert unit_actions(boot_only, {"enabled": False, "active": False}, []) == ["enable"]
     assert unit_actions(boot_only, {"enabled": True, "active": False}, ["/x"]) == []
+
+
+def test_unit_actions_forced_restart_only_when_running():
+    unit = {"name": "frr.service", "enabled": True, "state": "started", "restart": True}
+    assert unit_actions(unit, {"enabled": True, "active": True}, []) == ["restart"]
+    assert unit_actions(unit, {"enabled": True, "active": False}, []) == ["start"]
