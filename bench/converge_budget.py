@@ -44,9 +44,9 @@ def converge(inv_path, strategy, extra=()):
     if res.returncode != 0:
         fail(f"site.yml ({strategy}) failed:\n{res.stdout[-4000:]}\n{res.stderr[-2000:]}")
     with open(out, encoding="utf-8") as f:
-        tally = json.load(f)
+        data = json.load(f)
     os.unlink(out)
-    return seconds, tally
+    return seconds, data["hosts"], data["durations"]
 
 
 def ping(inv_path, group):
@@ -69,10 +69,12 @@ def main() -> int:
 
     converge(args.inventory, "mitogen")  # converged, warm ssh control sockets
     pings, times, tallies = [], {s: [] for s in strategies}, {s: [] for s in strategies}
+    slowest = {}
     for run in range(args.runs):
         pings.append(ping(args.inventory, args.group))
         for s in strategies:
-            seconds, tally = converge(args.inventory, s)
+            seconds, tally, durations = converge(args.inventory, s)
+            slowest[s] = sorted(durations.items(), key=lambda kv: -kv[1])[:4]
             times[s].append(seconds)
             tallies[s].append(tally)
             per_host = {h: t["executed"] for h, t in tally.items()}
@@ -94,7 +96,8 @@ def main() -> int:
             f"≤ {BUDGET[s]:g}x ping",
             statistics.median(ratios) <= BUDGET[s] and changed == 0,
             f"{statistics.median(ratios):.1f}x ping (median of per-run ratios); {tasks} tasks per host at most "
-            f"(budget {MAX_TASKS}); {changed} changed",
+            f"(budget {MAX_TASKS}); {changed} changed; slowest tasks: "
+            + ", ".join(f"{name.split(' : ')[-1][:32]} {sec:.1f} s" for name, sec in slowest[s]),
         )
     tally = tallies[strategies[0]][-1]
     worst = max(tally, key=lambda h: tally[h]["executed"])

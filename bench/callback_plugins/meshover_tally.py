@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -30,10 +31,21 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.hosts = {}
+        self.durations = {}  # task name -> seconds from its start to its last host result
+        self._task_start = (None, 0.0)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task_start = (task.get_name(), time.monotonic())
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._task_start = (task.get_name(), time.monotonic())
 
     def _tally(self, result, status):
         host = result._host.get_name()
         task = result._task
+        name, start = self._task_start
+        if name == task.get_name():
+            self.durations[name] = round(time.monotonic() - start, 2)
         h = self.hosts.setdefault(host, {"executed": 0, "changed": 0, "skipped": 0, "failed": 0, "tasks": []})
         if status == "skipped":
             h["skipped"] += 1
@@ -68,4 +80,4 @@ class CallbackModule(CallbackBase):
         out = os.environ.get("MESHOVER_TALLY_OUT")
         if out:
             with open(out, "w", encoding="utf-8") as f:
-                json.dump(self.hosts, f, indent=1)
+                json.dump({"hosts": self.hosts, "durations": self.durations}, f, indent=1)
