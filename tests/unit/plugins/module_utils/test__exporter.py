@@ -370,7 +370,7 @@ def test_requests_get_the_snapshot_at_once_while_a_collection_is_slow(running):
     assert first["bgp"] and collector.collections >= 1
     run.delay = 0.4  # from now on every collection takes 0.4 s
     time.sleep(0.1)  # a slow collection is running
-    for _ in range(20):
+    for _attempt in range(20):
         start = time.perf_counter()
         snap = collector.current()
         assert time.perf_counter() - start < 0.05
