@@ -61,6 +61,7 @@ class CallbackModule(CallbackBase):
                 "action": task.action,
                 "delegated": bool(task.delegate_to),
                 "changed": bool(result._result.get("changed")),
+                "seconds": round(time.monotonic() - start, 2) if name == task.get_name() else None,
             }
         )
 

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # PRIVATE to meshover.mesh: not part of the collection's public API.
-"""Planning for meshover.mesh.bundle: a role's files and the systemd units that use them.
+"""Planning for meshover.mesh.bundle: a role's packages, its files and the systemd units that use them.
 
 Under qemu-TCG (and on slow fleets) every Ansible task costs seconds, and a role's static files,
 each written by its own template/copy task (two module runs per unchanged file) plus one
@@ -15,8 +15,11 @@ module run. This module holds the pure decisions, so they are unit-tested withou
 from __future__ import annotations
 
 import os
+import re
 
 UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
+# Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starts alphanumeric.
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
 def normalize_mode(mode):
@@ -56,6 +59,70 @@ def validate_files(files):
             if validate and "%s" not in validate:
                 errors.append(f"{where}: validate must contain %s (the path of the candidate file)")
     return errors
+
+
+def validate_packages(packages):
+    """Return a list of error strings for the module's `packages` option."""
+    errors = []
+    for i, name in enumerate(packages):
+        if not isinstance(name, str) or not PACKAGE_RE.match(name):
+            errors.append(f"packages[{i}] ({name!r}): not a Debian package name")
+    if len(set(packages)) != len(packages):
+        errors.append("packages: a package is listed twice")
+    return errors
+
+
+def parse_dpkg_query(output):
+    """Installed package names from `dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' NAMES...`.
+
+    db:Status-Abbrev is three characters: wanted, status, error flag; "ii " is installed and sound.
+    Anything else (rc: removed with its configuration left, iU: unpacked, half-configured, ...) is
+    not installed.
+    """
+    installed = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == "ii":
+            installed.add(fields[0].split(":", 1)[0])  # multi-arch packages may print name:arch
+    return installed
+
+
+def missing_packages(packages, installed):
+    """The wanted packages that are not installed, in the order given."""
+    return [p for p in packages if p not in installed]
+
+
+def parse_apt_simulation(output):
+    """Packages `apt-get -s install ...` would install or upgrade (its "Inst NAME ..." lines)."""
+    return [line.split()[1] for line in output.splitlines() if line.startswith("Inst ") and len(line.split()) > 1]
+
+
+ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
+ACTIVE_STATES = {"active", "activating", "reloading"}
+
+
+def parse_systemctl_show(output):
+    """[{"enabled", "active"}] per unit from `systemctl show --property=UnitFileState,ActiveState U...`.
+
+    systemctl prints one block of KEY=VALUE lines per unit, in the order asked, separated by an
+    empty line; a unit that does not exist has an empty UnitFileState and ActiveState=inactive.
+    """
+    states = []
+    for block in output.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props:
+            states.append(
+                {
+                    "enabled": props.get("UnitFileState", "") in ENABLED_STATES,
+                    "active": props.get("ActiveState", "") in ACTIVE_STATES,
+                }
+            )
+    return states
+
+
+def is_sysusers(path):
+    """A sysusers.d(5) file: systemd-sysusers creates its users and groups."""
+    return "/sysusers.d/" in path and path.endswith(".conf")
 
 
 def file_actions(wanted, current):
@@ -98,13 +165,15 @@ def needs_daemon_reload(changed_paths):
     return False
 
 
-def unit_actions(unit, current, changed_paths):
+def unit_actions(unit, current, changed_paths, packages_changed=False):
     """systemctl verbs for one unit, in order.
 
     unit: {"name", "enabled" (bool or None), "state" ("started", "stopped" or None),
-      "restart_on" ([paths]), "restart" (bool: restart anyway, e.g. after a package upgrade)}.
+      "restart_on" ([paths]), "restart" (bool: restart anyway),
+      "restart_on_packages" (bool: restart when this run installed or upgraded a package)}.
     current: {"enabled": bool, "active": bool}.
     changed_paths: files this run wrote or removed.
+    packages_changed: whether this run installed or upgraded a package.
 
     A unit that is started by this run is never restarted as well; a running unit is restarted
     only when one of its restart_on files changed or restart is set (a reload-capable daemon
@@ -119,7 +188,11 @@ def unit_actions(unit, current, changed_paths):
     if state == "started":
         if not current["active"]:
             verbs.append("start")
-        elif unit.get("restart") or set(unit.get("restart_on") or []) & set(changed_paths):
+        elif (
+            unit.get("restart")
+            or (packages_changed and unit.get("restart_on_packages"))
+            or set(unit.get("restart_on") or []) & set(changed_paths)
+        ):
             verbs.append("restart")
     elif state == "stopped" and current["active"]:
         verbs.append("stop")

@@ -8,7 +8,7 @@ PRIVATE to meshover.mesh: not a public API, may change without notice.
 This one file is both the collection's module_utils (the pure parts are unit-tested in
 tests/unit/plugins/module_utils/test__exporter.py) and the script the role meshover.mesh.exporter
 installs on every node (``python3 meshover_exporter.py --config /etc/meshover/exporter.json``).
-It imports only the standard library at module level; prometheus_client is imported in main().
+It imports only the standard library: render_exposition() writes Prometheus's text format itself.
 
 Pure parts: parse_wg_dump_all(), parse_ip_links(), parse_frr_output(), build_snapshot(),
 metric_families(), render_exposition(), mesh_graph(), render_mesh_html().
@@ -774,26 +774,10 @@ def fetch_peer_states(config: dict, timeout: float) -> list[dict]:
         return [s for s in pool.map(get, urls) if isinstance(s, dict) and "hostname" in s]
 
 
-def to_prometheus(families: list) -> list:
-    """metric_families() as prometheus_client metric families (imported here: the node has it)."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-    result = []
-    for name, mtype, doc, samples in families:
-        keys = sorted({k for labels, _value in samples for k in labels})
-        fam = (CounterMetricFamily if mtype == "counter" else GaugeMetricFamily)(name, doc, labels=keys)
-        for labels, value in samples:
-            fam.add_metric([str(labels.get(k, "")) for k in keys], value)
-        result.append(fam)
-    return result
-
-
 def main(argv: list[str] | None = None) -> None:
     import argparse
     import socket
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from prometheus_client import REGISTRY, generate_latest
 
     parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
     parser.add_argument("--config", default="/etc/meshover/exporter.json")
@@ -802,15 +786,6 @@ def main(argv: list[str] | None = None) -> None:
         config = json.load(fh)
     collector = Collector(config)
     collector.start()
-
-    class PromBridge:
-        def describe(self):  # no collection at registration time
-            return []
-
-        def collect(self):
-            return to_prometheus(collector.families())
-
-    REGISTRY.register(PromBridge())
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, code, ctype, body):
@@ -823,7 +798,8 @@ def main(argv: list[str] | None = None) -> None:
         def do_GET(self):  # http.server API
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, "text/plain; version=0.0.4; charset=utf-8", generate_latest(REGISTRY))
+                body = render_exposition(collector.families()).encode()
+                self._send(200, "text/plain; version=0.0.4; charset=utf-8", body)
             elif path == "/state.json":
                 self._send(200, "application/json", json.dumps(collector.current()).encode())
             elif path == "/mesh.html":

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: bundle
-short_description: Reconcile a role's files and the systemd units that use them, in one module run
+short_description: Reconcile a role's packages, files and the systemd units that use them, in one module run
 version_added: 1.1.0
 description:
-  - Writes a set of files whose content was rendered on the controller (for example with
-    C(lookup('ansible.builtin.template', ...))), removes the files listed as absent, then brings
-    systemd units to their wanted enabled and active states.
-  - One module run replaces a template task per file and a systemd task per unit. Under slow
-    targets every task costs seconds, so the meshover roles use this module for their static files.
+  - Installs the Debian packages the role needs, writes a set of files whose content was rendered
+    on the controller (for example with C(lookup('ansible.builtin.template', ...))), removes the
+    files listed as absent, then brings systemd units to their wanted enabled and active states.
+  - One module run replaces a package task, a template task per file and a systemd task per unit.
+    Under slow targets every task costs seconds, so the meshover roles use this module for their
+    packages and static files.
+  - Packages are checked with one C(dpkg-query) call, without loading APT's cache (which is what
+    makes an unchanged C(ansible.builtin.apt) task cost seconds on small nodes); C(apt-get install)
+    runs only for the packages that are missing, or, with O(package_state=latest), only when
+    C(apt-get -s) shows an upgrade. The package lists are not updated.
+  - Files under a C(sysusers.d) directory are written first and applied with C(systemd-sysusers),
+    so the other files of the same run can be owned by the users they declare.
   - A file is written atomically (temporary file in the same directory, then rename) and only when
     its content differs; mode and ownership are corrected separately. Missing parent directories
     are created with mode C(0755).
@@ -26,6 +33,20 @@ description:
 author:
   - meshover contributors (@meshover)
 options:
+  packages:
+    description:
+      - Debian packages the role needs, installed before the files are written (a file's
+        O(files[].validate) command or its group may come from one of them).
+    type: list
+    elements: str
+    default: []
+  package_state:
+    description:
+      - V(present) installs missing packages only; V(latest) also upgrades them to the newest
+        version the node's package lists know.
+    type: str
+    choices: [present, latest]
+    default: present
   files:
     description:
       - The files the role owns on the node.
@@ -91,8 +112,14 @@ options:
         default: []
       restart:
         description:
-          - Restart the unit if it is already running, whatever changed (for example after the role
-            upgraded the package that provides it). A unit started by this run is not restarted.
+          - Restart the unit if it is already running, whatever changed. A unit started by this run
+            is not restarted.
+        type: bool
+        default: false
+      restart_on_packages:
+        description:
+          - Restart the unit if it is already running and this run installed or upgraded one of
+            O(packages) (for example the package that provides the daemon).
         type: bool
         default: false
 extends_documentation_fragment:
@@ -102,21 +129,28 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reports the files that would change and the systemctl commands that would run; changes nothing.
-      - O(files[].validate) is not run in check mode.
+      - Reports the packages that would be installed, the files that would change and the systemctl
+        commands that would run; changes nothing.
+      - O(files[].validate) and C(systemd-sysusers) are not run in check mode. A file owned by a user
+        that a sysusers.d file of the same run would create is reported as changed.
   diff_mode:
     support: full
 requirements:
   - systemd (C(systemctl)) on the managed node when O(units) is not empty.
+  - dpkg and APT (Debian and its derivatives) when O(packages) is not empty.
 seealso:
+  - module: ansible.builtin.apt
   - module: ansible.builtin.template
   - module: ansible.builtin.systemd_service
 """
 
 EXAMPLES = r"""
-- name: Exporter configuration and unit; restart the exporter when either changed
+- name: Exporter user, configuration and unit; restart the exporter when either changed
   meshover.mesh.bundle:
+    packages: [sudo]
     files:
+      - path: /etc/sysusers.d/meshover-exporter.conf
+        content: "u meshover-exporter - \"meshover exporter\" / /usr/sbin/nologin\n"
       - path: /etc/meshover/exporter.json
         content: "{{ lookup('ansible.builtin.template', 'exporter.json.j2') }}"
         mode: "0640"
@@ -136,6 +170,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+installed:
+  description: Packages installed or upgraded (or that would be, in check mode), dependencies included.
+  returned: always
+  type: list
+  elements: str
+  sample: [wireguard-tools]
 changed_paths:
   description: Files written, re-moded, re-owned or removed (or that would be, in check mode).
   returned: always
@@ -143,7 +183,7 @@ changed_paths:
   elements: str
   sample: [/etc/systemd/system/meshover-exporter.service]
 commands:
-  description: systemctl commands run (or that would run, in check mode), in order.
+  description: systemctl and systemd-sysusers commands run (or that would run, in check mode), in order.
   returned: always
   type: list
   elements: str
@@ -172,32 +212,58 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     file_actions,
     file_diff,
+    is_sysusers,
+    missing_packages,
     needs_daemon_reload,
     normalize_mode,
+    parse_apt_simulation,
+    parse_dpkg_query,
+    parse_systemctl_show,
     unit_actions,
     validate_files,
+    validate_packages,
 )
 
 C_ENV = {"LC_ALL": "C", "LANG": "C"}
-ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
+APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
+APT_INSTALL = ["install", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 
 
-def resolve_uid(module, owner):
-    if owner.isdigit():
-        return int(owner)
+def resolve_id(module, kind, name):
+    """uid/gid of a name; in check mode a name that does not exist yet (a sysusers.d file of this
+    run would create it) is -1, which differs from any current owner."""
+    if name.isdigit():
+        return int(name)
     try:
-        return pwd.getpwnam(owner).pw_uid
+        return pwd.getpwnam(name).pw_uid if kind == "owner" else grp.getgrnam(name).gr_gid
     except KeyError:
-        module.fail_json(msg=f"owner {owner!r} does not exist on the node")
+        if module.check_mode:
+            return -1
+        module.fail_json(msg=f"{kind} {name!r} does not exist on the node")
 
 
-def resolve_gid(module, group):
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        module.fail_json(msg=f"group {group!r} does not exist on the node")
+def ensure_packages(module, packages, state):
+    """Install what is missing (or, for latest, what apt-get would upgrade). Returns the names."""
+    if not packages:
+        return []
+    dpkg_query = module.get_bin_path("dpkg-query", required=True)
+    _rc, out, _err = module.run_command(
+        [dpkg_query, "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages], environ_update=C_ENV
+    )
+    todo = missing_packages(packages, parse_dpkg_query(out))
+    if state == "present" and not todo:
+        return []
+    apt_get = module.get_bin_path("apt-get", required=True)
+    wanted = packages if state == "latest" else todo
+    rc, out, err = module.run_command([apt_get, "-s", "-q", "install", *wanted], environ_update=APT_ENV)
+    if rc != 0:
+        module.fail_json(msg=f"apt-get cannot install {' '.join(wanted)} (rc={rc}): {err.strip()}", stdout=out)
+    todo = parse_apt_simulation(out)
+    if todo and not module.check_mode:
+        rc, out, err = module.run_command([apt_get, *APT_INSTALL, *wanted], environ_update=APT_ENV)
+        if rc != 0:
+            module.fail_json(msg=f"apt-get install {' '.join(wanted)} failed (rc={rc}): {err.strip()}", stdout=out)
+    return todo
 
 
 def read_current(path):
@@ -238,18 +304,22 @@ def write_file(module, wanted):
             os.unlink(tmp)
 
 
-def unit_state(module, systemctl, name):
-    _rc, enabled, _err = module.run_command([systemctl, "is-enabled", name], environ_update=C_ENV)
-    _rc, active, _err = module.run_command([systemctl, "is-active", name], environ_update=C_ENV)
-    return {
-        "enabled": enabled.strip() in ENABLED_STATES,
-        "active": active.strip() in ("active", "activating", "reloading"),
-    }
+def unit_states(module, systemctl, names):
+    """{"enabled", "active"} of each unit, in order, from one `systemctl show` (a block per unit)."""
+    rc, out, err = module.run_command(
+        [systemctl, "show", "--property=UnitFileState,ActiveState", *names], environ_update=C_ENV
+    )
+    states = parse_systemctl_show(out) if rc == 0 else []
+    if len(states) != len(names):
+        module.fail_json(msg=f"systemctl show {' '.join(names)} failed (rc={rc}): {err.strip()}", stdout=out)
+    return states
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            packages=dict(type="list", elements="str", default=[]),
+            package_state=dict(type="str", choices=["present", "latest"], default="present"),
             files=dict(
                 type="list",
                 elements="dict",
@@ -275,32 +345,36 @@ def main():
                     state=dict(type="str", choices=["started", "stopped"]),
                     restart_on=dict(type="list", elements="path", default=[]),
                     restart=dict(type="bool", default=False),
+                    restart_on_packages=dict(type="bool", default=False),
                 ),
             ),
         ),
         supports_check_mode=True,
     )
     files = module.params["files"]
-    errors = validate_files(files)
+    errors = validate_packages(module.params["packages"]) + validate_files(files)
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    changed_paths, diffs = [], []
-    for f in files:
+    installed = ensure_packages(module, module.params["packages"], module.params["package_state"])
+
+    changed_paths, diffs, commands = [], [], []
+
+    def reconcile(f):
         wanted = dict(f)
         if f["state"] == "present":
             wanted["mode"] = normalize_mode(f["mode"])
-            wanted["uid"] = resolve_uid(module, f["owner"])
-            wanted["gid"] = resolve_gid(module, f["group"])
+            wanted["uid"] = resolve_id(module, "owner", f["owner"])
+            wanted["gid"] = resolve_id(module, "group", f["group"])
         current = read_current(f["path"])
         actions = file_actions(wanted, current)
         if not actions:
-            continue
+            return
         changed_paths.append(f["path"])
         if module._diff and ("write" in actions or "remove" in actions):
             diffs.append(file_diff(f["path"], wanted, current, show_content=f["diff"]))
         if module.check_mode:
-            continue
+            return
         if "remove" in actions:
             os.unlink(f["path"])
         elif "write" in actions:
@@ -311,25 +385,31 @@ def main():
             if "chown" in actions:
                 os.chown(f["path"], wanted["uid"], wanted["gid"])
 
-    commands, started, restarted = [], [], []
+    # sysusers.d files first, applied at once: the users they declare may own the other files.
+    for f in files:
+        if is_sysusers(f["path"]):
+            reconcile(f)
+    applied = [f["path"] for f in files if f["path"] in changed_paths and f["state"] == "present"]
+    if applied:
+        commands.append(shlex.join(["systemd-sysusers", *applied]))
+        if not module.check_mode:
+            argv = [module.get_bin_path("systemd-sysusers", required=True), *applied]
+            rc, out, err = module.run_command(argv, environ_update=C_ENV)
+            if rc != 0:
+                module.fail_json(msg=f"systemd-sysusers failed (rc={rc}): {err.strip()}", stdout=out)
+    for f in files:
+        if not is_sysusers(f["path"]):
+            reconcile(f)
+
+    started, restarted = [], []
     units = module.params["units"]
     if units:
         systemctl = module.get_bin_path("systemctl", required=True)
-        plan = []
-        if needs_daemon_reload(changed_paths):
-            plan.append(["daemon-reload"])
-        for unit in units:
-            current = unit_state(module, systemctl, unit["name"])
-            for verb in unit_actions(unit, current, changed_paths):
-                plan.append([verb, unit["name"]])
-                if verb == "start":
-                    started.append(unit["name"])
-                elif verb == "restart":
-                    restarted.append(unit["name"])
-        for args in plan:
+
+        def systemctl_run(args):
             commands.append(shlex.join(["systemctl", *args]))
             if module.check_mode:
-                continue
+                return
             rc, out, err = module.run_command([systemctl, *args], environ_update=C_ENV)
             if rc != 0:
                 module.fail_json(
@@ -339,8 +419,21 @@ def main():
                     commands=commands,
                 )
 
+        # daemon-reload before the states are read: a changed unit file is then what systemd reports.
+        if needs_daemon_reload(changed_paths):
+            systemctl_run(["daemon-reload"])
+        states = unit_states(module, systemctl, [u["name"] for u in units])
+        for unit, current in zip(units, states):
+            for verb in unit_actions(unit, current, changed_paths, packages_changed=bool(installed)):
+                systemctl_run([verb, unit["name"]])
+                if verb == "start":
+                    started.append(unit["name"])
+                elif verb == "restart":
+                    restarted.append(unit["name"])
+
     result = dict(
-        changed=bool(changed_paths or commands),
+        changed=bool(installed or changed_paths or commands),
+        installed=installed,
         changed_paths=changed_paths,
         commands=commands,
         started=started,

@@ -124,11 +124,13 @@ batch_changed:
   type: bool
 """
 
+import json
 import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     ADDR_GEN_MODE_NONE,
     IP6_TNL_F_IGN_ENCAP_LIMIT,
@@ -136,18 +138,14 @@ from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     GreError,
     alias_for,
     is_owned,
+    links_from_ip_json,
     normalize_tunnels,
     owned_view,
     plan_tunnels,
     render_batch,
     want_view,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import (
-    IPRoute,
-    NetlinkApplier,
-    NetlinkError,
-    ensure_pyroute2,
-)
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
 
 AF_INET6 = 10
 IFF_UP = 0x1
@@ -164,18 +162,38 @@ def _attr(msg, *path):
     return msg
 
 
-def read_links(ipr) -> tuple:
-    """Read all links and their IPv6 addresses. Returns (have list, name -> index)."""
+def current_links(module) -> list:
+    """All links and their IPv6 addresses, read with iproute2's JSON output (no pyroute2 import);
+    through netlink when this ip cannot print JSON."""
+    ip = module.get_bin_path("ip", required=True)
+    env = {"LC_ALL": "C"}
+    rc1, links, _err = module.run_command([ip, "-j", "-d", "link", "show"], environ_update=env)
+    rc2, addrs, _err = module.run_command([ip, "-j", "-6", "addr", "show"], environ_update=env)
+    try:
+        if rc1 == 0 and rc2 == 0:
+            return links_from_ip_json(json.loads(links), json.loads(addrs))
+    except (ValueError, KeyError, TypeError):
+        pass
+    ensure_pyroute2(module)
+    ipr = _pyroute2_dep.IPRoute()
+    try:
+        return read_links(ipr)
+    finally:
+        ipr.close()
+
+
+def read_links(ipr) -> list:
+    """Read all links and their IPv6 addresses through netlink (pyroute2)."""
     addrs = {}
     for a in ipr.get_addr(family=AF_INET6):
         addrs.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-    have, index = [], {}
+    have = []
     for msg in ipr.get_links():
         name = msg.get_attr("IFLA_IFNAME")
-        index[name] = msg["index"]
         kind = _attr(msg, "IFLA_LINKINFO", "IFLA_INFO_KIND")
         entry = {
             "name": name,
+            "index": msg["index"],
             "kind": kind,
             "alias": msg.get_attr("IFLA_IFALIAS"),
             "mtu": msg.get_attr("IFLA_MTU"),
@@ -197,7 +215,7 @@ def read_links(ipr) -> tuple:
                 ign_encap_limit=bool(flags & IP6_TNL_F_IGN_ENCAP_LIMIT),
             )
         have.append(entry)
-    return have, index
+    return have
 
 
 class Applier(NetlinkApplier):
@@ -228,7 +246,7 @@ class Applier(NetlinkApplier):
         spec = {"attrs": [["AF_INET6", {"attrs": [["IFLA_INET6_ADDR_GEN_MODE", ADDR_GEN_MODE_NONE]]}]]}
         try:
             self.ipr.link("set", index=idx, IFLA_AF_SPEC=spec)
-        except (NetlinkError, ValueError, TypeError, KeyError):
+        except (_pyroute2_dep.NetlinkError, ValueError, TypeError, KeyError):
             pass
         links = self._nl(f"read back {name}", self.ipr.get_links, idx)
         mode = _attr(links[0], "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE") if links else None
@@ -318,7 +336,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ensure_pyroute2(module)
     p = module.params
     prefix = p["owner_prefix"]
     try:
@@ -327,35 +344,36 @@ def main():
     except GreError as e:
         module.fail_json(msg=str(e))
 
-    ipr = IPRoute()
+    have = current_links(module)
     try:
-        have, index = read_links(ipr)
+        plan = plan_tunnels(want, have, prefix)
+    except GreError as e:
+        module.fail_json(msg=str(e))
+    if plan["conflicts"]:
+        module.fail_json(msg="; ".join(plan["conflicts"]))
+
+    old_batch = None
+    if os.path.exists(p["batch_path"]):
+        with open(p["batch_path"], encoding="utf-8", errors="replace") as f:
+            old_batch = f.read()
+    batch_changed = old_batch != batch
+
+    result = dict(
+        changed=False,
+        created=[t["name"] for t in plan["create"]],
+        recreated=[r["tunnel"]["name"] for r in plan["recreate"]],
+        deleted=list(plan["delete"]),
+        modified=[m["tunnel"]["name"] for m in plan["modify"]],
+        batch_changed=batch_changed,
+    )
+    live_changes = bool(result["created"] or result["recreated"] or result["deleted"] or result["modified"])
+    result["changed"] = live_changes or batch_changed
+
+    if live_changes and not module.check_mode:
+        ensure_pyroute2(module)  # only now: importing it costs seconds on small nodes
+        ipr = _pyroute2_dep.IPRoute()
         try:
-            plan = plan_tunnels(want, have, prefix)
-        except GreError as e:
-            module.fail_json(msg=str(e))
-        if plan["conflicts"]:
-            module.fail_json(msg="; ".join(plan["conflicts"]))
-
-        old_batch = None
-        if os.path.exists(p["batch_path"]):
-            with open(p["batch_path"], encoding="utf-8", errors="replace") as f:
-                old_batch = f.read()
-        batch_changed = old_batch != batch
-
-        result = dict(
-            changed=False,
-            created=[t["name"] for t in plan["create"]],
-            recreated=[r["tunnel"]["name"] for r in plan["recreate"]],
-            deleted=list(plan["delete"]),
-            modified=[m["tunnel"]["name"] for m in plan["modify"]],
-            batch_changed=batch_changed,
-        )
-        live_changes = bool(result["created"] or result["recreated"] or result["deleted"] or result["modified"])
-        result["changed"] = live_changes or batch_changed
-
-        if not module.check_mode:
-            applier = Applier(module, ipr, index, prefix)
+            applier = Applier(module, ipr, {h["name"]: h["index"] for h in have}, prefix)
             for name in plan["delete"]:
                 applier.delete(name)
             for r in plan["recreate"]:
@@ -366,26 +384,26 @@ def main():
                 applier.create(t)
             for m in plan["modify"]:
                 applier.modify(m["tunnel"], m["changes"])
-            if batch_changed:
-                write_batch(module, p["batch_path"], batch)
+        finally:
+            ipr.close()
+    if batch_changed and not module.check_mode:
+        write_batch(module, p["batch_path"], batch)
 
-        if module._diff:
-            result["diff"] = [
-                {
-                    "before_header": "owned ip6gre tunnels",
-                    "after_header": "owned ip6gre tunnels",
-                    "before": owned_view([h for h in have if is_owned(h, prefix)], prefix),
-                    "after": want_view(want, prefix),
-                },
-                {
-                    "before_header": p["batch_path"],
-                    "after_header": p["batch_path"],
-                    "before": old_batch or "",
-                    "after": batch,
-                },
-            ]
-    finally:
-        ipr.close()
+    if module._diff:
+        result["diff"] = [
+            {
+                "before_header": "owned ip6gre tunnels",
+                "after_header": "owned ip6gre tunnels",
+                "before": owned_view([h for h in have if is_owned(h, prefix)], prefix),
+                "after": want_view(want, prefix),
+            },
+            {
+                "before_header": p["batch_path"],
+                "after_header": p["batch_path"],
+                "before": old_batch or "",
+                "after": batch,
+            },
+        ]
     module.exit_json(**result)
 
 

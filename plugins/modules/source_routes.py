@@ -134,23 +134,22 @@ batch_changed:
 """
 
 import ipaddress
+import json
 import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import (
-    IPRoute,
-    NetlinkApplier,
-    NetlinkError,
-    ensure_pyroute2,
-)
+from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
     SourceRoutingError,
     diff_is_empty,
     expand,
     plan_diff,
     render_batch,
+    routes_from_ip_json,
+    rules_from_ip_json,
     state_lines,
 )
 
@@ -170,15 +169,57 @@ BATCH_MODE = 0o644
 def open_iproute():
     """IPRoute with strict dump checking (the kernel filters route dumps by protocol and table), else plain."""
     try:
-        return IPRoute(strict_check=True)
-    except (NetlinkError, OSError, TypeError):
-        return IPRoute()
+        return _pyroute2_dep.IPRoute(strict_check=True)
+    except (_pyroute2_dep.NetlinkError, OSError, TypeError):
+        return _pyroute2_dep.IPRoute()
 
 
 def _cidr(addr, length, family):
     if addr is None:
         addr = "0.0.0.0" if family == 4 else "::"
     return str(ipaddress.ip_network(f"{addr}/{length}", strict=False))
+
+
+def read_with_ip(module, protocol, tables):
+    """(link index, owned rules, owned routes, foreign routes in the wanted tables) through iproute2's
+    JSON output; None when this ip cannot give it (the caller then reads through netlink)."""
+    ip = module.get_bin_path("ip")
+    if not ip:
+        return None
+
+    def ip_json(*args):
+        rc, out, err = module.run_command([ip, "-N", "-j", *args], environ_update={"LC_ALL": "C"})
+        if rc != 0 and "table does not exist" in err:  # a table nobody has put a route in yet
+            return []
+        if rc != 0:
+            raise ValueError(f"ip {' '.join(args)}: rc {rc}")
+        return json.loads(out) if out.strip() else []
+
+    try:
+        index = {link["ifname"]: link["ifindex"] for link in ip_json("link", "show")}
+        rules = {fam: ip_json(f"-{fam}", "rule", "show") for fam in (4, 6)}
+        owned = {fam: ip_json(f"-{fam}", "route", "show", "table", "all", "proto", str(protocol)) for fam in (4, 6)}
+        by_table = {
+            fam: {t: ip_json(f"-{fam}", "route", "show", "table", str(t)) for t in sorted(tables.get(fam, ()))}
+            for fam in (4, 6)
+        }
+        have_routes, foreign = routes_from_ip_json(owned, by_table, protocol)
+        return index, rules_from_ip_json(rules, protocol), have_routes, foreign
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def read_with_netlink(module, protocol, tables):
+    """The same as read_with_ip(), through pyroute2."""
+    ensure_pyroute2(module)
+    ipr = open_iproute()
+    try:
+        index = {link.get_attr("IFLA_IFNAME"): link["index"] for link in ipr.get_links()}
+        names = {i: n for n, i in index.items()}
+        have_routes, foreign = read_routes(ipr, names, protocol, tables)
+        return index, read_rules(ipr, protocol), have_routes, foreign
+    finally:
+        ipr.close()
 
 
 def read_rules(ipr, protocol):
@@ -351,42 +392,39 @@ def main():
     want = {"rules": rules, "routes": routes}
     batches = {fam: render_batch(rules, routes, fam, proto) for fam in (4, 6)}
     paths = {4: p["batch4_path"], 6: p["batch6_path"]}
-    ensure_pyroute2(module)
-
-    ipr = open_iproute()
-    try:
-        index = {}
-        for link in ipr.get_links():
-            index[link.get_attr("IFLA_IFNAME")] = link["index"]
-        names = {i: n for n, i in index.items()}
-        tables = {}
-        for r in routes:
-            tables.setdefault(r["family"], set()).add(r["table"])
-        have_rules = read_rules(ipr, proto)
-        have_routes, foreign = read_routes(ipr, names, proto, tables)
-        diff = plan_diff(want, {"rules": have_rules, "routes": have_routes, "foreign_routes": foreign})
-        if diff["conflicts"]:
-            module.fail_json(msg="; ".join(diff["conflicts"]))
-        missing = sorted({r["dev"] for r in diff["routes"]["add"] if r["type"] == "unicast" and r["dev"] not in index})
-        if missing and not module.check_mode:
-            module.fail_json(
-                msg=f"interface(s) {', '.join(missing)} do not exist: converge meshover.mesh.gre_overlay first"
-            )
-        if missing:
-            module.warn(f"interface(s) {', '.join(missing)} do not exist yet (check mode)")
-
-        old = {fam: read_file(paths[fam]) for fam in (4, 6)}
-        batch_changed = any(old[fam] != batches[fam] for fam in (4, 6))
-        result = dict(
-            changed=not diff_is_empty(diff) or batch_changed,
-            rules_added=_lines(diff["rules"]["add"], "rules", proto),
-            rules_deleted=_lines(diff["rules"]["delete"], "rules", proto, delete=True),
-            routes_added=_lines(diff["routes"]["add"], "routes", proto),
-            routes_deleted=_lines(diff["routes"]["delete"], "routes", proto, delete=True),
-            batch_changed=batch_changed,
+    tables = {}
+    for r in routes:
+        tables.setdefault(r["family"], set()).add(r["table"])
+    index, have_rules, have_routes, foreign = read_with_ip(module, proto, tables) or read_with_netlink(
+        module, proto, tables
+    )
+    diff = plan_diff(want, {"rules": have_rules, "routes": have_routes, "foreign_routes": foreign})
+    if diff["conflicts"]:
+        module.fail_json(msg="; ".join(diff["conflicts"]))
+    missing = sorted({r["dev"] for r in diff["routes"]["add"] if r["type"] == "unicast" and r["dev"] not in index})
+    if missing and not module.check_mode:
+        module.fail_json(
+            msg=f"interface(s) {', '.join(missing)} do not exist: converge meshover.mesh.gre_overlay first"
         )
+    if missing:
+        module.warn(f"interface(s) {', '.join(missing)} do not exist yet (check mode)")
 
-        if not module.check_mode:
+    old = {fam: read_file(paths[fam]) for fam in (4, 6)}
+    batch_changed = any(old[fam] != batches[fam] for fam in (4, 6))
+    live_changes = not diff_is_empty(diff)
+    result = dict(
+        changed=live_changes or batch_changed,
+        rules_added=_lines(diff["rules"]["add"], "rules", proto),
+        rules_deleted=_lines(diff["rules"]["delete"], "rules", proto, delete=True),
+        routes_added=_lines(diff["routes"]["add"], "routes", proto),
+        routes_deleted=_lines(diff["routes"]["delete"], "routes", proto, delete=True),
+        batch_changed=batch_changed,
+    )
+
+    if live_changes and not module.check_mode:
+        ensure_pyroute2(module)  # only now: importing it costs seconds on small nodes
+        ipr = open_iproute()
+        try:
             applier = Applier(module, ipr, index, proto)
             for rule, text in zip(diff["rules"]["delete"], result["rules_deleted"]):
                 applier.delete_rule(rule, text)
@@ -396,29 +434,30 @@ def main():
                 applier.add_route(route, text)
             for rule, text in zip(diff["rules"]["add"], result["rules_added"]):
                 applier.add_rule(rule, text)
-            for fam in (4, 6):
-                if old[fam] != batches[fam]:
-                    write_file(module, paths[fam], batches[fam])
+        finally:
+            ipr.close()
+    if not module.check_mode:
+        for fam in (4, 6):
+            if old[fam] != batches[fam]:
+                write_file(module, paths[fam], batches[fam])
 
-        if module._diff:
-            result["diff"] = [
-                {
-                    "before_header": "owned rules and routes",
-                    "after_header": "owned rules and routes",
-                    "before": state_lines(have_rules, have_routes, proto),
-                    "after": state_lines(rules, routes, proto),
-                }
-            ] + [
-                {
-                    "before_header": paths[fam],
-                    "after_header": paths[fam],
-                    "before": old[fam] or "",
-                    "after": batches[fam],
-                }
-                for fam in (4, 6)
-            ]
-    finally:
-        ipr.close()
+    if module._diff:
+        result["diff"] = [
+            {
+                "before_header": "owned rules and routes",
+                "after_header": "owned rules and routes",
+                "before": state_lines(have_rules, have_routes, proto),
+                "after": state_lines(rules, routes, proto),
+            }
+        ] + [
+            {
+                "before_header": paths[fam],
+                "after_header": paths[fam],
+                "before": old[fam] or "",
+                "after": batches[fam],
+            }
+            for fam in (4, 6)
+        ]
     module.exit_json(**result)
 
 

@@ -9,10 +9,16 @@ import pytest
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     file_actions,
     file_diff,
+    is_sysusers,
+    missing_packages,
     needs_daemon_reload,
     normalize_mode,
+    parse_apt_simulation,
+    parse_dpkg_query,
+    parse_systemctl_show,
     unit_actions,
     validate_files,
+    validate_packages,
 )
 
 WANT = {"path": "/etc/x", "state": "present", "content": "a\n", "mode": 0o640, "uid": 0, "gid": 7}
@@ -134,3 +140,65 @@ def test_unit_actions_forced_restart_only_when_running():
     unit = {"name": "frr.service", "enabled": True, "state": "started", "restart": True}
     assert unit_actions(unit, {"enabled": True, "active": True}, []) == ["restart"]
     assert unit_actions(unit, {"enabled": True, "active": False}, []) == ["start"]
+
+
+def test_parse_dpkg_query_only_ii_is_installed():
+    out = "frr ii \nwireguard-tools rc \nlibc6:amd64 ii \nnftables iU \nsudo iiR\n"
+    assert parse_dpkg_query(out) == {"frr", "libc6"}
+    assert missing_packages(["sudo", "frr", "nftables", "libc6"], parse_dpkg_query(out)) == ["sudo", "nftables"]
+
+
+def test_parse_apt_simulation_lists_inst_lines():
+    out = (
+        "Reading package lists...\nThe following NEW packages will be installed:\n  frr libyang2\n"
+        "Inst libyang2 (2.1.30-2 Debian:12.8/stable [amd64])\nInst frr [8.4.4-1] (8.4.4-1.1 Debian [amd64])\n"
+        "Conf libyang2 (2.1.30-2 Debian:12.8/stable [amd64])\n"
+    )
+    assert parse_apt_simulation(out) == ["libyang2", "frr"]
+    assert parse_apt_simulation("frr is already the newest version (8.4.4-1.1).\n") == []
+
+
+def test_validate_packages():
+    assert validate_packages(["wireguard-tools", "python3-pyroute2", "g++", "libc6"]) == []
+    assert validate_packages(["Bad", "x", "ok-pkg", "ok-pkg"]) == [
+        "packages[0] ('Bad'): not a Debian package name",
+        "packages[1] ('x'): not a Debian package name",
+        "packages: a package is listed twice",
+    ]
+
+
+def test_parse_systemctl_show_blocks_in_order():
+    out = (
+        "ActiveState=inactive\nUnitFileState=\n\n"
+        "ActiveState=active\nUnitFileState=enabled\n\n"
+        "ActiveState=activating\nUnitFileState=static\n\n"
+        "ActiveState=failed\nUnitFileState=masked\n"
+    )
+    assert parse_systemctl_show(out) == [
+        {"enabled": False, "active": False},
+        {"enabled": True, "active": True},
+        {"enabled": True, "active": True},
+        {"enabled": False, "active": False},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "yes"),
+    [
+        ("/etc/sysusers.d/meshover-exporter.conf", True),
+        ("/usr/lib/sysusers.d/x.conf", True),
+        ("/etc/sysusers.d/README", False),
+        ("/etc/sysctl.d/90-meshover.conf", False),
+    ],
+)
+def test_is_sysusers(path, yes):
+    assert is_sysusers(path) is yes
+
+
+def test_unit_actions_restart_on_packages():
+    running = {"enabled": True, "active": True}
+    unit = {"name": "frr.service", "state": "started", "restart_on_packages": True}
+    assert unit_actions(unit, running, [], packages_changed=True) == ["restart"]
+    assert unit_actions(unit, running, [], packages_changed=False) == []
+    assert unit_actions({"name": "x", "state": "started"}, running, [], packages_changed=True) == []
+    assert unit_actions(unit, {"enabled": True, "active": False}, [], packages_changed=True) == ["start"]

@@ -224,19 +224,21 @@ def test_exposition_format():
     )
 
 
-def test_prometheus_client_renders_the_same_names():
-    import prometheus_client as pc  # pinned in requirements.txt: the test must run
+def test_prometheus_client_parses_our_exposition():
+    """The exporter writes the text format itself; Prometheus's own Python parser must read it back."""
+    from prometheus_client.parser import text_string_to_metric_families  # pinned in requirements.txt
 
-    registry = pc.CollectorRegistry()
-
-    class Bridge:
-        def collect(self):
-            return E.to_prometheus(E.metric_families(snapshot("n1")))
-
-    registry.register(Bridge())
-    real = {n for n, _lab, _v in samples(pc.generate_latest(registry).decode()) if not n.endswith("_created")}
-    ours = {n for n, _lab, _v in samples(exposition("n1"))}
-    assert real == ours
+    text = exposition("n1")
+    parsed = {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+    ours = {(n, tuple(sorted(lab.items())), float(v)) for n, lab, v in samples(text)}
+    assert parsed == ours and len(ours) > 20
+    types = {fam.name: fam.type for fam in text_string_to_metric_families(text)}
+    assert types["meshover_bgp_peer_state"] == "gauge"
+    assert types["meshover_wg_peer_received_bytes"] == "counter"  # the parser drops _total from the name
 
 
 def test_fifty_peers_collect_fast():

@@ -24,6 +24,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._source_routing impo
     parse_table_range,
     plan_diff,
     render_batch,
+    routes_from_ip_json,
+    rules_from_ip_json,
     state_lines,
 )
 
@@ -330,3 +332,57 @@ def test_state_lines():
 def test_check_gathering_ignores_nat_endpoints():
     inventory = inv(n1={"meshover_gathering": ["fd00:10::/64"]}, n2={"meshover_nat": True}, n3={"meshover_nat": True})
     assert check_gathering(inventory) == []
+
+
+# Captured on a lab node (iproute2 6.1): `ip -N -j -4|-6 rule show`, `... route show table all proto 77`
+# and `... route show table 23168` with meshover's rules and routes plus one static route of another program.
+RULES4 = (
+    '[{"priority":0,"src":"all","table":"255"},{"priority":10050,"src":"all","dst":"10.0.0.0","dstlen":8,'
+    '"table":"254","protocol":"77"},{"priority":10100,"src":"198.51.100.0","srclen":24,"table":"23168",'
+    '"protocol":"77"},{"priority":32766,"src":"all","table":"254"},{"priority":32767,"src":"all","table":"253"}]'
+)
+RULES6 = (
+    '[{"priority":0,"src":"all","table":"255"},{"priority":10100,"src":"2001:db8::","srclen":48,"table":"23168",'
+    '"protocol":"77"},{"priority":32766,"src":"all","table":"254"}]'
+)
+OWNED4 = (
+    '[{"dst":"default","dev":"mo-n2","table":"23168","scope":"253","flags":[]},'
+    '{"type":"9","dst":"10.0.0.0/8","table":"23168","flags":[]}]'
+)
+OWNED6 = (
+    '[{"type":"9","dst":"fd00::/8","dev":"lo","table":"23168","metric":1024,"flags":[],"pref":"medium"},'
+    '{"dst":"default","dev":"mo-n2","table":"23168","metric":1024,"flags":[],"pref":"medium"}]'
+)
+TABLE4 = (
+    '[{"dst":"default","dev":"mo-n2","protocol":"77","scope":"253","flags":[]},{"type":"9","dst":"10.0.0.0/8",'
+    '"protocol":"77","flags":[]},{"dst":"192.0.2.0/24","dev":"mo-n2","protocol":"4","scope":"253","flags":[]}]'
+)
+
+
+def test_rules_and_routes_from_ip_json_real_output():
+    import json
+
+    rules = rules_from_ip_json({4: json.loads(RULES4), 6: json.loads(RULES6)}, 77)
+    assert rules == [
+        {"family": 4, "priority": 10050, "src": None, "dst": "10.0.0.0/8", "table": 254, "other": False},
+        {"family": 4, "priority": 10100, "src": "198.51.100.0/24", "dst": None, "table": 23168, "other": False},
+        {"family": 6, "priority": 10100, "src": "2001:db8::/48", "dst": None, "table": 23168, "other": False},
+    ]
+    owned, foreign = routes_from_ip_json(
+        {4: json.loads(OWNED4), 6: json.loads(OWNED6)}, {4: {23168: json.loads(TABLE4)}}, 77
+    )
+    base = {"table": 23168, "protocol": 77, "other": False}
+    assert owned == [
+        {"family": 4, "type": "unicast", "dst": "0.0.0.0/0", "dev": "mo-n2", **base},
+        {"family": 4, "type": "throw", "dst": "10.0.0.0/8", "dev": None, **base},
+        {"family": 6, "type": "throw", "dst": "fd00::/8", "dev": None, **base},
+        {"family": 6, "type": "unicast", "dst": "::/0", "dev": "mo-n2", **base},
+    ]
+    assert foreign == [
+        {"family": 4, "table": 23168, "type": "unicast", "dst": "192.0.2.0/24", "dev": "mo-n2", "protocol": 4}
+        | {"other": False}
+    ]
+    # a rule with another action, or an interface match, is not meshover's shape: "other"
+    odd = [{"priority": 5, "src": "all", "action": "unreachable", "protocol": "77"}]
+    odd.append({"priority": 6, "src": "all", "iif": "eth0", "table": "7", "protocol": "77"})
+    assert [r["other"] for r in rules_from_ip_json({4: odd}, 77)] == [True, True]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import types
 
 import pytest
 from ansible.module_utils import basic
@@ -16,21 +17,45 @@ UID, GID = os.getuid(), os.getgid()
 
 
 class FakeSystemctl:
-    """Stands in for AnsibleModule.run_command: systemctl with a unit table, and a validator."""
+    """Stands in for AnsibleModule.run_command: systemctl with a unit table, dpkg-query and apt-get
+    with a package table, systemd-sysusers, and a validator."""
 
     def __init__(self, units=None, validate_rc=0):
         self.units = units or {}
+        self.installed = {}  # package -> version
+        self.available = {}  # package -> newest version in the lists
         self.validate_rc = validate_rc
         self.calls = []
 
     def __call__(self, args, **kwargs):
         self.calls.append(list(args))
-        if os.path.basename(args[0]) == "systemctl":
-            verb = args[1]
-            if verb == "is-enabled":
-                return (0, "enabled\n", "") if self.units.get(args[2], {}).get("enabled") else (1, "disabled\n", "")
-            if verb == "is-active":
-                return (0, "active\n", "") if self.units.get(args[2], {}).get("active") else (3, "inactive\n", "")
+        tool = os.path.basename(args[0])
+        if tool == "systemctl":
+            if args[1] == "show":
+                blocks = []
+                for name in args[3:]:
+                    u = self.units.get(name, {})
+                    blocks.append(
+                        f"ActiveState={'active' if u.get('active') else 'inactive'}\n"
+                        f"UnitFileState={'enabled' if u.get('enabled') else ('disabled' if u else '')}\n"
+                    )
+                return 0, "\n".join(blocks), ""
+            return 0, "", ""
+        if tool == "dpkg-query":
+            names = args[4:]
+            out = "".join(f"{n} ii \n" for n in names if n in self.installed)
+            return (0 if all(n in self.installed for n in names) else 1), out, ""
+        if tool == "apt-get":
+            names = [a for a in args[1:] if not a.startswith("-") and a not in ("install",) and "::" not in a]
+            if any(n not in self.installed and n not in self.available for n in names):
+                return 100, "", "E: Unable to locate package"
+            todo = [n for n in names if self.available.get(n, self.installed.get(n)) != self.installed.get(n)]
+            if "-s" in args:
+                return 0, "".join(f"Inst {n} ({self.available[n]} Debian:12/stable [amd64])\n" for n in todo), ""
+            for n in todo:
+                self.installed[n] = self.available[n]
+            return 0, "", ""
+        if tool == "systemd-sysusers":
             return 0, "", ""
         # validator: it must see the candidate file, not the live one
         candidate = next(a for a in args if "/.meshover-" in a).split(":")[0]
@@ -39,7 +64,10 @@ class FakeSystemctl:
         return self.validate_rc, "", "bad line 3" if self.validate_rc else ""
 
     def systemctl_calls(self):
-        return [c[1:] for c in self.calls if c[1] not in ("is-enabled", "is-active") and "systemctl" in c[0]]
+        return [c[1:] for c in self.calls if "systemctl" in c[0] and c[1] != "show"]
+
+    def tool_calls(self, tool):
+        return [c[1:] for c in self.calls if os.path.basename(c[0]) == tool]
 
 
 @pytest.fixture
@@ -153,3 +181,75 @@ def test_unknown_owner_is_named(tmp_path, fake, run_module):
         bundle.main, {"files": [{"path": str(tmp_path / "x"), "content": "a", "owner": "nosuchuser-mo"}]}
     )
     assert rc == 1 and res["msg"] == "owner 'nosuchuser-mo' does not exist on the node"
+
+
+def test_missing_package_is_installed_then_left_alone(tmp_path, fake, run_module):
+    fake.installed = {"iproute2": "6.1"}
+    fake.available = {"wireguard-tools": "1.0", "iproute2": "6.1"}
+    args = {"packages": ["iproute2", "wireguard-tools"]}
+    _rc, res = run_module(bundle.main, dict(args, _ansible_check_mode=True))
+    assert res["changed"] and res["installed"] == ["wireguard-tools"] and "wireguard-tools" not in fake.installed
+    _rc, res = run_module(bundle.main, args)
+    assert res["changed"] and res["installed"] == ["wireguard-tools"] and fake.installed["wireguard-tools"] == "1.0"
+    # only the missing package was asked for: present never upgrades what is there
+    assert next(c for c in fake.tool_calls("apt-get") if "-y" in c)[-1:] == ["wireguard-tools"]
+    fake.calls.clear()
+    _rc, res = run_module(bundle.main, args)
+    assert res["changed"] is False and res["installed"] == []
+    assert fake.tool_calls("apt-get") == [] and len(fake.tool_calls("dpkg-query")) == 1
+
+
+def test_latest_upgrades_and_restarts_units_that_ask(tmp_path, fake, run_module):
+    fake.installed = {"frr": "8.4"}
+    fake.available = {"frr": "8.4"}
+    fake.units = {"frr.service": {"enabled": True, "active": True}, "other.service": {"enabled": True, "active": True}}
+    units = [
+        {"name": "frr.service", "state": "started", "restart_on_packages": True},
+        {"name": "other.service", "state": "started"},
+    ]
+    args = {"packages": ["frr"], "package_state": "latest", "units": units}
+    _rc, res = run_module(bundle.main, args)
+    assert res["changed"] is False and res["restarted"] == []
+    fake.available["frr"] = "8.5"
+    _rc, res = run_module(bundle.main, args)
+    assert res["installed"] == ["frr"] and fake.installed["frr"] == "8.5"
+    assert res["restarted"] == ["frr.service"] and fake.systemctl_calls() == [["restart", "frr.service"]]
+
+
+def test_unknown_package_fails_naming_it(tmp_path, fake, run_module):
+    conf = tmp_path / "x.conf"
+    rc, res = run_module(bundle.main, {"packages": ["no-such-pkg"], "files": [owned(conf, "a\n")]})
+    assert rc == 1 and "no-such-pkg" in res["msg"] and not conf.exists()
+    rc, res = run_module(bundle.main, {"packages": ["Bad Name"]})
+    assert rc == 1 and res["msg"] == "packages[0] ('Bad Name'): not a Debian package name"
+
+
+def test_sysusers_file_is_applied_before_files_it_owns(tmp_path, fake, run_module, monkeypatch):
+    sysusers = tmp_path / "sysusers.d/x.conf"
+    conf = tmp_path / "x.json"
+    created = set()
+    real_getgrnam = bundle.grp.getgrnam
+
+    def getgrnam(name):
+        if name == "x-user" and "x-user" in created:
+            return types.SimpleNamespace(gr_gid=GID)
+        return real_getgrnam(name)
+
+    monkeypatch.setattr(bundle.grp, "getgrnam", getgrnam)
+    orig = fake.__call__
+
+    def call(args, **kw):
+        if os.path.basename(args[0]) == "systemd-sysusers":
+            created.add("x-user")
+        return orig(args, **kw)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: call(args, **kw))
+    files = [owned(conf, "{}\n", group="x-user"), owned(sysusers, "u x-user - - /\n", "0644")]
+    _rc, res = run_module(bundle.main, {"files": files, "_ansible_check_mode": True})
+    assert res["changed_paths"] == [str(sysusers), str(conf)] and res["commands"] == [f"systemd-sysusers {sysusers}"]
+    assert not created and not conf.exists()
+    rc, res = run_module(bundle.main, {"files": files})
+    assert rc == 0 and created and conf.read_text() == "{}\n"
+    assert fake.tool_calls("systemd-sysusers") == [[str(sysusers)]]
+    _rc, res = run_module(bundle.main, {"files": files})
+    assert res["changed"] is False and len(fake.tool_calls("systemd-sysusers")) == 1

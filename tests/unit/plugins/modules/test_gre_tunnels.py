@@ -55,6 +55,8 @@ class FakeKernel:
         self.calls = []
         self.af_spec_works = af_spec_works
         self.closed = 0
+        self.reads = 0
+        self.ip_works = True
         self.add_link("lo", None, mtu=65536, up=True, addresses=["::1/128"])
         self.add_link("eth1", None, alias="uplink", mtu=1500, up=True, addresses=["fd00:10::1/64"])
 
@@ -81,6 +83,34 @@ class FakeKernel:
         params = dict(alias=f"meshover:{peer}", mtu=1376, up=True, addresses=[LL], addrgenmode=1, data=data)
         params.update(kw)
         return self.add_link(name, "ip6gre", **params)
+
+    def ip_json(self, args):
+        """What `ip -j -d link show` / `ip -j -6 addr show` print for this model (iproute2 6.1)."""
+        modes = {0: "eui64", 1: "none", 2: "stable_secret", 3: "random"}
+        if "link" in args:
+            out = []
+            for link in self.links.values():
+                j = {"ifindex": link["index"], "ifname": link["name"], "flags": ["UP"] if link["up"] else []}
+                j.update(mtu=link["mtu"], inet6_addr_gen_mode=modes[link["addrgenmode"]])
+                if link["alias"] is not None:
+                    j["ifalias"] = link["alias"]
+                if link["kind"]:
+                    d = link["data"]
+                    data = {"remote": d.get("IFLA_IP6GRE_REMOTE"), "local": d.get("IFLA_IP6GRE_LOCAL")}
+                    data["ttl"] = d.get("IFLA_IP6GRE_TTL") or "inherit"
+                    if d.get("IFLA_IP6GRE_FLAGS", 0) & 1:
+                        data["ip6_tnl_f_ign_encap_limit"] = True
+                    else:
+                        data["encap_limit"] = 4
+                    j["linkinfo"] = {"info_kind": link["kind"], "info_data": data}
+                out.append(j)
+            return json.dumps(out)
+        out = []
+        for link in self.links.values():
+            pairs = [a.split("/") for a in link["addresses"]]
+            info = [{"family": "inet6", "local": addr, "prefixlen": int(plen)} for addr, plen in pairs]
+            out.append({"ifindex": link["index"], "ifname": link["name"], "addr_info": info})
+        return json.dumps(out)
 
     def by_index(self, idx):
         return next(link for link in self.links.values() if link["index"] == idx)
@@ -166,11 +196,14 @@ class FakeIPRoute:
 def kernel(monkeypatch):
     k = FakeKernel()
     FakeIPRoute.kernel = k
-    monkeypatch.setattr(gre_tunnels, "IPRoute", FakeIPRoute)
+    monkeypatch.setattr(_pyroute2_dep, "IPRoute", FakeIPRoute)
     monkeypatch.setattr(_pyroute2_dep, "HAS_PYROUTE2", True)
     k.commands = []
 
     def run_command(self, args, **kw):
+        if args[1] == "-j":
+            k.reads += 1
+            return (0, k.ip_json(args), "") if k.ip_works else (255, "", "Option -j is unknown")
         k.commands.append(list(args))
         if args[-1] == "addrgenmode" or args[-2:] == ["addrgenmode", "none"]:
             k.links[args[4]]["addrgenmode"] = 1
@@ -223,6 +256,29 @@ def test_creates_from_scratch_then_idempotent(tmp_path, kernel, capsys):
     assert rc == 0 and result["changed"] is False, result
     assert kernel.calls == []
     assert (result["created"], result["deleted"], result["modified"], result["recreated"]) == ([], [], [], [])
+    assert kernel.closed == 1, "an unchanged run reads with ip -j and never opens netlink"
+
+
+def test_unchanged_run_does_not_import_pyroute2(tmp_path, kernel, capsys, monkeypatch):
+    run(tmp_path, capsys)
+    monkeypatch.setattr(_pyroute2_dep, "HAS_PYROUTE2", None)
+
+    def load():
+        raise AssertionError("pyroute2 imported by an unchanged run")
+
+    monkeypatch.setattr(_pyroute2_dep, "load", load)
+    result, rc = run(tmp_path, capsys)
+    assert rc == 0 and result["changed"] is False, result
+    result, rc = run(tmp_path, capsys, check=True, tunnels=WANT[:1])
+    assert rc == 0 and result["deleted"] == ["mo-n3"] and "mo-n3" in kernel.links
+
+
+def test_reads_through_netlink_when_ip_has_no_json(tmp_path, kernel, capsys):
+    kernel.ip_works = False
+    result, rc = run(tmp_path, capsys)
+    assert rc == 0 and result["created"] == ["mo-n2", "mo-n3"]
+    result, rc = run(tmp_path, capsys)
+    assert rc == 0 and result["changed"] is False and kernel.closed == 3  # read, apply, read
 
 
 def test_addrgenmode_falls_back_to_ip(tmp_path, kernel, capsys):

@@ -9,6 +9,7 @@ import ipaddress
 import json
 
 import pytest
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
@@ -76,6 +77,51 @@ class FakeKernel:
             fields.update(proto=r["protocol"], table=252)
             yield Msg(fields, attrs)
 
+    def ip_json(self, args):
+        """What `ip -N -j ...` prints for this model (iproute2 6.1: numbers for tables, protocols and types;
+        the table and protocol a query filters on are left out)."""
+        names = {i: n for n, i in self.links.items()}
+        if args[:2] == ["link", "show"]:
+            return [{"ifindex": i, "ifname": n} for n, i in self.links.items()]
+        fam = int(args[0][1])
+        if args[1] == "rule":
+            out = [{"priority": 0, "src": "all", "table": "255"}]
+            for r in self.rules:
+                if r["family"] != fam:
+                    continue
+                j = {"priority": r["priority"], "src": "all"}
+                if r.get("src"):
+                    net = ipaddress.ip_network(r["src"])
+                    j.update(src=str(net.network_address), srclen=net.prefixlen)
+                if r.get("action", 1) == 1:
+                    j["table"] = str(r["table"])
+                else:
+                    j["action"] = "unreachable"
+                j["protocol"] = str(r["protocol"])
+                out.append(j)
+            return out
+        table = None if args[4] == "all" else int(args[4])
+        if table is not None and not any(r["table"] == table and r["family"] == fam for r in self.routes):
+            raise LookupError(f"Error: ipv{fam}: FIB table does not exist.\nDump terminated\n")
+        proto = int(args[6]) if "proto" in args else None
+        out = []
+        for r in self.routes:
+            if r["family"] != fam or (proto is not None and r["protocol"] != proto):
+                continue
+            if table is not None and r["table"] != table:
+                continue
+            net = ipaddress.ip_network(r["dst"])
+            j = {"type": "9"} if r["type"] == "throw" else {}
+            j["dst"] = "default" if net.prefixlen == 0 else str(net)
+            if r["type"] == "unicast":
+                j["dev"] = names[r["oif"]]
+            if proto is None and r["protocol"] != 3:
+                j["protocol"] = str(r["protocol"])
+            if table is None and r["table"] != 254:
+                j["table"] = str(r["table"])
+            out.append(j)
+        return out
+
 
 class FakeIPRoute:
     kernel: FakeKernel
@@ -131,8 +177,23 @@ class FakeIPRoute:
 def kernel(monkeypatch):
     k = FakeKernel()
     FakeIPRoute.kernel = k
-    monkeypatch.setattr(source_routes, "IPRoute", FakeIPRoute)
+    k.ip_works = True
+    k.ip_calls = 0
+    monkeypatch.setattr(_pyroute2_dep, "IPRoute", FakeIPRoute)
     monkeypatch.setattr(_pyroute2_dep, "HAS_PYROUTE2", True)
+
+    def run_command(self, args, **kw):
+        assert args[:3] == ["/usr/sbin/ip", "-N", "-j"], args
+        k.ip_calls += 1
+        if not k.ip_works:
+            return 255, "", 'Option "-N" is unknown'
+        try:
+            return 0, json.dumps(k.ip_json(list(args[3:]))), ""
+        except LookupError as e:  # what ip does for a table without routes: "[" on stdout, rc 2
+            return 2, "[", str(e)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: f"/usr/sbin/{name}")
     return k
 
 
@@ -240,3 +301,41 @@ def test_missing_tunnel_fails_but_check_mode_warns(kernel, capsys, tmp_path):
 def test_bad_parameters(kernel, capsys, tmp_path, params, message):
     res = run_module(capsys, tmp_path, **params)
     assert res["failed"] is True and message in res["msg"]
+
+
+def test_unchanged_run_reads_with_ip_only(kernel, capsys, tmp_path, monkeypatch):
+    def load():
+        raise AssertionError("pyroute2 imported by an unchanged run")
+
+    with monkeypatch.context() as m:  # check mode on a fresh node: the tables do not exist yet
+        m.setattr(_pyroute2_dep, "load", load)
+        res = run_module(capsys, tmp_path, check=True)
+        assert res["changed"] is True and len(res["routes_added"]) == 4 and kernel.calls == []
+    run_module(capsys, tmp_path)
+    monkeypatch.setattr(_pyroute2_dep, "HAS_PYROUTE2", None)
+    monkeypatch.setattr(_pyroute2_dep, "load", load)
+    kernel.calls.clear()
+    res = run_module(capsys, tmp_path)
+    assert res["changed"] is False and kernel.calls == [] and kernel.ip_calls > 0
+    res = run_module(capsys, tmp_path, check=True, gateways=[])
+    assert res["changed"] is True and len(res["rules_deleted"]) == 2 and len(kernel.rules) == 2
+
+
+def test_netlink_read_gives_the_same_as_ip(kernel, capsys, tmp_path):
+    run_module(capsys, tmp_path)
+    kernel.routes.append(
+        {"family": 4, "table": 22742, "dst": "192.0.2.0/24", "type": "unicast", "oif": 7, "protocol": 4}
+    )
+    kernel.ip_works = False
+    res_nl = run_module(capsys, tmp_path, check=True, gateways=[])
+    kernel.ip_works = True
+    res_ip = run_module(capsys, tmp_path, check=True, gateways=[])
+    assert res_nl == res_ip and len(res_ip["routes_deleted"]) == 4
+    tables = {4: {22742}, 6: {22742}}
+    module = type(
+        "M", (), {"get_bin_path": lambda self, n: "/usr/sbin/ip", "run_command": basic.AnsibleModule.run_command}
+    )
+    via_ip = source_routes.read_with_ip(module(), 77, tables)
+    kernel.ip_works = False
+    via_nl = source_routes.read_with_netlink(module(), 77, tables)
+    assert via_ip == via_nl and len(via_ip[3]) == 1 and via_ip[3][0]["protocol"] == 4
