@@ -42,11 +42,8 @@ SCRIPTS = [
 WHY_MISSED = {
     "rerun_plain": "each task still costs 4-9 s of Python start-up under qemu-TCG; the remaining tasks are "
     "one module run per kind of object (see docs/design.md)",
-    "rerun_mitogen": "the first task of the run (the one-fact gathering) also pays Mitogen's start-up on each "
-    "node and the import of Ansible's fact collectors under TCG, about 11 s of the 29 s; the other 19 tasks "
-    "take about 18 s, the slowest being the pyroute2 import of gre_tunnels and apt. Next: drop the fact "
-    "gathering (the package tasks can name their package manager) and let gre_tunnels and source_routes "
-    "share one pyroute2 start-up",
+    "rerun_mitogen": "the first remote task of the run pays Mitogen's start-up on each node (about 7 s under "
+    "TCG, as much as the whole `ansible -m ping`); a loaded machine slows the TCG guests more than the ping",
     "plan_1000": "measured while the machine was busy; the plan is linear in peers (see plan_one_of_1000)",
 }
 
