@@ -1,7 +1,8 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars and bgp_undrained (docs: sidecar .yml files)."""
+"""Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars and bgp_undrained
+(docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     derive_identity,
     settings_from_vars,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import is_role_var
 
 _PREFIX = "meshover.mesh."
 
@@ -100,6 +102,33 @@ def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
+def mesh_rolevars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
+    """host -> {its variables named like a meshover role's (wireguard_mesh_*, gre_overlay_*, ...), templated}.
+
+    A variable that cannot be templated yet (it refers to something a play registers later) is left
+    out: the role checks it when it runs.
+    """
+    if isinstance(hostnames, str) or not isinstance(hostnames, (list, tuple)):
+        raise AnsibleFilterError(f"{_PREFIX}mesh_rolevars expects a list of hostnames, got {type(hostnames).__name__}")
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError(
+            f"{_PREFIX}mesh_rolevars expects hostvars as its argument, got {type(hostvars).__name__}"
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for host in hostnames:
+        if host not in hostvars:
+            raise AnsibleFilterError(f"{_PREFIX}mesh_rolevars: {host!r} is not in hostvars")
+        host_vars = hostvars[host]
+        result[host] = {}
+        for key in host_vars:
+            if is_role_var(key):
+                try:
+                    result[host][key] = host_vars[key]
+                except AnsibleUndefinedVariable:
+                    continue
+    return result
+
+
 def bgp_undrained(tables: Any, asn: Any) -> list[str]:
     if not isinstance(tables, Mapping):
         raise AnsibleFilterError(f"{_PREFIX}bgp_undrained: input must be a dict address family -> FRR BGP table JSON")
@@ -118,5 +147,6 @@ class FilterModule:
             "mesh_identity": mesh_identity,
             "mesh_identities": mesh_identities,
             "mesh_hostvars": mesh_hostvars,
+            "mesh_rolevars": mesh_rolevars,
             "bgp_undrained": bgp_undrained,
         }

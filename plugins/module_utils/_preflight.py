@@ -40,6 +40,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_prefix,
     parse_wg_public_key,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -388,9 +389,11 @@ def _normalise(inventory: Any) -> tuple[list[str], dict[str, Mapping[str, Any]]]
     return problems, clean
 
 
-def check(inventory: Any) -> PreflightResult:
-    """Validate the whole inventory; also return settings and the identities that could be derived."""
+def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = None) -> PreflightResult:
+    """Validate the whole inventory (and the roles' variables it sets); also return settings and the
+    identities that could be derived."""
     problems, clean = _normalise(inventory)
+    problems.extend(check_role_vars(role_vars or {}))
     problems.extend(check_unknown(clean))
     mesh_problems, settings = check_mesh_settings(clean)
     problems.extend(mesh_problems)

@@ -15,6 +15,9 @@ description:
   - Covers hostnames, the mesh prefix and IPv4 pool, ASN range and overrides, identity collisions, endpoints,
     ports, MTU, announced and gathered prefixes, mesh-wide variables that differ between hosts, and misspelt
     C(meshover_*) variables.
+  - With O(role_vars), also checks the variables of meshover's roles that the inventory sets (type and choices
+    as in the roles' argument specs, likely misspellings, addresses and ports), which the roles would
+    otherwise only reject on a node that the earlier roles have already changed.
   - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
@@ -32,9 +35,17 @@ options:
         usually built with the P(meshover.mesh.mesh_hostvars#filter) filter.
     type: dict
     required: true
+  role_vars:
+    description:
+      - Dict hostname -> that host's role variables (C(wireguard_mesh_*), C(gre_overlay_*), ...),
+        usually built with the P(meshover.mesh.mesh_rolevars#filter) filter.
+    type: dict
+    default: {}
 seealso:
   - module: meshover.mesh.mesh_peers
   - plugin: meshover.mesh.mesh_hostvars
+    plugin_type: filter
+  - plugin: meshover.mesh.mesh_rolevars
     plugin_type: filter
 """
 
@@ -42,6 +53,7 @@ EXAMPLES = r"""
 - name: Validate the mesh inventory
   meshover.mesh.mesh_preflight:
     inventory: "{{ groups['mesh'] | meshover.mesh.mesh_hostvars(hostvars) }}"
+    role_vars: "{{ groups['mesh'] | meshover.mesh.mesh_rolevars(hostvars) }}"
   delegate_to: localhost
   run_once: true
   register: meshover__preflight
@@ -78,10 +90,10 @@ from ansible_collections.meshover.mesh.plugins.module_utils._preflight import ch
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={"inventory": {"type": "dict", "required": True}},
+        argument_spec={"inventory": {"type": "dict", "required": True}, "role_vars": {"type": "dict", "default": {}}},
         supports_check_mode=True,
     )
-    result = check(module.params["inventory"])
+    result = check(module.params["inventory"], module.params["role_vars"])
     if result.problems:
         module.fail_json(
             msg=f"meshover preflight found {len(result.problems)} problem(s):\n" + "\n".join(result.problems),

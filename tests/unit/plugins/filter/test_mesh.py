@@ -12,11 +12,18 @@ from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     mesh_hostvars,
     mesh_identities,
     mesh_identity,
+    mesh_rolevars,
 )
 
 
 def test_filters_registered():
-    assert set(FilterModule().filters()) == {"mesh_identity", "mesh_identities", "mesh_hostvars", "bgp_undrained"}
+    assert set(FilterModule().filters()) == {
+        "mesh_identity",
+        "mesh_identities",
+        "mesh_hostvars",
+        "mesh_rolevars",
+        "bgp_undrained",
+    }
 
 
 def test_mesh_identity_default_mesh():
@@ -136,3 +143,34 @@ def test_bgp_undrained_filter():
         bgp_undrained([], 7)
     with pytest.raises(AnsibleFilterError, match="asn must be an integer"):
         bgp_undrained(tables, "n3")
+
+
+def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.hostvars import HostVars
+    from ansible.vars.manager import VariableManager
+
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n"
+        "  vars:\n"
+        "    gre_overlay_firewall: false\n"
+        "    base_port: 9000\n"
+        "  hosts:\n"
+        "    n1:\n"
+        "      exporter_port: '{{ base_port + 474 }}'\n"
+        "      exporter_test__scratch: 1\n"
+        "      frr_bgp_plan: '{{ registered_later.plan }}'\n"
+        "      meshover_nat: true\n"
+        "    n2: {}\n"
+    )
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    variable_manager = VariableManager(loader=loader, inventory=inventory)
+    hostvars = HostVars(inventory=inventory, variable_manager=variable_manager, loader=loader)
+    assert mesh_rolevars(["n1", "n2"], hostvars) == {
+        "n1": {"gre_overlay_firewall": False, "exporter_port": 9474},
+        "n2": {"gre_overlay_firewall": False},
+    }
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.mesh_rolevars"):
+        mesh_rolevars(["n9"], hostvars)
