@@ -42,8 +42,8 @@ SCRIPTS = [
 WHY_MISSED = {
     "rerun_plain": "each task still costs 4-9 s of Python start-up under qemu-TCG; the remaining tasks are "
     "one module run per kind of object (see docs/design.md)",
-    "rerun_mitogen": "the first remote task of the run pays Mitogen's start-up on each node (about 7 s under "
-    "TCG, as much as the whole `ansible -m ping`); a loaded machine slows the TCG guests more than the ping",
+    "rerun_mitogen": "the first remote task of the run pays Mitogen's start-up on each node (about 6.5 s under "
+    "TCG, more than the whole `ansible -m ping`), which leaves about 2x ping for everything else",
     "plan_1000": "measured while the machine was busy; the plan is linear in peers (see plan_one_of_1000)",
 }
 
