@@ -79,27 +79,39 @@ def mesh_identities(
     return {host: ident.as_dict() for host, ident in identities.items()}
 
 
-def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
-    """host -> {its meshover_* variables, templated}; works on Ansible's lazy hostvars."""
+def _collect(name: str, hostnames: Any, hostvars: Any, wanted: Any, skip_undefined: bool) -> dict[str, dict[str, Any]]:
+    """host -> {its variables whose name passes wanted(), templated}; works on Ansible's lazy hostvars
+    (only the selected variables are templated)."""
     if isinstance(hostnames, str) or not isinstance(hostnames, (list, tuple)):
-        raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars expects a list of hostnames, got {type(hostnames).__name__}")
+        raise AnsibleFilterError(f"{_PREFIX}{name} expects a list of hostnames, got {type(hostnames).__name__}")
     if not isinstance(hostvars, Mapping):
-        raise AnsibleFilterError(
-            f"{_PREFIX}mesh_hostvars expects hostvars as its argument, got {type(hostvars).__name__}"
-        )
+        raise AnsibleFilterError(f"{_PREFIX}{name} expects hostvars as its argument, got {type(hostvars).__name__}")
     result: dict[str, dict[str, Any]] = {}
     for host in hostnames:
         if host not in hostvars:
-            raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars: {host!r} is not in hostvars")
+            raise AnsibleFilterError(f"{_PREFIX}{name}: {host!r} is not in hostvars")
         host_vars = hostvars[host]
         result[host] = {}
         for key in host_vars:
-            if isinstance(key, str) and key.startswith("meshover_"):
-                try:
-                    result[host][key] = host_vars[key]
-                except AnsibleUndefinedVariable as exc:
-                    raise AnsibleFilterError(f"{_PREFIX}mesh_hostvars: {host}: {key} is undefined: {exc}") from None
+            if not wanted(key):
+                continue
+            try:
+                result[host][key] = host_vars[key]
+            except AnsibleUndefinedVariable as exc:
+                if not skip_undefined:
+                    raise AnsibleFilterError(f"{_PREFIX}{name}: {host}: {key} is undefined: {exc}") from None
     return result
+
+
+def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
+    """host -> {its meshover_* variables, templated}; works on Ansible's lazy hostvars."""
+    return _collect(
+        "mesh_hostvars",
+        hostnames,
+        hostvars,
+        lambda key: isinstance(key, str) and key.startswith("meshover_"),
+        skip_undefined=False,
+    )
 
 
 def mesh_rolevars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
@@ -108,25 +120,7 @@ def mesh_rolevars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:
     A variable that cannot be templated yet (it refers to something a play registers later) is left
     out: the role checks it when it runs.
     """
-    if isinstance(hostnames, str) or not isinstance(hostnames, (list, tuple)):
-        raise AnsibleFilterError(f"{_PREFIX}mesh_rolevars expects a list of hostnames, got {type(hostnames).__name__}")
-    if not isinstance(hostvars, Mapping):
-        raise AnsibleFilterError(
-            f"{_PREFIX}mesh_rolevars expects hostvars as its argument, got {type(hostvars).__name__}"
-        )
-    result: dict[str, dict[str, Any]] = {}
-    for host in hostnames:
-        if host not in hostvars:
-            raise AnsibleFilterError(f"{_PREFIX}mesh_rolevars: {host!r} is not in hostvars")
-        host_vars = hostvars[host]
-        result[host] = {}
-        for key in host_vars:
-            if is_role_var(key):
-                try:
-                    result[host][key] = host_vars[key]
-                except AnsibleUndefinedVariable:
-                    continue
-    return result
+    return _collect("mesh_rolevars", hostnames, hostvars, is_role_var, skip_undefined=True)
 
 
 def bgp_undrained(tables: Any, asn: Any) -> list[str]:
