@@ -520,6 +520,22 @@ def route_from_ip_json(
     }
 
 
+def split_routes(routes: Iterable[Mapping[str, Any]], protocol: int, tables: Mapping[int, Any]) -> tuple[list, list]:
+    """(owned routes, routes of other protocols in the wanted ``tables`` of their family), duplicates
+    (a route both queries returned) once. Shared by the ip -j and the netlink readers."""
+    own, foreign, seen = [], [], set()
+    for route in routes:
+        key = (route["family"], route["table"], route["dst"], route["type"], route["protocol"])
+        if key in seen:
+            continue
+        seen.add(key)
+        if route["protocol"] == protocol:
+            own.append(route)
+        elif route["table"] in tables.get(route["family"], ()):
+            foreign.append(route)
+    return own, foreign
+
+
 def routes_from_ip_json(
     owned: Mapping[int, list], by_table: Mapping[int, Mapping[int, list]], protocol: int
 ) -> tuple[list[dict], list[dict]]:
@@ -528,19 +544,9 @@ def routes_from_ip_json(
     ``owned``: ``{family: ip -N -j -F route show table all proto P}``;
     ``by_table``: ``{family: {table: ip -N -j -F route show table T}}``.
     """
-    own, foreign = [], []
+    routes = []
     for fam in (4, 6):
-        routes = [route_from_ip_json(r, fam, protocol=protocol) for r in owned.get(fam) or []]
+        routes.extend(route_from_ip_json(r, fam, protocol=protocol) for r in owned.get(fam) or [])
         for table, entries in sorted((by_table.get(fam) or {}).items()):
             routes.extend(route_from_ip_json(r, fam, table=table) for r in entries or [])
-        seen = set()
-        for route in routes:
-            key = (route["table"], route["dst"], route["type"], route["protocol"])
-            if key in seen:
-                continue
-            seen.add(key)
-            if route["protocol"] == protocol:
-                own.append(route)
-            elif route["table"] in (by_table.get(fam) or {}):
-                foreign.append(route)
-    return own, foreign
+    return split_routes(routes, protocol, {fam: set(by_table.get(fam) or {}) for fam in (4, 6)})

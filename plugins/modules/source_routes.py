@@ -150,6 +150,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._source_routing impo
     render_batch,
     routes_from_ip_json,
     rules_from_ip_json,
+    split_routes,
     state_lines,
 )
 
@@ -252,23 +253,12 @@ def read_rules(ipr, protocol):
 
 def read_routes(ipr, names, protocol, tables):
     """Owned routes (both families) and the routes of other protocols in ``tables`` (per family)."""
-    owned, foreign = [], []
+    routes = []
     for fam, af in FAMILIES.items():
-        messages = list(ipr.get_routes(family=af, proto=protocol))
+        routes.extend(_route(msg, fam, names) for msg in ipr.get_routes(family=af, proto=protocol))
         for table in sorted(tables.get(fam, ())):
-            messages.extend(ipr.get_routes(family=af, table=table))
-        seen = set()
-        for msg in messages:
-            route = _route(msg, fam, names)
-            key = (route["table"], route["dst"], route["type"], route["protocol"])
-            if key in seen:
-                continue
-            seen.add(key)
-            if route["protocol"] == protocol:
-                owned.append(route)
-            elif route["table"] in tables.get(fam, ()):
-                foreign.append(route)
-    return owned, foreign
+            routes.extend(_route(msg, fam, names) for msg in ipr.get_routes(family=af, table=table))
+    return split_routes(routes, protocol, tables)
 
 
 def _route(msg, fam, names):
