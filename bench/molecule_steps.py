@@ -5,6 +5,8 @@
 
 Streams molecule's output unchanged, then prints a table of step durations and exits with
 molecule's exit code. With --json FILE, also writes the durations there (bench/ and docs use them).
+When molecule fails, the failed tasks (task header and failure lines) are printed again at the very
+end, so a CI log that keeps only its tail still says what failed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,22 @@ import time
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
+FAILURE = re.compile(r"^(fatal: |failed: |ERROR!|\[ERROR\])")
+TASK = re.compile(r"^(TASK|PLAY|RUNNING HANDLER) \[")
+
+
+def failure_summary(lines: list[str], width: int = 1500) -> list[str]:
+    """The failed tasks of an ansible log: each failure line after the header of its task."""
+    out: list[str] = []
+    task = ""
+    for line in lines:
+        if TASK.match(line):
+            task = line.rstrip(" *")
+        elif FAILURE.match(line):
+            if task and (not out or out[-1] != task):
+                out.append(task)
+            out.append(line if len(line) <= width else line[:width] + " ...")
+    return out
 
 
 def main() -> int:
@@ -28,12 +46,15 @@ def main() -> int:
     t0 = time.monotonic()
     started: dict[tuple[str, str], float] = {}
     steps: list[dict] = []
+    lines: list[str] = []
     proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     for raw in proc.stdout:
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
-        m = STEP.search(ANSI.sub("", raw.decode(errors="replace")))
+        text = ANSI.sub("", raw.decode(errors="replace")).rstrip("\n")
+        lines.append(text)
+        m = STEP.search(text)
         if not m:
             continue
         key = (m.group(1), m.group(2))
@@ -48,6 +69,11 @@ def main() -> int:
     for s in steps:
         print(f"{s['scenario']:<12} {s['step']:<12} {s['seconds']:>8}")
     print(f"{'total':<25} {total:>8}   (molecule exit code {rc})")
+    if rc != 0:
+        summary = failure_summary(lines)
+        print("\nwhat failed:" if summary else "\nwhat failed: no task failure in the output (see above)")
+        for line in summary[-40:]:
+            print(f"  {line}")
     if ns.json:
         with open(ns.json, "w", encoding="utf-8") as fh:
             json.dump({"steps": steps, "total": total, "rc": rc}, fh, indent=1)
