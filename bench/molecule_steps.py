@@ -22,19 +22,31 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
 FAILURE = re.compile(r"^(fatal: |failed: |ERROR!|\[ERROR\])")
 TASK = re.compile(r"^(TASK|PLAY|RUNNING HANDLER) \[")
+RESULT = re.compile(r"^(ok|changed|skipping|included|fatal|failed|ERROR!|\[ERROR\])[:!]?")
+TELLING = re.compile(r'^\s*"(msg|assertion|rc|stderr|module_stderr)": ')
+BOX = re.compile(r"^\s*│ ?")  # molecule frames the output of ansible-playbook
 
 
-def failure_summary(lines: list[str], width: int = 1500) -> list[str]:
-    """The failed tasks of an ansible log: each failure line after the header of its task."""
+def failure_summary(lines: list[tuple[float, str]], width: int = 600) -> list[str]:
+    """The failures of an ansible log of (seconds since start, line), short enough for the tail of a
+    CI log: the header of each failed task (prefixed with the time it started), its failure line and
+    the telling keys of the result that follows (msg, assertion, rc, stderr)."""
     out: list[str] = []
     task = ""
-    for line in lines:
+    inside = False
+    for t, raw in lines:
+        line = BOX.sub("", raw)
         if TASK.match(line):
-            task = line.rstrip(" *")
+            task, inside = f"[{t:7.1f} s] {line.rstrip(' *')}", False
         elif FAILURE.match(line):
-            if task and (not out or out[-1] != task):
+            if task and task not in out:
                 out.append(task)
-            out.append(line if len(line) <= width else line[:width] + " ...")
+            out.append(line[:width])
+            inside = True
+        elif inside and RESULT.match(line):
+            inside = False
+        elif inside and TELLING.match(line):
+            out.append(line.strip()[:width])
     return out
 
 
@@ -46,19 +58,19 @@ def main() -> int:
     t0 = time.monotonic()
     started: dict[tuple[str, str], float] = {}
     steps: list[dict] = []
-    lines: list[str] = []
+    lines: list[tuple[float, str]] = []
     proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     for raw in proc.stdout:
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         text = ANSI.sub("", raw.decode(errors="replace")).rstrip("\n")
-        lines.append(text)
+        now = time.monotonic()
+        lines.append((now - t0, text))
         m = STEP.search(text)
         if not m:
             continue
         key = (m.group(1), m.group(2))
-        now = time.monotonic()
         if m.group(3) == "Executing":
             started[key] = now
         elif key in started:
@@ -72,11 +84,16 @@ def main() -> int:
     if rc != 0:
         summary = failure_summary(lines)
         print("\nwhat failed:" if summary else "\nwhat failed: no task failure in the output (see above)")
-        for line in summary[-40:]:
+        for line in summary[-30:]:
             print(f"  {line}")
     if ns.json:
+        tasks = [
+            {"at": round(t, 1), "task": BOX.sub("", line).rstrip(" *")}
+            for t, line in lines
+            if TASK.match(BOX.sub("", line))
+        ]
         with open(ns.json, "w", encoding="utf-8") as fh:
-            json.dump({"steps": steps, "total": total, "rc": rc}, fh, indent=1)
+            json.dump({"steps": steps, "total": total, "rc": rc, "tasks": tasks}, fh, indent=1)
     return rc
 
 

@@ -1,0 +1,53 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bench/molecule_steps.py: the failure summary printed at the end of a failed `make molecule`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parents[3] / "bench" / "molecule_steps.py"
+_SPEC = importlib.util.spec_from_file_location("molecule_steps", _PATH)
+steps = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(steps)
+
+# What molecule prints for ansible-playbook: framed lines, as they look once colours are stripped.
+LOG = """\
+  │ TASK [Start a 10/s ping n1 -> n2 over GRE (add n3)] ******
+  │ ok: [n1]
+  │ TASK [Assert zero loss during the converge (add n3)] ****
+  │ fatal: [n1]: FAILED! => {
+  │     "assertion": "verify__up_after | int > verify__up_before | int",
+  │     "changed": false,
+  │     "evaluated_to": false,
+  │     "msg": "add n3: 900 packets transmitted, 900 received"
+  │ }
+  │ NO MORE HOSTS LEFT ****
+  │ PLAY RECAP ****
+  │ n1 : ok=3 changed=0 failed=1
+"""
+
+
+def _lines(text, step=2.0):
+    return [(i * step, line) for i, line in enumerate(text.splitlines())]
+
+
+def test_summary_names_the_task_its_start_time_and_the_telling_keys():
+    out = steps.failure_summary(_lines(LOG))
+    assert out == [
+        "[    4.0 s] TASK [Assert zero loss during the converge (add n3)]",
+        "fatal: [n1]: FAILED! => {",
+        '"assertion": "verify__up_after | int > verify__up_before | int",',
+        '"msg": "add n3: 900 packets transmitted, 900 received"',
+    ]
+
+
+def test_no_failure_no_summary():
+    assert steps.failure_summary(_lines(LOG.replace("fatal: [n1]: FAILED!", "ok: [n1]"))) == []
+
+
+def test_long_lines_are_cut():
+    log = '  │ TASK [x] **\n  │ fatal: [n2]: FAILED! => {\n  │     "msg": "' + "y" * 2000 + '"\n'
+    out = steps.failure_summary(_lines(log))
+    assert len(out) == 3 and len(out[2]) == 600
