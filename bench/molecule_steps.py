@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -59,7 +60,10 @@ def main() -> int:
     started: dict[tuple[str, str], float] = {}
     steps: list[dict] = []
     lines: list[tuple[float, str]] = []
-    proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Wide enough that molecule does not wrap a failure message over many lines (the summary below
+    # keeps one line per key).
+    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "400")}
+    proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     assert proc.stdout is not None
     for raw in proc.stdout:
         sys.stdout.buffer.write(raw)
