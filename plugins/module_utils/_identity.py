@@ -468,6 +468,13 @@ def join_names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def hosts_label(hosts: list[str], limit: int = 3) -> str:
+    """'n1', 'n1 and n2', 'n1, n2, n3 and 7 more'."""
+    if len(hosts) <= limit:
+        return join_names(list(hosts))
+    return f"{', '.join(hosts[:limit])} and {len(hosts) - limit} more"
+
+
 def _value_label(field_name: str, ident: Identity) -> str:
     value = getattr(ident, field_name)
     if field_name == "interface_id":

@@ -24,11 +24,12 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     Identity,
     MeshError,
     MeshSettings,
+    hosts_label,
     parse_bool,
     parse_endpoint,
     parse_wg_public_key,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, hosts_label
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
     gathered_prefixes,
     gathering_tables,

@@ -33,6 +33,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     MeshSettings,
     derive_identity,
     find_collisions,
+    hosts_label,
     join_names,
     parse_bool,
     parse_endpoint,
@@ -56,13 +57,6 @@ class PreflightResult:
     settings: MeshSettings = field(default_factory=MeshSettings)
     identities: dict[str, Identity] = field(default_factory=dict)
     bgp: BgpSettings = field(default_factory=BgpSettings)
-
-
-def hosts_label(hosts: list[str], limit: int = 3) -> str:
-    """'n1', 'n1 and n2', 'n1, n2, n3 and 7 more'."""
-    if len(hosts) <= limit:
-        return join_names(list(hosts))
-    return f"{', '.join(hosts[:limit])} and {len(hosts) - limit} more"
 
 
 def _key(value: Any) -> str:

@@ -22,6 +22,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.meshover.mesh.plugins.module_utils._identity import hosts_label
+
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
 # Variables a role registers for the later ones (not options, never set in an inventory).
 REGISTERED = ("wireguard_mesh_plan",)
@@ -103,8 +105,6 @@ def _semantic(var: str, value: Any) -> str | None:
 def check_role_vars(role_vars: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """One message per problem: host(s), variable, what is wrong. role_vars: host -> {role variable: value}."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    from ansible_collections.meshover.mesh.plugins.module_utils._preflight import hosts_label
 
     where: dict[str, list[str]] = {}
     seen: dict[tuple[str, str], list] = {}
