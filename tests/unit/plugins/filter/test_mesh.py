@@ -102,13 +102,23 @@ def test_mesh_hostvars_errors():
         mesh_hostvars("n1", {"n1": {}})
 
 
-def test_mesh_hostvars_on_real_ansible_hostvars(tmp_path):
+def _real_hostvars(tmp_path, inventory_yaml):
+    """Ansible's own lazy hostvars over an inventory file with this text."""
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
     from ansible.vars.hostvars import HostVars
     from ansible.vars.manager import VariableManager
 
-    (tmp_path / "hosts.yml").write_text(
+    (tmp_path / "hosts.yml").write_text(inventory_yaml)
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    variable_manager = VariableManager(loader=loader, inventory=inventory)
+    return HostVars(inventory=inventory, variable_manager=variable_manager, loader=loader)
+
+
+def test_mesh_hostvars_on_real_ansible_hostvars(tmp_path):
+    hostvars = _real_hostvars(
+        tmp_path,
         "all:\n"
         "  vars:\n"
         "    meshover_pool4: 10.99.0.0/24\n"
@@ -119,12 +129,8 @@ def test_mesh_hostvars_on_real_ansible_hostvars(tmp_path):
         "      meshover_wg_port: '{{ base_port + 1 }}'\n"
         "      unrelated: '{{ undefined_variable }}'\n"
         "    n2:\n"
-        "      meshover_nat: true\n"
+        "      meshover_nat: true\n",
     )
-    loader = DataLoader()
-    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
-    variable_manager = VariableManager(loader=loader, inventory=inventory)
-    hostvars = HostVars(inventory=inventory, variable_manager=variable_manager, loader=loader)
     result = mesh_hostvars(["n1", "n2"], hostvars)
     assert result["n1"] == {
         "meshover_pool4": "10.99.0.0/24",
@@ -146,12 +152,8 @@ def test_bgp_undrained_filter():
 
 
 def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.hostvars import HostVars
-    from ansible.vars.manager import VariableManager
-
-    (tmp_path / "hosts.yml").write_text(
+    hostvars = _real_hostvars(
+        tmp_path,
         "all:\n"
         "  vars:\n"
         "    gre_overlay_firewall: false\n"
@@ -162,12 +164,8 @@ def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):
         "      exporter_test__scratch: 1\n"
         "      frr_bgp_plan: '{{ registered_later.plan }}'\n"
         "      meshover_nat: true\n"
-        "    n2: {}\n"
+        "    n2: {}\n",
     )
-    loader = DataLoader()
-    inventory = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
-    variable_manager = VariableManager(loader=loader, inventory=inventory)
-    hostvars = HostVars(inventory=inventory, variable_manager=variable_manager, loader=loader)
     assert mesh_rolevars(["n1", "n2"], hostvars) == {
         "n1": {"gre_overlay_firewall": False, "exporter_port": 9474},
         "n2": {"gre_overlay_firewall": False},
