@@ -33,11 +33,15 @@ $(STAMP): requirements.txt
 	$(VBIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-venv: $(STAMP)
+venv: $(STAMP) collection
 
 collection:
 	@mkdir -p $(ACROOT)/ansible_collections/meshover
 	@ln -sfn $(CURDIR) $(ACROOT)/ansible_collections/meshover/mesh
+	@# ansible.cfg points here, so `.venv/bin/ansible-playbook ...` works as typed without the Makefile's env
+	@mkdir -p .lab/collections/ansible_collections/meshover
+	@test -e .lab/.gitignore || echo '*' > .lab/.gitignore
+	@ln -sfn ../../../.. .lab/collections/ansible_collections/meshover/mesh
 
 host-deps:
 	bash molecule/lab/host-deps.sh

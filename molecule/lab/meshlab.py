@@ -46,7 +46,7 @@ MIRRORS = [
     "deb http://deb.debian.org/debian-security bookworm-security main",
 ]
 # Bump to force a rebuild when something outside the recipe dict changes the image.
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 
 BASE_PACKAGES = sorted(
     {
@@ -93,6 +93,9 @@ DPKG_OPTS = [
 ]
 IMAGE_SIZE = "4G"
 FRR_IMAGE = "localhost/frr:lab"
+# The user Ansible logs in as (passwordless sudo, like a cloud image's default user); root only for
+# the lab's own management.
+ADMIN_USER = "admin"
 FRR_CHANGES = [
     'ENTRYPOINT ["/usr/bin/tini", "--"]',
     'CMD ["/usr/lib/frr/docker-start"]',
@@ -115,6 +118,13 @@ cp -a "$S/." "$R/"
 chmod 0755 "$R/usr/local/sbin/lab-net"
 chmod 0700 "$R/root/.ssh"
 chmod 0600 "$R/root/.ssh/authorized_keys"
+# Ansible logs in as a cloud image's admin user with passwordless sudo, as on a fresh cloud server;
+# root's key is only for the lab's own management (meshlab.py ssh, check-isolation, stop-vm).
+chroot "$R" useradd -m -s /bin/bash -u 1000 -U -G sudo admin
+install -d -m 0700 -o 1000 -g 1000 "$R/home/admin/.ssh"
+install -m 0600 -o 1000 -g 1000 "$R/root/.ssh/authorized_keys" "$R/home/admin/.ssh/authorized_keys"
+printf 'admin ALL=(ALL) NOPASSWD:ALL\n' > "$R/etc/sudoers.d/90-cloud-admin"
+chmod 0440 "$R/etc/sudoers.d/90-cloud-admin"
 chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service
 chroot "$R" systemctl disable frr.service
 # Prometheus is in the image for playbooks/monitoring.yml (n1 in verify); it starts only when deployed.
@@ -873,7 +883,7 @@ def write_inventory(ld: Path, state: dict) -> None:
             f"        n{n}:",
             "          ansible_host: 127.0.0.1",
             f"          ansible_port: {port}",
-            "          ansible_user: root",
+            f"          ansible_user: {ADMIN_USER}",
             f"          ansible_ssh_private_key_file: {yq(key)}",
             '          ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'
             ' -o IdentitiesOnly=yes -o LogLevel=ERROR"',
@@ -886,7 +896,7 @@ def write_inventory(ld: Path, state: dict) -> None:
                 "instance": f"n{n}",
                 "address": "127.0.0.1",
                 "port": port,
-                "user": "root",
+                "user": ADMIN_USER,
                 "identity_file": key,
                 "meshover_endpoint": f"fd00:10::{n:x}",
             }
