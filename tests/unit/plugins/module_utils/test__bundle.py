@@ -8,25 +8,25 @@ import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     apt_argv,
+    file_actions,
+    file_diff,
     is_lists_file,
     is_lock_error,
     is_not_found_error,
+    is_sysusers,
     lists_state,
     lock_holder,
-    retry_delay,
-    with_timeout,
-    file_actions,
-    file_diff,
-    is_sysusers,
     missing_packages,
     needs_daemon_reload,
     normalize_mode,
     parse_apt_simulation,
     parse_dpkg_query,
     parse_systemctl_show,
+    retry_delay,
     unit_actions,
     validate_files,
     validate_packages,
+    with_timeout,
 )
 
 WANT = {"path": "/etc/x", "state": "present", "content": "a\n", "mode": 0o640, "uid": 0, "gid": 7}
