@@ -4,8 +4,9 @@
 
 Run it as ``python3 molecule/lab/meshlab.py SUBCOMMAND ...`` (never rely on exec bits).
 
-  build                           build (or reuse) the cached base image + FRR container image
+  build [RELEASE...]              build (or reuse) the cached base images, package archives, FRR image
   up --lab NAME --nodes N         start N VMs on one vde switch, wait for ssh, write the inventory
+     [--release N=REL] [--apt-lock N:SECONDS]
   down --lab NAME                 stop VMs and switch (by pid file), remove overlays; idempotent
   status --lab NAME               show VMs, ports, pids, ssh state
   ssh --lab NAME nK [CMD...]      ssh into a VM
@@ -22,6 +23,7 @@ vde_switch on a unix socket. See molecule/lab/README.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import fcntl
 import hashlib
 import json
@@ -39,19 +41,37 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = "bookworm"
-MIRRORS = [
-    "deb http://deb.debian.org/debian bookworm main",
-    "deb http://deb.debian.org/debian bookworm-updates main",
-    "deb http://deb.debian.org/debian-security bookworm-security main",
-]
+# Debian releases the lab boots. Every node runs DEFAULT_RELEASE unless `up --release N=REL` says
+# otherwise (molecule and the demo keep one node on bookworm: mixed releases and FRR versions peer).
+RELEASES = {
+    "trixie": [
+        "deb http://deb.debian.org/debian trixie main",
+        "deb http://deb.debian.org/debian trixie-updates main",
+        "deb http://deb.debian.org/debian-security trixie-security main",
+    ],
+    "bookworm": [
+        "deb http://deb.debian.org/debian bookworm main",
+        "deb http://deb.debian.org/debian bookworm-updates main",
+        "deb http://deb.debian.org/debian-security bookworm-security main",
+    ],
+}
+DEFAULT_RELEASE = "trixie"
+DEFAULT_NODE_RELEASES = ["3=bookworm"]
+# The FRR container image (served by the lab's registry) is built from this release's frr.
+FRR_RELEASE = "trixie"
+# The guests' only server: qemu user networking forwards 10.0.2.100:80 to labhttp.py (one process per
+# connection), which serves the package archives (/debian/REL/) and the registry (/v2/).
+LAB_SERVER = "10.0.2.100"
 # Bump to force a rebuild when something outside the recipe dict changes the image.
-RECIPE_VERSION = 4
+RECIPE_VERSION = 5
 
+# What a minimal Debian cloud image holds (genericcloud: systemd, ssh, sudo, python3, the cloud kernel,
+# the release's networking), plus iperf3 for bench/throughput.py. Nothing the roles install is here:
+# they install it from the lab's archive (ARCHIVE_GROUPS), as on a fresh server.
 BASE_PACKAGES = sorted(
     {
-        # LAB.md base list
         "systemd-sysv",
+        "systemd",
         "udev",
         "dbus",
         "openssh-server",
@@ -59,30 +79,27 @@ BASE_PACKAGES = sorted(
         "iputils-ping",
         "procps",
         "python3",
-        "python3-apt",
         "sudo",
         "linux-image-cloud-amd64",
         "initramfs-tools",
         "kmod",
-        "wireguard-tools",
-        "frr",
-        "frr-pythontools",
-        "nftables",
-        "tcpdump",
-        "ethtool",
         "curl",
         "ca-certificates",
-        # meshover additions
-        "systemd",
-        "podman",
-        "python3-pyroute2",
-        "python3-prometheus-client",
+        "netbase",
         "iperf3",
-        "tini",
-        # issue 7: the monitoring playbook's Prometheus (guests cannot download; installed, not started)
-        "prometheus",
     }
 )
+# The lab's package archive of a release: every package the roles and playbooks install, with the
+# dependencies a base image lacks (recommends included, as apt installs them). Each group is resolved
+# on its own, as a node installs it (podman's and docker.io's alternatives differ). Keep in step with
+# wireguard_mesh_packages, frr_bgp_packages, frr_bgp__runtime_package and playbooks/monitoring.yml.
+ARCHIVE_GROUPS = [
+    ["wireguard-tools", "iproute2", "python3-pyroute2", "nftables"],
+    ["frr", "frr-pythontools"],
+    ["podman"],
+    ["docker.io"],
+    ["prometheus"],
+]
 FRR_PACKAGES = ["frr", "frr-pythontools", "iproute2", "procps", "tini"]
 DPKG_OPTS = [
     "path-exclude=/usr/share/man/*",
@@ -92,14 +109,16 @@ DPKG_OPTS = [
     "path-exclude=/usr/share/info/*",
 ]
 IMAGE_SIZE = "4G"
-FRR_IMAGE = "localhost/frr:lab"
+# The FRR image the guests pull from the lab's registry (insecure: plain HTTP, configured in the image
+# as a provider's registry mirror would be).
+FRR_IMAGE_NAME = "frr"
+FRR_IMAGE_TAG = "lab"
+FRR_IMAGE = f"{LAB_SERVER}/{FRR_IMAGE_NAME}:{FRR_IMAGE_TAG}"
 # The user Ansible logs in as (passwordless sudo, like a cloud image's default user); root only for
 # the lab's own management.
 ADMIN_USER = "admin"
-FRR_CHANGES = [
-    'ENTRYPOINT ["/usr/bin/tini", "--"]',
-    'CMD ["/usr/lib/frr/docker-start"]',
-]
+FRR_ENTRYPOINT = ["/usr/bin/tini", "--"]
+FRR_CMD = ["/usr/lib/frr/docker-start"]
 INITRD_MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "ext4"]
 
 ESSENTIAL_HOOK = r"""set -eu
@@ -111,30 +130,41 @@ echo MODULES=list > "$R/etc/initramfs-tools/conf.d/meshlab"
 printf '%s\n' @MODULES@ > "$R/usr/share/initramfs-tools/modules.d/meshlab"
 """
 
+# Runs in the chroot while it still has the release's mirrors and the host's resolv.conf: downloads
+# the archive's packages (ARCHIVE_GROUPS, one group per argument) against the base image's dpkg
+# status, so the archive holds exactly what a node of this image will install.
+DOWNLOAD_HOOK = r"""set -eu
+R="$1"
+OUT="$2"
+shift 2
+rm -f "$R"/var/cache/apt/archives/*.deb
+for group in "$@"; do
+    # shellcheck disable=SC2086
+    chroot "$R" apt-get install --download-only -y -q -o APT::Install-Recommends=true $group
+done
+mkdir -p "$OUT"
+mv "$R"/var/cache/apt/archives/*.deb "$OUT"/
+"""
+
 CUSTOMIZE_HOOK = r"""set -eu
 R="$1"
 S="$2"
+REL="$3"
 cp -a "$S/." "$R/"
 chmod 0755 "$R/usr/local/sbin/lab-net"
-chmod 0700 "$R/root/.ssh"
-chmod 0600 "$R/root/.ssh/authorized_keys"
 # Ansible logs in as a cloud image's admin user with passwordless sudo, as on a fresh cloud server;
-# root's key is only for the lab's own management (meshlab.py ssh, check-isolation, stop-vm).
+# root is only for the lab's own management (meshlab.py ssh, check-isolation, stop-vm). Both get the
+# lab's key at boot from the kernel command line (lab-net), as cloud-init gets it from metadata.
 chroot "$R" useradd -m -s /bin/bash -u 1000 -U -G sudo admin
-install -d -m 0700 -o 1000 -g 1000 "$R/home/admin/.ssh"
-install -m 0600 -o 1000 -g 1000 "$R/root/.ssh/authorized_keys" "$R/home/admin/.ssh/authorized_keys"
 printf 'admin ALL=(ALL) NOPASSWD:ALL\n' > "$R/etc/sudoers.d/90-cloud-admin"
 chmod 0440 "$R/etc/sudoers.d/90-cloud-admin"
+# APT's only source is the lab's archive of this release; no lists yet (a fresh image).
+rm -f "$R/etc/apt/sources.list" "$R"/etc/apt/sources.list.d/*
+printf 'deb [trusted=yes] http://@SERVER@/debian/%s ./\n' "$REL" > "$R/etc/apt/sources.list.d/meshlab.list"
 chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service
-chroot "$R" systemctl disable frr.service
-# Prometheus is in the image for playbooks/monitoring.yml (n1 in verify); it starts only when deployed.
-chroot "$R" systemctl disable prometheus.service
-# podman-auto-update (daily timer, Persistent => runs at every first boot) and podman-restart
-# cost ~30 s of CPU at boot under TCG; the roles run containers from systemd units instead.
-chroot "$R" systemctl disable podman-restart.service
 chroot "$R" systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
     systemd-networkd-wait-online.service e2scrub_reap.service e2scrub_all.timer fstrim.timer \
-    man-db.timer dpkg-db-backup.timer podman-auto-update.timer podman-auto-update.service
+    man-db.timer dpkg-db-backup.timer
 echo 'root:lab' | chroot "$R" chpasswd
 printf '/dev/vda / ext4 rw,discard,errors=remount-ro 0 1\n' > "$R/etc/fstab"
 echo localhost > "$R/etc/hostname"
@@ -142,7 +172,7 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\tlocalhost\n::1\tlocalhost ip6-localhost
 : > "$R/etc/resolv.conf"
 rm -f "$R/etc/machine-id" "$R/var/lib/dbus/machine-id"
 : > "$R/etc/machine-id"
-"""
+""".replace("@SERVER@", LAB_SERVER)
 
 FRR_HOOK = r"""set -eu
 R="$1"
@@ -192,17 +222,27 @@ fi
 
 LAB_NET = r"""#!/bin/sh
 # meshover lab: hostname + networkd config from the kernel command line
-# (lab.hostname=, lab.data6=, lab.data4=). NICs are found by MAC prefix and matched by
+# (lab.hostname=, lab.data6=, lab.data4=, lab.sshkey=). NICs are found by MAC prefix and matched by
 # exact MAC (networkd's MACAddress= takes no globs): 52:54:00:00:* mgmt, 52:54:00:01:* data.
 set -eu
-hn="" d6="" d4=""
+hn="" d6="" d4="" key=""
 for a in $(cat /proc/cmdline); do
     case "$a" in
+        lab.sshkey=*) key="${a#lab.sshkey=}" ;;
         lab.hostname=*) hn="${a#lab.hostname=}" ;;
         lab.data6=*) d6="${a#lab.data6=}" ;;
         lab.data4=*) d4="${a#lab.data4=}" ;;
     esac
 done
+if [ -n "$key" ]; then
+    # the lab's key (the base64 part of an ed25519 public key), as cloud-init writes the provider's
+    for h in /root /home/admin; do
+        install -d -m 0700 "$h/.ssh"
+        echo "ssh-ed25519 $key meshover-lab" > "$h/.ssh/authorized_keys"
+        chmod 0600 "$h/.ssh/authorized_keys"
+    done
+    chown -R admin:admin /home/admin/.ssh
+fi
 if [ -n "$hn" ]; then
     echo "$hn" > /etc/hostname
     echo "$hn" > /proc/sys/kernel/hostname
@@ -272,11 +312,12 @@ Storage=volatile
 RuntimeMaxUse=32M
 """
 
-STORAGE_CONF = """[storage]
-driver = "overlay"
-runroot = "/run/containers/storage"
-graphroot = "/var/lib/containers/storage"
+# The lab's registry speaks plain HTTP: podman and Docker are told so, as a provider's mirror would be.
+REGISTRIES_CONF = f"""[[registry]]
+location = "{LAB_SERVER}"
+insecure = true
 """
+DOCKER_DAEMON_JSON = json.dumps({"insecure-registries": [LAB_SERVER]}, indent=1) + "\n"
 
 
 def log(msg: str) -> None:
@@ -337,33 +378,38 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 # recipe and cache
 
 
-def recipe() -> dict:
+def recipe(release: str) -> dict:
     return {
         "version": RECIPE_VERSION,
-        "suite": SUITE,
-        "mirrors": MIRRORS,
+        "suite": release,
+        "mirrors": RELEASES[release],
         "packages": BASE_PACKAGES,
+        "archive_groups": ARCHIVE_GROUPS,
+        "frr": release == FRR_RELEASE,
         "frr_packages": FRR_PACKAGES,
         "dpkg_opts": DPKG_OPTS,
         "image_size": IMAGE_SIZE,
         "initrd_modules": INITRD_MODULES,
         "essential_hook": ESSENTIAL_HOOK,
+        "download_hook": DOWNLOAD_HOOK,
         "customize_hook": CUSTOMIZE_HOOK,
         "frr_hook": FRR_HOOK,
         "docker_start": DOCKER_START,
         "frr_ids_hook": FRR_IDS_HOOK,
         "frr_image": FRR_IMAGE,
-        "frr_changes": FRR_CHANGES,
+        "frr_entrypoint": FRR_ENTRYPOINT,
+        "frr_cmd": FRR_CMD,
         "lab_net": LAB_NET,
         "lab_net_unit": LAB_NET_UNIT,
         "sshd_conf": SSHD_CONF,
         "journald_conf": JOURNALD_CONF,
-        "storage_conf": STORAGE_CONF,
+        "registries_conf": REGISTRIES_CONF,
+        "docker_daemon_json": DOCKER_DAEMON_JSON,
     }
 
 
-def recipe_hash() -> str:
-    blob = json.dumps(recipe(), sort_keys=True).encode()
+def recipe_hash(release: str) -> str:
+    blob = json.dumps(recipe(release), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -372,15 +418,16 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "meshover-lab"
 
 
-def cache_dir() -> Path:
-    return cache_root() / recipe_hash()
+def cache_dir(release: str) -> Path:
+    return cache_root() / f"{release}-{recipe_hash(release)}"
 
 
-BASE_FILES = ("base.qcow2", "vmlinuz", "initrd.img", "id_ed25519", "id_ed25519.pub", "recipe.json")
+BASE_FILES = ("base.qcow2", "vmlinuz", "initrd.img", "recipe.json", "archive/Release")
 
 
-def cache_complete(d: Path) -> bool:
-    return all((d / f).is_file() for f in BASE_FILES)
+def cache_complete(d: Path, release: str) -> bool:
+    files = [*BASE_FILES, *(["registry/done"] if release == FRR_RELEASE else [])]
+    return all((d / f).is_file() for f in files)
 
 
 def mounts_below(path: Path) -> list[str]:
@@ -422,12 +469,12 @@ def write_tree(root: Path, files: dict[str, tuple[str, int]]) -> None:
         os.chmod(p, mode)
 
 
-def mmdebstrap_cmd(packages: list[str], target: str, hooks: list[str]) -> list[str]:
+def mmdebstrap_cmd(release: str, packages: list[str], target: str, hooks: list[str]) -> list[str]:
     cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", "--quiet", "--include=" + ",".join(packages)]
     cmd += [f"--dpkgopt={o}" for o in DPKG_OPTS]
     cmd += ["--aptopt=Acquire::Retries=3"]
     cmd += hooks
-    cmd += [SUITE, target, *MIRRORS]
+    cmd += [release, target, *RELEASES[release]]
     return cmd
 
 
@@ -440,6 +487,7 @@ def build_frr_tar(work: Path) -> Path:
     ids.write_text(FRR_IDS_HOOK)
     out = work / "frr.tar"
     cmd = mmdebstrap_cmd(
+        FRR_RELEASE,
         FRR_PACKAGES,
         str(out),
         [
@@ -451,71 +499,73 @@ def build_frr_tar(work: Path) -> Path:
     return out
 
 
-def preload_frr(rootfs: Path, frr_tar: Path, work: Path) -> str:
-    """Import frr.tar into the guest's podman storage (overlay driver) from the host."""
-    graph = rootfs / "var/lib/containers/storage"
-    graph.mkdir(parents=True, exist_ok=True)
-    runroot = Path(tempfile.mkdtemp(prefix="mlrun.", dir="/tmp"))  # podman: runroot <= 50 chars
-    tmpdir = work / "podman-tmp"
-    tmpdir.mkdir()
-    conf = work / "host-storage.conf"
-    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{runroot}"\ngraphroot = "{graph}"\n')
-    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf), TMPDIR=str(tmpdir))
-    podman = [
-        "podman",
-        "--root",
-        str(graph),
-        "--runroot",
-        str(runroot),
-        "--storage-driver",
-        "overlay",
-        "--tmpdir",
-        str(tmpdir),
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "none",
+def labhttp():
+    """molecule/lab/labhttp.py as a module (the lab's web server and registry builder)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("labhttp", Path(__file__).with_name("labhttp.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def index_archive(d: Path, release: str) -> int:
+    """Packages, Packages.gz and Release of a flat APT repository of the .deb files in d."""
+    stanzas = []
+    for deb in sorted(d.glob("*.deb")):
+        control = run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True).stdout.rstrip("\n")
+        md5, sha = hashlib.md5(), hashlib.sha256()  # APT index fields, not security
+        with open(deb, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                md5.update(chunk)
+                sha.update(chunk)
+        stanzas.append(
+            f"{control}\nFilename: ./{deb.name}\nSize: {deb.stat().st_size}\n"
+            f"MD5sum: {md5.hexdigest()}\nSHA256: {sha.hexdigest()}\n"
+        )
+    packages = "\n".join(stanzas).encode()
+    (d / "Packages").write_bytes(packages)
+    import gzip
+
+    (d / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
+    lines = [
+        "Origin: meshover-lab",
+        "Label: meshover-lab",
+        f"Suite: {release}",
+        f"Codename: {release}",
+        "Architectures: amd64 all",
+        "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()),
+        "SHA256:",
     ]
-    cmd = [*podman, "import"]
-    for c in FRR_CHANGES:
-        cmd += ["--change", c]
-    cmd += [str(frr_tar), FRR_IMAGE]
-    try:
-        res = run(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        run([*podman, "images"], env=env)
-    finally:
-        shutil.rmtree(runroot, ignore_errors=True)
-    image_id = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
-    image_id = image_id.removeprefix("sha256:")
-    # libpod's state db records the host's runroot/tmpdir; the guest must create its own.
-    # The network backend is chosen by the guest's own podman (host may differ).
-    shutil.rmtree(graph / "libpod", ignore_errors=True)
-    (graph / "defaultNetworkBackend").unlink(missing_ok=True)
-    return image_id
+    for name in ("Packages", "Packages.gz"):
+        data = (d / name).read_bytes()
+        lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
+    (d / "Release").write_text("\n".join(lines) + "\n")
+    return len(stanzas)
 
 
-def do_build(force: bool = False) -> Path:
-    final = cache_dir()
+def do_build(release: str = DEFAULT_RELEASE, force: bool = False) -> Path:
+    if release not in RELEASES:
+        die(f"unknown release {release!r}; known: {', '.join(RELEASES)}")
+    final = cache_dir(release)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)
-        if cache_complete(final) and not force:
-            log(f"base image cached: {final}")
-            print("cached", flush=True)
+        if cache_complete(final, release) and not force:
+            log(f"{release} image cached: {final}")
             return final
-        for tool in ("mmdebstrap", "mkfs.ext4", "qemu-img", "ssh-keygen", "podman"):
+        for tool in ("mmdebstrap", "mkfs.ext4", "qemu-img", "dpkg-deb"):
             if not shutil.which(tool):
-                die(f"{tool} not found; apt-get install qemu-utils mmdebstrap e2fsprogs podman openssh-client")
+                die(f"{tool} not found; apt-get install qemu-utils mmdebstrap e2fsprogs dpkg")
         # Leftovers of interrupted builds (we hold the lock, so none is running).
         for stale in root.glob("*.tmp-*"):
             safe_rmtree(stale)
         t0 = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=root))
+        with_frr = release == FRR_RELEASE
         try:
             timings = {}
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "meshover-lab", "-f", str(work / "id_ed25519")])
-            pub = (work / "id_ed25519.pub").read_text()
             stage = work / "stage"
             write_tree(
                 stage,
@@ -524,28 +574,35 @@ def do_build(force: bool = False) -> Path:
                     "etc/systemd/system/lab-net.service": (LAB_NET_UNIT, 0o644),
                     "etc/ssh/sshd_config.d/meshlab.conf": (SSHD_CONF, 0o644),
                     "etc/systemd/journald.conf.d/meshlab.conf": (JOURNALD_CONF, 0o644),
-                    "etc/containers/storage.conf": (STORAGE_CONF, 0o644),
-                    "root/.ssh/authorized_keys": (pub, 0o600),
+                    "etc/containers/registries.conf.d/50-meshlab.conf": (REGISTRIES_CONF, 0o644),
+                    "etc/docker/daemon.json": (DOCKER_DAEMON_JSON, 0o644),
                 },
             )
             ess = work / "essential-hook.sh"
             ess.write_text(ESSENTIAL_HOOK.replace("@MODULES@", " ".join(INITRD_MODULES)))
+            dl = work / "download-hook.sh"
+            dl.write_text(DOWNLOAD_HOOK)
             cust = work / "customize-hook.sh"
             cust.write_text(CUSTOMIZE_HOOK)
             rootfs = work / "rootfs"
+            archive = work / "archive"
             ids = work / "frr-ids-hook.sh"
             ids.write_text(FRR_IDS_HOOK)
+            groups = " ".join(shlex.quote(" ".join(g)) for g in ARCHIVE_GROUPS)
+            q = shlex.quote
             base_cmd = mmdebstrap_cmd(
+                release,
                 BASE_PACKAGES,
                 str(rootfs),
                 [
-                    f'--essential-hook=sh {shlex.quote(str(ess))} "$1"',
-                    f'--essential-hook=sh {shlex.quote(str(ids))} "$1"',
-                    f'--customize-hook=sh {shlex.quote(str(cust))} "$1" {shlex.quote(str(stage))}',
+                    f'--essential-hook=sh {q(str(ess))} "$1"',
+                    f'--essential-hook=sh {q(str(ids))} "$1"',
+                    f'--customize-hook=sh {q(str(dl))} "$1" {q(str(archive))} {groups}',
+                    f'--customize-hook=sh {q(str(cust))} "$1" {q(str(stage))} {q(release)}',
                 ],
             )
             # Both mmdebstraps in parallel: they are mostly download + dpkg bound.
-            log("building base rootfs and FRR container rootfs (mmdebstrap, in parallel)")
+            log(f"building the {release} rootfs and its archive" + (" and the FRR image rootfs" if with_frr else ""))
             frr_err: list[BaseException] = []
 
             def frr_job() -> None:
@@ -556,20 +613,31 @@ def do_build(force: bool = False) -> Path:
                 except BaseException as e:  # re-raised in the main thread below
                     frr_err.append(e)
 
-            th = threading.Thread(target=frr_job)
-            th.start()
+            th = threading.Thread(target=frr_job) if with_frr else None
+            if th:
+                th.start()
             t = time.monotonic()
             try:
                 run_graceful(base_cmd)
             finally:
-                th.join()  # never delete the work dir under a running mmdebstrap
+                if th:
+                    th.join()  # never delete the work dir under a running mmdebstrap
             timings["base_mmdebstrap_s"] = round(time.monotonic() - t, 1)
             if frr_err:
                 raise frr_err[0]
             t = time.monotonic()
-            image_id = preload_frr(rootfs, work / "frr.tar", work)
-            timings["frr_preload_s"] = round(time.monotonic() - t, 1)
-            log(f"preloaded {FRR_IMAGE} {image_id[:12]} into the guest's podman storage")
+            n_debs = index_archive(archive, release)
+            timings["archive_index_s"] = round(time.monotonic() - t, 1)
+            image_digest = ""
+            if with_frr:
+                t = time.monotonic()
+                image_digest = labhttp().build_registry(
+                    work / "frr.tar", work / "registry", FRR_IMAGE_NAME, FRR_IMAGE_TAG, FRR_ENTRYPOINT, FRR_CMD
+                )
+                (work / "registry" / "done").write_text(image_digest + "\n")
+                (work / "frr.tar").unlink()
+                timings["frr_registry_s"] = round(time.monotonic() - t, 1)
+                log(f"FRR image {FRR_IMAGE} {image_digest[:19]} in the lab's registry")
             boot = rootfs / "boot"
             kernels = sorted(boot.glob("vmlinuz-*"))
             initrds = sorted(boot.glob("initrd.img-*"))
@@ -584,27 +652,21 @@ def do_build(force: bool = False) -> Path:
             timings["mkfs_convert_s"] = round(time.monotonic() - t, 1)
             raw.unlink()
             safe_rmtree(rootfs)
-            (work / "frr.tar").unlink()
             timings["total_s"] = round(time.monotonic() - t0, 1)
+            archive_mb = sum(f.stat().st_size for f in archive.iterdir()) / 1e6
             meta = {
                 "hash": final.name,
+                "release": release,
                 "kernel": kernels[0].name,
-                "frr_image_id": image_id,
+                "archive_debs": n_debs,
+                "archive_mb": round(archive_mb, 1),
+                "frr_image_digest": image_digest,
                 "timings": timings,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "recipe": recipe(),
+                "recipe": recipe(release),
             }
             (work / "recipe.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-            for p in (
-                stage,
-                ess,
-                cust,
-                work / "frr-stage",
-                work / "frr-hook.sh",
-                work / "podman-tmp",
-                work / "frr-ids-hook.sh",
-                work / "host-storage.conf",
-            ):
+            for p in (stage, ess, dl, cust, work / "frr-stage", work / "frr-hook.sh", ids):
                 if p.is_dir():
                     shutil.rmtree(p)
                 elif p.exists():
@@ -619,7 +681,8 @@ def do_build(force: bool = False) -> Path:
             else:
                 safe_rmtree(work)
             raise
-        log(f"built {final} in {timings['total_s']} s {json.dumps(timings)}")
+        what = f"{n_debs} packages, {archive_mb:.0f} MB archive"
+        log(f"built {final} in {timings['total_s']} s ({what}) {json.dumps(timings)}")
         return final
 
 
@@ -768,9 +831,22 @@ def start_switch(ld: Path) -> None:
 
 def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
     name = f"n{n}"
-    append = f"root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet lab.hostname={name} lab.data6=fd00:10::{n:x}/64"
+    key = (ld / "id_ed25519.pub").read_text().split()[1]
+    append = (
+        f"root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet lab.hostname={name} lab.data6=fd00:10::{n:x}/64"
+        f" lab.sshkey={key}"
+    )
     if data4:
         append += f" lab.data4=10.10.0.{n}/24"
+    # The lab's server: one labhttp.py per connection to 10.0.2.100:80 (archives, registry); 443
+    # answers with a closed connection, so that podman and Docker fall back to HTTP at once.
+    serve = f"{sys.executable} {Path(__file__).with_name('labhttp.py')} serve {ld / 'www'}"
+    if "," in serve:
+        die(f"no commas allowed in the lab's paths: {serve}")
+    mgmt = (
+        f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22,"
+        f"guestfwd=tcp:{LAB_SERVER}:80-cmd:{serve},guestfwd=tcp:{LAB_SERVER}:443-cmd:/bin/true"
+    )
     return [
         "qemu-system-x86_64",
         "-name",
@@ -803,7 +879,7 @@ def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
         "-drive",
         f"file={ld / (name + '.qcow2')},if=virtio,format=qcow2,cache=unsafe,discard=unmap",
         "-netdev",
-        f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
+        mgmt,
         "-device",
         f"virtio-net-pci,netdev=mgmt,mac=52:54:00:00:{n >> 8:02x}:{n & 0xFF:02x}",
         "-netdev",
@@ -820,7 +896,7 @@ def start_vm(ld: Path, state: dict, n: int, fresh: bool) -> None:
     if lab_pid(ld, ld / f"{name}.pid"):
         log(f"{name} already running")
         return
-    base = Path(state["base"])
+    base = Path(state["bases"][str(n)])
     overlay = ld / f"{name}.qcow2"
     if fresh or not overlay.exists():
         overlay.unlink(missing_ok=True)
@@ -891,6 +967,11 @@ def write_inventory(ld: Path, state: dict) -> None:
             "          ansible_python_interpreter: /usr/bin/python3",
             f'          meshover_endpoint: "fd00:10::{n:x}"',
         ]
+        release = state["releases"][str(n)]
+        if release == "bookworm":
+            lines.append("          meshover_frr_mode: package   # Debian 12: FRR 8.4 from the distribution")
+        elif n == 2:
+            lines.append("          frr_bgp_container_runtime: docker   # n1: podman, n2: Docker")
         instances.append(
             {
                 "instance": f"n{n}",
@@ -903,8 +984,8 @@ def write_inventory(ld: Path, state: dict) -> None:
         )
     lines += [
         "      vars:",
-        "        # the guests reach no registry: FRR's container image is the one the lab preloads",
-        "        meshover_frr_image: localhost/frr:lab",
+        "        # the lab's registry (molecule/lab/labhttp.py): FRR 10.3 built from Debian 13's frr",
+        f"        meshover_frr_image: {FRR_IMAGE}",
         "        meshover_pool4: 10.99.0.0/24",
     ]
     (ld / "inventory.yml").write_text("\n".join(lines) + "\n")
@@ -912,17 +993,74 @@ def write_inventory(ld: Path, state: dict) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    do_build(force=args.force)
+    for release in args.releases or [DEFAULT_RELEASE, *(r for r in RELEASES if r != DEFAULT_RELEASE)]:
+        do_build(release, force=args.force)
+
+
+def node_releases(nodes: int, specs: list[str]) -> dict[int, str]:
+    """{node: release} from `N=RELEASE` items; nodes not named run DEFAULT_RELEASE (names past
+    `nodes` are ignored, so the default `3=bookworm` fits any lab size)."""
+    out = dict.fromkeys(range(1, nodes + 1), DEFAULT_RELEASE)
+    for spec in specs:
+        m = re.fullmatch(r"(\d+)=([a-z]+)", spec)
+        if not m or m.group(2) not in RELEASES:
+            die(f"--release {spec!r}: want N=RELEASE with RELEASE one of {', '.join(RELEASES)}")
+        if int(m.group(1)) in out:
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
+# Holds the locks an apt run holds (unattended-upgrades at a cloud server's first boot does, for
+# minutes): dpkg's frontend and database locks and the lists lock, for argv[1] seconds.
+APT_LOCK_HOLDER = r"""import fcntl, os, sys, time
+held = []
+for p in ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/lib/apt/lists/lock"):
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    f = open(p, "a")
+    fcntl.lockf(f, fcntl.LOCK_EX)
+    held.append(f)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def hold_apt_lock(ld: Path, state: dict, spec: str) -> None:
+    m = re.fullmatch(r"(\d+):(\d+)", spec)
+    if not m:
+        die(f"--apt-lock {spec!r}: want NODE:SECONDS")
+    n, seconds = int(m.group(1)), int(m.group(2))
+    if n > state["nodes"]:
+        return
+    b64 = base64.b64encode(APT_LOCK_HOLDER.encode()).decode()
+    cmd = (
+        f"echo {b64} | base64 -d > /run/meshlab-apt-lock.py && systemd-run --quiet --collect"
+        f" --unit=meshlab-apt-lock --description='meshlab: an apt run holding the dpkg lock'"
+        f" /usr/bin/python3 /run/meshlab-apt-lock.py {seconds}"
+    )
+    run([*ssh_base(ld, state["port_base"] + n), cmd], timeout=120)
+    log(f"n{n}: the dpkg and apt lists locks are held for {seconds} s (unit meshlab-apt-lock)")
+
+
+def populate_www(ld: Path, bases: dict[str, str]) -> None:
+    """ld/www: what labhttp.py serves, links into the cache: debian/REL -> REL's archive, v2 -> registry."""
+    www = ld / "www"
+    safe_rmtree(www)
+    (www / "debian").mkdir(parents=True)
+    for base in sorted(set(bases.values())):
+        release = json.loads((Path(base) / "recipe.json").read_text())["release"]
+        (www / "debian" / release).symlink_to(Path(base) / "archive")
+    (www / "v2").symlink_to(cache_dir(FRR_RELEASE) / "registry" / "v2")
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    for tool in ("qemu-system-x86_64", "qemu-img", "vde_switch", "ssh"):
+    for tool in ("qemu-system-x86_64", "qemu-img", "vde_switch", "ssh", "ssh-keygen"):
         if not shutil.which(tool):
             die(f"{tool} not found; apt-get install qemu-system-x86 qemu-utils vde2 openssh-client")
     if args.nodes < 1 or args.nodes > 19:
         die("--nodes must be 1..19")
     t0 = time.monotonic()
-    base = do_build()
+    releases = node_releases(args.nodes, args.release)
+    built = {rel: str(do_build(rel)) for rel in sorted({*releases.values(), FRR_RELEASE})}
+    bases = {str(n): built[rel] for n, rel in releases.items()}
     ld = lab_dir(args.lab)
     ld.mkdir(parents=True, exist_ok=True)
     gi = ld.parent / ".gitignore"
@@ -932,18 +1070,22 @@ def cmd_up(args: argparse.Namespace) -> None:
         die(f"lab dir path {ld} is too long for unix sockets; set MESHLAB_DIR to a shorter path")
     state = load_state(ld)
     running = [f.stem for f in ld.glob("n*.pid") if lab_pid(ld, f)]
-    if running and state and (state["nodes"] != args.nodes or state["base"] != str(base)):
+    if running and state and (state["nodes"] != args.nodes or state.get("bases") != bases):
         die(f"lab {args.lab} is running with a different shape/base ({running}); run down first")
     if not running:
         state = {
             "lab": args.lab,
             "nodes": args.nodes,
-            "base": str(base),
+            "bases": bases,
+            "releases": {str(n): rel for n, rel in releases.items()},
             "data4": not args.no_data4,
             "port_base": choose_port_base(args.lab, args.nodes, args.port_base),
         }
-        shutil.copy2(base / "id_ed25519", ld / "id_ed25519")
-        os.chmod(ld / "id_ed25519", 0o600)
+        # A key of this lab's own, given to the guests at boot (lab-net writes authorized_keys).
+        for f in ("id_ed25519", "id_ed25519.pub"):
+            (ld / f).unlink(missing_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "meshover-lab", "-f", str(ld / "id_ed25519")])
+        populate_www(ld, bases)
         (ld / "state.json").write_text(json.dumps(state, indent=1) + "\n")
     assert state is not None
     start_switch(ld)
@@ -951,6 +1093,9 @@ def cmd_up(args: argparse.Namespace) -> None:
     for n in range(1, args.nodes + 1):
         start_vm(ld, state, n, fresh=not running)
     wait_ssh(ld, state, list(range(1, args.nodes + 1)), args.timeout)
+    if not running:
+        for spec in args.apt_lock:
+            hold_apt_lock(ld, state, spec)
     write_inventory(ld, state)
     log(f"inventory: {ld / 'inventory.yml'}  (lab up in {time.monotonic() - t0:.0f} s)")
 
@@ -998,13 +1143,14 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"lab {args.lab}: down")
         return
     sw = lab_pid(ld, ld / "vde.pid")
-    print(f"lab {args.lab}: dir {ld}, base {state['base']}, switch pid {sw or '-'}")
+    print(f"lab {args.lab}: dir {ld}, switch pid {sw or '-'}")
     for n in range(1, state["nodes"] + 1):
         pid = lab_pid(ld, ld / f"n{n}.pid")
         port = state["port_base"] + n
         ssh = "ssh" if pid and ssh_banner(port) else "-"
         rss = f"{rss_kib(pid) // 1024} MiB" if pid else "-"
-        print(f"  n{n}: pid {pid or '-'} port {port} {ssh} rss {rss} data fd00:10::{n:x}")
+        rel = state.get("releases", {}).get(str(n), "?")
+        print(f"  n{n}: {rel} pid {pid or '-'} port {port} {ssh} rss {rss} data fd00:10::{n:x}")
 
 
 def cmd_ssh(args: argparse.Namespace) -> None:
@@ -1034,11 +1180,11 @@ def cmd_prune(args: argparse.Namespace) -> None:
     root = cache_root()
     if not root.is_dir():
         return
-    keep = {cache_dir().resolve()}
+    keep = {cache_dir(r).resolve() for r in RELEASES}
     if lab_root().is_dir():
         for sf in lab_root().glob("*/state.json"):
             try:
-                keep.add(Path(json.loads(sf.read_text())["base"]).resolve())
+                keep.update(Path(b).resolve() for b in json.loads(sf.read_text())["bases"].values())
             except (OSError, ValueError, KeyError):
                 continue
     for proc in Path("/proc").glob("[0-9]*/cmdline"):  # e.g. a VM of a lab whose dir is gone
@@ -1129,6 +1275,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build or reuse the cached base image")
     b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    b.add_argument("releases", nargs="*", help=f"releases to build (default: all of {', '.join(RELEASES)})")
     b.set_defaults(func=cmd_build)
     pr = sub.add_parser("prune", help="delete cached images of old recipes no lab uses")
     pr.set_defaults(func=cmd_prune)
@@ -1138,6 +1285,20 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--port-base", type=int, default=None, help="VM nK gets ssh port PORT_BASE+K")
     u.add_argument("--timeout", type=float, default=600)
     u.add_argument("--no-data4", action="store_true", help="no 10.10.0.N/24 on the data NIC")
+    u.add_argument(
+        "--release",
+        action="append",
+        default=None,
+        metavar="N=RELEASE",
+        help=f"node N runs RELEASE (default: {' '.join(DEFAULT_NODE_RELEASES)}, the others {DEFAULT_RELEASE})",
+    )
+    u.add_argument(
+        "--apt-lock",
+        action="append",
+        default=[],
+        metavar="N:SECONDS",
+        help="after boot, hold node N's dpkg and apt locks for SECONDS (as unattended-upgrades does)",
+    )
     u.set_defaults(func=cmd_up)
     for name, func, hlp in (
         ("down", cmd_down, "stop a lab, remove overlays"),
@@ -1164,6 +1325,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--timeout", type=float, default=300)
     s.set_defaults(func=cmd_start_vm)
     args = p.parse_args(argv)
+    if getattr(args, "release", False) is None:
+        args.release = list(DEFAULT_NODE_RELEASES)
 
     def on_term(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)  # unwind: clean-up handlers and finally blocks run

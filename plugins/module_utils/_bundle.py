@@ -197,3 +197,120 @@ def unit_actions(unit, current, changed_paths, packages_changed=False):
     elif state == "stopped" and current["active"]:
         verbs.append("stop")
     return verbs
+
+
+# -- APT on a fresh node: package lists, locks, timeouts ----------------------------------------
+#
+# A fresh cloud image has never run `apt-get update` (empty /var/lib/apt/lists), and at first boot
+# unattended-upgrades or cloud-init may hold the dpkg and lists locks for minutes.
+
+APT_LISTS_DIR = "/var/lib/apt/lists"
+APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # touched by apt's 15update-stamp hook
+
+# Seconds each subprocess may run before `timeout` stops it (install: lock wait + this).
+TIMEOUTS = {
+    "dpkg-query": 60,
+    "apt-get -s": 300,
+    "apt-get update": 600,
+    "apt-get install": 3600,
+    "systemctl": 600,
+    "systemd-sysusers": 120,
+    "validate": 120,
+}
+TIMEOUT_KILL_AFTER = 30
+TIMEOUT_RC = 124  # coreutils timeout(1): the command ran out of time
+
+LOCK_PATTERNS = ("could not get lock", "is another process using it", "unable to lock directory")
+NOT_FOUND_PATTERNS = (
+    "unable to locate package",
+    "has no installation candidate",
+    "is not available, but is referred to",
+)
+LOCK_HOLDER_RE = re.compile(r"held by process (\d+)(?: \(([^)]*)\))?")
+
+
+def is_lists_file(name):
+    """A package index APT downloaded: ..._Packages, also ..._Packages.lz4 and friends when compressed."""
+    return "_Packages" in name and not name.endswith("Index")
+
+
+def lists_state(now, packages_mtimes, other_mtimes, valid_time):
+    """'missing', 'stale' or 'fresh' for the node's package lists.
+
+    packages_mtimes: mtimes of the *_Packages* files under /var/lib/apt/lists (empty: no lists at
+      all, whatever else is there, which is "missing").
+    other_mtimes: mtimes of the other witnesses of an update (update-success-stamp, the lists
+      directory); None entries (the file does not exist) are ignored.
+    The newest witness counts: apt keeps a server's Last-Modified time on the list files, so a list
+    fetched a minute ago may look old while the stamp or the directory shows the update.
+    """
+    if not packages_mtimes:
+        return "missing"
+    newest = max([*packages_mtimes, *(m for m in other_mtimes if m is not None)])
+    return "fresh" if now - newest < valid_time else "stale"
+
+
+def is_lock_error(stderr):
+    """apt-get failed because another process (unattended-upgrades, cloud-init, apt-daily) holds a
+    dpkg or lists lock, and waiting may help. A permission problem ("are you root?") is not one."""
+    text = (stderr or "").lower()
+    return any(p in text for p in LOCK_PATTERNS)
+
+
+def lock_holder(stderr):
+    """'1234 (unattended-upgr)' from apt's "It is held by process 1234 (unattended-upgr)", else None."""
+    m = LOCK_HOLDER_RE.search(stderr or "")
+    if not m:
+        return None
+    return f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1)
+
+
+def is_not_found_error(stderr):
+    """apt-get -s install failed because the lists do not know a package (yet)."""
+    text = (stderr or "").lower()
+    return any(p in text for p in NOT_FOUND_PATTERNS)
+
+
+APT_INSTALL_OPTIONS = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+
+
+def apt_argv(apt_get, action, packages=(), lock_timeout=0):
+    """argv of one apt-get run. action: 'simulate' (apt-get -s install), 'install' or 'update'.
+
+    install waits up to lock_timeout seconds for the dpkg lock (DPkg::Lock::Timeout, apt >= 1.9.11).
+    update is retried by the caller instead: the lists lock does not honour that option on every
+    apt release.
+    """
+    if action == "simulate":
+        return [apt_get, "-s", "-q", "install", *packages]
+    if action == "install":
+        return [
+            apt_get,
+            "install",
+            "-y",
+            "-q",
+            "-o",
+            f"DPkg::Lock::Timeout={int(lock_timeout)}",
+            *APT_INSTALL_OPTIONS,
+            *packages,
+        ]
+    if action == "update":
+        return [apt_get, "update", "-q"]
+    raise ValueError(f"unknown apt-get action {action!r}")
+
+
+def with_timeout(timeout_bin, seconds, argv):
+    """argv run under coreutils timeout(1) (TERM after `seconds`, KILL 30 s later); argv itself when
+    timeout(1) is not there."""
+    if not timeout_bin:
+        return list(argv)
+    return [timeout_bin, f"--kill-after={TIMEOUT_KILL_AFTER}", str(int(max(1, seconds))), *argv]
+
+
+def retry_delay(now, deadline, attempt):
+    """Seconds to sleep before the next try while a lock is held: 1, 2, 4 ... capped at 10, never past
+    the deadline; None when the deadline has passed (give up)."""
+    left = deadline - now
+    if left <= 0:
+        return None
+    return min(float(min(2**attempt, 10)), left)

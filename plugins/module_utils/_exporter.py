@@ -697,7 +697,7 @@ class Collector:
 
     def _loop(self) -> None:
         # Lower this thread's CPU priority (Linux: per thread, inherited by the worker threads and
-        # commands it starts), so a scrape is served promptly even while `podman exec` runs.
+        # commands it starts), so a scrape is served promptly even while `podman exec` or `docker exec` runs.
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COLLECTOR_NICE)
         except (AttributeError, OSError):

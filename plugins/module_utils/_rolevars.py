@@ -26,7 +26,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import hos
 
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
 # Variables a role registers for the later ones (not options, never set in an inventory).
-REGISTERED = ("wireguard_mesh_plan",)
+REGISTERED = ("wireguard_mesh_plan", "frr_bgp_runtime")
 
 ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "wireguard_mesh_private_key_path": ("wireguard_mesh", {"type": "path"}),

@@ -19,7 +19,13 @@ description:
   - Packages are checked with one C(dpkg-query) call, without loading APT's cache (which is what
     makes an unchanged C(ansible.builtin.apt) task cost seconds on small nodes); C(apt-get install)
     runs only for the packages that are missing, or, with O(package_state=latest), only when
-    C(apt-get -s) shows an upgrade. The package lists are not updated.
+    C(apt-get -s) shows an upgrade.
+  - Before installing, C(apt-get update) runs when the package lists are missing (a fresh cloud
+    image) or older than O(cache_valid_time); it also runs once when C(apt-get -s install) cannot
+    locate a package with recent lists. When nothing is to be installed APT is not touched.
+  - Locks held by another process (unattended-upgrades or cloud-init at first boot) are waited for
+    up to O(lock_timeout) seconds. Every command runs under C(timeout) (C(apt-get install) with a
+    long one).
   - Files under a C(sysusers.d) directory are written first and applied with C(systemd-sysusers),
     so the other files of the same run can be owned by the users they declare.
   - A file is written atomically (temporary file in the same directory, then rename) and only when
@@ -47,6 +53,24 @@ options:
     type: str
     choices: [present, latest]
     default: present
+  cache_valid_time:
+    description:
+      - Package lists older than this many seconds are refreshed with C(apt-get update) before a
+        package is installed or upgraded. Their age is that of the newest of the C(*_Packages)
+        files under C(/var/lib/apt/lists), that directory and
+        C(/var/lib/apt/periodic/update-success-stamp). Lists that do not exist are always
+        refreshed.
+      - V(0) refreshes them whenever something is to be installed.
+    type: int
+    default: 3600
+  lock_timeout:
+    description:
+      - Seconds to wait, over the whole run, for the dpkg and APT lists locks when another process
+        holds them (unattended-upgrades or cloud-init on a new node). C(apt-get update) is retried
+        while its lock is held; C(apt-get install) gets C(-o DPkg::Lock::Timeout) with the time left.
+      - V(0) fails at once when a lock is held.
+    type: int
+    default: 300
   files:
     description:
       - The files the role owns on the node.
@@ -131,6 +155,9 @@ attributes:
     details:
       - Reports the packages that would be installed, the files that would change and the systemctl
         commands that would run; changes nothing.
+      - The package lists are not updated in check mode. When they are missing or stale a warning says
+        so, RV(package_lists) tells which, and a package that C(apt-get -s) cannot locate with them
+        is reported in RV(installed) (without its dependencies) instead of failing.
       - O(files[].validate) and C(systemd-sysusers) are not run in check mode. A file owned by a user
         that a sysusers.d file of the same run would create is reported as changed.
   diff_mode:
@@ -167,6 +194,12 @@ EXAMPLES = r"""
           - /etc/meshover/exporter.json
           - /etc/systemd/system/meshover-exporter.service
   register: exporter_bundle
+
+- name: WireGuard tools on a new cloud node (lists refreshed if older than a day, wait for unattended-upgrades)
+  meshover.mesh.bundle:
+    packages: [wireguard-tools]
+    cache_valid_time: 86400
+    lock_timeout: 600
 """
 
 RETURN = r"""
@@ -198,35 +231,67 @@ restarted:
   returned: always
   type: list
   elements: str
+cache_updated:
+  description: Whether this run ran C(apt-get update).
+  returned: always
+  type: bool
+  sample: true
+lock_wait_s:
+  description: Seconds this run waited for dpkg or APT locks held by other processes.
+  returned: always
+  type: float
+  sample: 42.0
+package_lists:
+  description:
+    - State of the package lists when a package was to be installed or upgraded, V(missing), V(stale)
+      or V(fresh) (after this run's C(apt-get update), if any). In check mode it shows whether a real
+      run would update them first.
+  returned: when a package was to be installed or upgraded
+  type: str
+  sample: missing
 """
 
+import fcntl
 import grp
 import os
 import pwd
 import shlex
 import stat
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
+    APT_LISTS_DIR,
+    APT_UPDATE_STAMP,
+    TIMEOUT_RC,
+    TIMEOUTS,
+    apt_argv,
     file_actions,
     file_diff,
+    is_lists_file,
+    is_lock_error,
+    is_not_found_error,
     is_sysusers,
+    lists_state,
+    lock_holder,
     missing_packages,
     needs_daemon_reload,
     normalize_mode,
     parse_apt_simulation,
     parse_dpkg_query,
     parse_systemctl_show,
+    retry_delay,
     unit_actions,
     validate_files,
     validate_packages,
+    with_timeout,
 )
 
 C_ENV = {"LC_ALL": "C", "LANG": "C"}
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
-APT_INSTALL = ["install", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+DPKG_FRONTEND_LOCK = "/var/lib/dpkg/lock-frontend"
 
 
 def resolve_id(module, kind, name):
@@ -242,27 +307,153 @@ def resolve_id(module, kind, name):
         module.fail_json(msg=f"{kind} {name!r} does not exist on the node")
 
 
-def ensure_packages(module, packages, state):
-    """Install what is missing (or, for latest, what apt-get would upgrade). Returns the names."""
+class Apt:
+    """dpkg-query and apt-get for ensure_packages(): every run under timeout(1), the lists updated when
+    missing or stale, and locks held by another process (unattended-upgrades, cloud-init) waited for
+    until one deadline shared by the whole module run."""
+
+    def __init__(self, module, lock_timeout, cache_valid_time):
+        self.module = module
+        self.lock_timeout = lock_timeout
+        self.deadline = time.monotonic() + lock_timeout
+        self.cache_valid_time = cache_valid_time
+        self.timeout_bin = module.get_bin_path("timeout")
+        self.lock_wait = 0.0
+        self.cache_updated = False
+        self.lists = None  # missing, stale or fresh, once read
+
+    def run(self, kind, argv, extra_seconds=0):
+        return self.module.run_command(
+            with_timeout(self.timeout_bin, TIMEOUTS[kind] + extra_seconds, argv), environ_update=APT_ENV
+        )
+
+    def sleep_for_lock(self, attempt, err, what):
+        delay = retry_delay(time.monotonic(), self.deadline, attempt)
+        if delay is None:
+            holder = lock_holder(err)
+            self.module.fail_json(
+                msg=f"{what}: the lock is still held{' by process ' + holder if holder else ''} after "
+                f"lock_timeout={self.lock_timeout}s: {err.strip()}",
+                lock_wait_s=round(self.lock_wait, 1),
+            )
+        time.sleep(delay)
+        self.lock_wait += delay
+
+    def wait_dpkg_lock(self):
+        """Poll the dpkg frontend lock (apt and dpkg take it with fcntl) until it is free or the
+        deadline passes; apt-get install then waits the rest itself (DPkg::Lock::Timeout)."""
+        try:
+            fd = os.open(DPKG_FRONTEND_LOCK, os.O_RDWR)
+        except OSError:
+            return  # no dpkg here, or not root: apt-get reports it
+        try:
+            attempt = 0
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    delay = retry_delay(time.monotonic(), self.deadline, attempt)
+                    if delay is None:
+                        return
+                    time.sleep(delay)
+                    self.lock_wait += delay
+                    attempt += 1
+                    continue
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                return
+        finally:
+            os.close(fd)
+
+    def read_lists(self):
+        packages, now = [], time.time()
+        try:
+            with os.scandir(APT_LISTS_DIR) as entries:
+                packages = [e.stat().st_mtime for e in entries if e.is_file() and is_lists_file(e.name)]
+        except OSError:
+            pass
+        self.lists = lists_state(now, packages, [mtime(APT_UPDATE_STAMP), mtime(APT_LISTS_DIR)], self.cache_valid_time)
+        return self.lists
+
+    def update(self, apt_get):
+        """apt-get update, retried while another process holds the lists lock."""
+        attempt = 0
+        while True:
+            rc, out, err = self.run("apt-get update", apt_argv(apt_get, "update"))
+            if rc == 0:
+                break
+            if not is_lock_error(err):
+                reason = "timed out" if rc == TIMEOUT_RC else f"failed (rc={rc})"
+                self.module.fail_json(msg=f"apt-get update {reason}: {err.strip()}", stdout=out)
+            self.sleep_for_lock(attempt, err, "apt-get update")
+            attempt += 1
+        self.cache_updated = True
+        self.lists = "fresh"
+
+    def simulate(self, apt_get, wanted):
+        attempt = 0
+        while True:
+            rc, out, err = self.run("apt-get -s", apt_argv(apt_get, "simulate", wanted))
+            if rc == 0 or not is_lock_error(err):
+                return rc, out, err
+            self.sleep_for_lock(attempt, err, "apt-get -s install")
+            attempt += 1
+
+    def install(self, apt_get, wanted):
+        self.wait_dpkg_lock()
+        left = max(0, int(self.deadline - time.monotonic()))
+        rc, out, err = self.run("apt-get install", apt_argv(apt_get, "install", wanted, lock_timeout=left), left)
+        if rc != 0:
+            reason = "timed out" if rc == TIMEOUT_RC else f"failed (rc={rc})"
+            self.module.fail_json(
+                msg=f"apt-get install {' '.join(wanted)} {reason}: {err.strip()}",
+                stdout=out,
+                lock_wait_s=round(self.lock_wait, 1),
+            )
+
+
+def mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def ensure_packages(module, apt, packages, state):
+    """Install what is missing (or, for latest, what apt-get would upgrade). Returns the names.
+
+    The fast path (state present, everything installed) is one dpkg-query and nothing else."""
     if not packages:
         return []
     dpkg_query = module.get_bin_path("dpkg-query", required=True)
+    argv = [dpkg_query, "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages]
     _rc, out, _err = module.run_command(
-        [dpkg_query, "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages], environ_update=C_ENV
+        with_timeout(apt.timeout_bin, TIMEOUTS["dpkg-query"], argv), environ_update=C_ENV
     )
     todo = missing_packages(packages, parse_dpkg_query(out))
     if state == "present" and not todo:
         return []
     apt_get = module.get_bin_path("apt-get", required=True)
     wanted = packages if state == "latest" else todo
-    rc, out, err = module.run_command([apt_get, "-s", "-q", "install", *wanted], environ_update=APT_ENV)
+    if apt.read_lists() != "fresh":
+        if module.check_mode:
+            module.warn(f"the package lists are {apt.lists}: a real run updates them first (apt-get update)")
+        else:
+            apt.update(apt_get)
+    rc, out, err = apt.simulate(apt_get, wanted)
+    if rc != 0 and is_not_found_error(err) and not apt.cache_updated and not module.check_mode:
+        # The lists are recent but do not know a package yet (a source added since): update once, retry.
+        apt.update(apt_get)
+        rc, out, err = apt.simulate(apt_get, wanted)
     if rc != 0:
-        module.fail_json(msg=f"apt-get cannot install {' '.join(wanted)} (rc={rc}): {err.strip()}", stdout=out)
+        if module.check_mode and apt.lists != "fresh" and is_not_found_error(err):
+            # A fresh node: the lists are not there yet, so only the real run can tell the dependencies.
+            module.warn(f"apt-get -s cannot resolve {' '.join(wanted)} with {apt.lists} package lists")
+            return list(wanted)
+        reason = "timed out" if rc == TIMEOUT_RC else f"rc={rc}"
+        module.fail_json(msg=f"apt-get cannot install {' '.join(wanted)} ({reason}): {err.strip()}", stdout=out)
     todo = parse_apt_simulation(out)
     if todo and not module.check_mode:
-        rc, out, err = module.run_command([apt_get, *APT_INSTALL, *wanted], environ_update=APT_ENV)
-        if rc != 0:
-            module.fail_json(msg=f"apt-get install {' '.join(wanted)} failed (rc={rc}): {err.strip()}", stdout=out)
+        apt.install(apt_get, wanted)
     return todo
 
 
@@ -290,7 +481,9 @@ def write_file(module, wanted):
         os.chown(tmp, wanted["uid"], wanted["gid"])
         if wanted.get("validate"):
             argv = [tmp if arg == "%s" else arg.replace("%s", tmp) for arg in shlex.split(wanted["validate"])]
-            rc, out, err = module.run_command(argv, environ_update=C_ENV)
+            rc, out, err = module.run_command(
+                with_timeout(module.get_bin_path("timeout"), TIMEOUTS["validate"], argv), environ_update=C_ENV
+            )
             if rc != 0:
                 module.fail_json(
                     msg=f"{path}: the new content failed its check ({shlex.join(argv)}, rc={rc})",
@@ -306,8 +499,9 @@ def write_file(module, wanted):
 
 def unit_states(module, systemctl, names):
     """{"enabled", "active"} of each unit, in order, from one `systemctl show` (a block per unit)."""
+    argv = [systemctl, "show", "--property=UnitFileState,ActiveState", *names]
     rc, out, err = module.run_command(
-        [systemctl, "show", "--property=UnitFileState,ActiveState", *names], environ_update=C_ENV
+        with_timeout(module.get_bin_path("timeout"), TIMEOUTS["systemctl"], argv), environ_update=C_ENV
     )
     states = parse_systemctl_show(out) if rc == 0 else []
     if len(states) != len(names):
@@ -320,6 +514,8 @@ def main():
         argument_spec=dict(
             packages=dict(type="list", elements="str", default=[]),
             package_state=dict(type="str", choices=["present", "latest"], default="present"),
+            cache_valid_time=dict(type="int", default=3600),
+            lock_timeout=dict(type="int", default=300),
             files=dict(
                 type="list",
                 elements="dict",
@@ -356,7 +552,12 @@ def main():
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    installed = ensure_packages(module, module.params["packages"], module.params["package_state"])
+    if module.params["cache_valid_time"] < 0 or module.params["lock_timeout"] < 0:
+        module.fail_json(msg="cache_valid_time and lock_timeout must not be negative")
+
+    apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
+    installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
+    timeout_bin = apt.timeout_bin
 
     changed_paths, diffs, commands = [], [], []
 
@@ -394,7 +595,9 @@ def main():
         commands.append(shlex.join(["systemd-sysusers", *applied]))
         if not module.check_mode:
             argv = [module.get_bin_path("systemd-sysusers", required=True), *applied]
-            rc, out, err = module.run_command(argv, environ_update=C_ENV)
+            rc, out, err = module.run_command(
+                with_timeout(timeout_bin, TIMEOUTS["systemd-sysusers"], argv), environ_update=C_ENV
+            )
             if rc != 0:
                 module.fail_json(msg=f"systemd-sysusers failed (rc={rc}): {err.strip()}", stdout=out)
     for f in files:
@@ -410,7 +613,9 @@ def main():
             commands.append(shlex.join(["systemctl", *args]))
             if module.check_mode:
                 return
-            rc, out, err = module.run_command([systemctl, *args], environ_update=C_ENV)
+            rc, out, err = module.run_command(
+                with_timeout(timeout_bin, TIMEOUTS["systemctl"], [systemctl, *args]), environ_update=C_ENV
+            )
             if rc != 0:
                 module.fail_json(
                     msg=f"systemctl {shlex.join(args)} failed (rc={rc}): {err.strip()}",
@@ -438,7 +643,11 @@ def main():
         commands=commands,
         started=started,
         restarted=restarted,
+        cache_updated=apt.cache_updated,
+        lock_wait_s=round(apt.lock_wait, 1),
     )
+    if apt.lists is not None:
+        result["package_lists"] = apt.lists
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

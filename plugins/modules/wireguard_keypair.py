@@ -214,8 +214,13 @@ def main():
             module.fail_json(msg=f"{path} exists and is not a regular file")
         before = {"path": path, "state": "present", "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
         if rotate:
-            wg = module.get_bin_path("wg", required=True)
-            result["previous_public_key"] = current_public_key(module, wg, path)
+            wg = module.get_bin_path("wg", required=not module.check_mode)
+            if wg is None:
+                # check mode before wireguard-tools is installed: the key is there, its public half unknown
+                module.warn("wg is not installed yet (check mode): the public keys are not shown")
+                result["previous_public_key"] = None
+            else:
+                result["previous_public_key"] = current_public_key(module, wg, path)
             before["public_key"] = result["previous_public_key"]
             after["public_key"] = "(new key)"
             if os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0):
@@ -237,8 +242,12 @@ def main():
                     os.chown(path, 0, 0)
                 os.chmod(path, KEY_MODE)
             result["changed"] = fix_mode or fix_owner
-            wg = module.get_bin_path("wg", required=True)
-            result["public_key"] = public_key(module, wg, read_key(module, path))
+            wg = module.get_bin_path("wg", required=not module.check_mode)
+            key = read_key(module, path)
+            if wg is None:
+                module.warn("wg is not installed yet (check mode): the public key is not shown")
+            else:
+                result["public_key"] = public_key(module, wg, key)
     else:
         result["changed"] = True
         if rotate:

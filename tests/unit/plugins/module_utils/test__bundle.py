@@ -7,18 +7,26 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
+    apt_argv,
     file_actions,
     file_diff,
+    is_lists_file,
+    is_lock_error,
+    is_not_found_error,
     is_sysusers,
+    lists_state,
+    lock_holder,
     missing_packages,
     needs_daemon_reload,
     normalize_mode,
     parse_apt_simulation,
     parse_dpkg_query,
     parse_systemctl_show,
+    retry_delay,
     unit_actions,
     validate_files,
     validate_packages,
+    with_timeout,
 )
 
 WANT = {"path": "/etc/x", "state": "present", "content": "a\n", "mode": 0o640, "uid": 0, "gid": 7}
@@ -202,3 +210,80 @@ def test_unit_actions_restart_on_packages():
     assert unit_actions(unit, running, [], packages_changed=False) == []
     assert unit_actions({"name": "x", "state": "started"}, running, [], packages_changed=True) == []
     assert unit_actions(unit, {"enabled": True, "active": False}, [], packages_changed=True) == ["start"]
+
+
+@pytest.mark.parametrize(
+    ("packages", "others", "state"),
+    [
+        ([], [None, 1000.0], "missing"),  # the lists directory alone is not lists
+        ([10.0], [None, None], "stale"),
+        ([10.0], [900.0, None], "fresh"),  # Last-Modified kept on the file, the stamp shows the update
+        ([950.0], [None, 5.0], "fresh"),
+        ([100.0, 200.0], [None, 300.0], "stale"),
+    ],
+)
+def test_lists_state(packages, others, state):
+    assert lists_state(1000.0, packages, others, 600) == state
+
+
+def test_lists_state_zero_valid_time_is_always_stale():
+    assert lists_state(1000.0, [1000.0], [], 0) == "stale"
+
+
+def test_is_lists_file():
+    assert is_lists_file("deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages")
+    assert is_lists_file("deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages.lz4")
+    assert not is_lists_file("deb.debian.org_debian_dists_trixie_InRelease")
+    assert not is_lists_file("lock")
+
+
+HELD = (
+    "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (unattended-upgr)\n"
+    "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n"
+)
+ROOT = (
+    "E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)\n"
+    "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), are you root?\n"
+)
+
+
+def test_lock_error_recognition():
+    assert is_lock_error(HELD) and lock_holder(HELD) == "1234 (unattended-upgr)"
+    assert is_lock_error("E: Could not get lock /var/lib/apt/lists/lock. It is held by process 9\n")
+    assert lock_holder("It is held by process 9\n") == "9"
+    assert not is_lock_error(ROOT) and lock_holder(ROOT) is None
+    assert not is_lock_error("E: Unable to locate package nope") and not is_lock_error(None)
+
+
+def test_not_found_recognition():
+    assert is_not_found_error("E: Unable to locate package wireguard-tools")
+    assert is_not_found_error("E: Package 'frr' has no installation candidate")
+    assert not is_not_found_error(HELD)
+
+
+def test_apt_argv():
+    assert apt_argv("/usr/bin/apt-get", "simulate", ["a", "b"]) == ["/usr/bin/apt-get", "-s", "-q", "install", "a", "b"]
+    assert apt_argv("/usr/bin/apt-get", "update") == ["/usr/bin/apt-get", "update", "-q"]
+    install = apt_argv("/usr/bin/apt-get", "install", ["a"], lock_timeout=287.6)
+    assert install[:4] == ["/usr/bin/apt-get", "install", "-y", "-q"] and install[-1] == "a"
+    assert "DPkg::Lock::Timeout=287" in install and "Dpkg::Options::=--force-confold" in install
+    with pytest.raises(ValueError):
+        apt_argv("apt-get", "remove")
+
+
+def test_with_timeout():
+    assert with_timeout("/usr/bin/timeout", 60, ["dpkg-query", "-W"]) == [
+        "/usr/bin/timeout",
+        "--kill-after=30",
+        "60",
+        "dpkg-query",
+        "-W",
+    ]
+    assert with_timeout(None, 60, ["x"]) == ["x"]
+    assert with_timeout("timeout", 0, ["x"])[2] == "1"
+
+
+def test_retry_delay_backs_off_and_stops_at_the_deadline():
+    assert [retry_delay(0, 100, n) for n in range(6)] == [1, 2, 4, 8, 10, 10]
+    assert retry_delay(99.5, 100, 3) == 0.5
+    assert retry_delay(100, 100, 0) is None

@@ -81,6 +81,7 @@ def test_good_values_unrelated_and_registered_names_pass():
         "exporter_port": "9474",
         "frr_bgp_package_state": "latest",
         "wireguard_mesh_plan": {"plan": {}},
+        "frr_bgp_runtime": {"mode": "container", "runtime": "/usr/bin/docker"},
         "exporter_scrape_job_of_another_role": 1,
     }
     assert check_role_vars({"n1": good, "n2": {}, "n3": None}) == []

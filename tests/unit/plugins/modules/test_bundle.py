@@ -14,6 +14,10 @@ from ansible.module_utils import basic
 from ansible_collections.meshover.mesh.plugins.modules import bundle
 
 UID, GID = os.getuid(), os.getgid()
+LOCK_ERR = (
+    "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 812 (apt-get)\n"
+    "E: Unable to lock directory /var/lib/apt/lists/\n"
+)
 
 
 class FakeSystemctl:
@@ -26,9 +30,17 @@ class FakeSystemctl:
         self.available = {}  # package -> newest version in the lists
         self.validate_rc = validate_rc
         self.calls = []
+        self.timeouts = []  # seconds given to timeout(1), one per run
+        self.updates = 0
+        self.lock_held = 0  # apt-get update runs that find the lists lock held
+        self.repo = {}  # package -> version that apt-get update brings into the lists
 
     def __call__(self, args, **kwargs):
-        self.calls.append(list(args))
+        args = list(args)
+        if os.path.basename(args[0]) == "timeout":  # timeout --kill-after=30 SECONDS argv...
+            self.timeouts.append(int(args[2]))
+            args = args[3:]
+        self.calls.append(args)
         tool = os.path.basename(args[0])
         if tool == "systemctl":
             if args[1] == "show":
@@ -45,6 +57,13 @@ class FakeSystemctl:
             names = args[4:]
             out = "".join(f"{n} ii \n" for n in names if n in self.installed)
             return (0 if all(n in self.installed for n in names) else 1), out, ""
+        if tool == "apt-get" and args[1] == "update":
+            self.updates += 1
+            if self.lock_held:
+                self.lock_held -= 1
+                return 100, "", LOCK_ERR
+            self.available.update(self.repo)
+            return 0, "", ""
         if tool == "apt-get":
             names = [a for a in args[1:] if not a.startswith("-") and a not in ("install",) and "::" not in a]
             if any(n not in self.installed and n not in self.available for n in names):
@@ -71,7 +90,20 @@ class FakeSystemctl:
 
 
 @pytest.fixture
-def fake(monkeypatch):
+def lists(tmp_path_factory, monkeypatch):
+    """Fresh package lists in a temporary /var/lib/apt; returns the lists directory."""
+    root = tmp_path_factory.mktemp("apt")
+    (root / "lists").mkdir(parents=True)
+    (root / "lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages").write_text("")
+    monkeypatch.setattr(bundle, "APT_LISTS_DIR", str(root / "lists"))
+    monkeypatch.setattr(bundle, "APT_UPDATE_STAMP", str(root / "periodic/update-success-stamp"))
+    monkeypatch.setattr(bundle, "DPKG_FRONTEND_LOCK", str(root / "lock-frontend"))
+    monkeypatch.setattr(bundle.time, "sleep", lambda s: None)
+    return root / "lists"
+
+
+@pytest.fixture
+def fake(monkeypatch, lists):
     f = FakeSystemctl()
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: f(args, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, required=False: "/bin/" + name)
@@ -239,7 +271,7 @@ def test_sysusers_file_is_applied_before_files_it_owns(tmp_path, fake, run_modul
     orig = fake.__call__
 
     def call(args, **kw):
-        if os.path.basename(args[0]) == "systemd-sysusers":
+        if "systemd-sysusers" in map(os.path.basename, args):
             created.add("x-user")
         return orig(args, **kw)
 
@@ -253,3 +285,67 @@ def test_sysusers_file_is_applied_before_files_it_owns(tmp_path, fake, run_modul
     assert fake.tool_calls("systemd-sysusers") == [[str(sysusers)]]
     _rc, res = run_module(bundle.main, {"files": files})
     assert res["changed"] is False and len(fake.tool_calls("systemd-sysusers")) == 1
+
+
+def test_fresh_node_updates_missing_lists_then_installs(fake, lists, run_module):
+    for f in lists.iterdir():
+        f.unlink()
+    fake.repo = {"wireguard-tools": "1.0"}
+    args = {"packages": ["wireguard-tools"]}
+    rc, res = run_module(bundle.main, dict(args, _ansible_check_mode=True))
+    assert rc == 0 and res["changed"] and res["installed"] == ["wireguard-tools"]
+    assert res["cache_updated"] is False and res["package_lists"] == "missing" and fake.updates == 0
+    assert "package lists are missing" in str(res["warnings"])
+    rc, res = run_module(bundle.main, args)
+    assert rc == 0 and res["cache_updated"] is True and res["installed"] == ["wireguard-tools"]
+    assert fake.updates == 1 and fake.installed == {"wireguard-tools": "1.0"}
+    install = next(c for c in fake.tool_calls("apt-get") if "-y" in c)
+    assert any(a.startswith("DPkg::Lock::Timeout=") for a in install)
+    # every command ran under timeout(1); install got the longest
+    assert len(fake.timeouts) == len(fake.calls) and max(fake.timeouts) >= 3600
+
+
+def test_fast_path_is_one_dpkg_query_even_with_stale_lists(fake, lists, run_module):
+    for f in lists.iterdir():
+        os.utime(f, (0, 0))
+    os.utime(lists, (0, 0))
+    fake.installed = {"iproute2": "6.1"}
+    rc, res = run_module(bundle.main, {"packages": ["iproute2"]})
+    assert rc == 0 and res["changed"] is False and res["cache_updated"] is False and "package_lists" not in res
+    assert [os.path.basename(c[0]) for c in fake.calls] == ["dpkg-query"]
+
+
+def test_stale_lists_are_updated_fresh_ones_are_not(fake, lists, run_module):
+    fake.available = {"frr": "8.4"}
+    rc, res = run_module(bundle.main, {"packages": ["frr"]})
+    assert rc == 0 and res["cache_updated"] is False and fake.updates == 0 and res["package_lists"] == "fresh"
+    for f in [*lists.iterdir(), lists]:
+        os.utime(f, (0, 0))
+    fake.installed.clear()
+    rc, res = run_module(bundle.main, {"packages": ["frr"], "cache_valid_time": 600})
+    assert rc == 0 and res["cache_updated"] is True and fake.updates == 1
+
+
+def test_unknown_package_with_fresh_lists_updates_once_and_retries(fake, run_module):
+    fake.repo = {"frr-pythontools": "8.4"}  # a source added since the last update
+    rc, res = run_module(bundle.main, {"packages": ["frr-pythontools"]})
+    assert rc == 0 and res["cache_updated"] is True and res["installed"] == ["frr-pythontools"]
+    assert fake.updates == 1 and len([c for c in fake.tool_calls("apt-get") if "-s" in c]) == 2
+
+
+def test_update_waits_for_the_lists_lock(fake, lists, run_module):
+    for f in lists.iterdir():
+        f.unlink()
+    fake.repo = {"wireguard-tools": "1.0"}
+    fake.lock_held = 2
+    rc, res = run_module(bundle.main, {"packages": ["wireguard-tools"]})
+    assert rc == 0 and fake.updates == 3 and res["lock_wait_s"] > 0 and res["cache_updated"] is True
+
+
+def test_lock_held_past_lock_timeout_fails_naming_the_holder(fake, lists, run_module):
+    for f in lists.iterdir():
+        f.unlink()
+    fake.lock_held = 99
+    rc, res = run_module(bundle.main, {"packages": ["wireguard-tools"], "lock_timeout": 0})
+    assert rc == 1 and "812 (apt-get)" in res["msg"] and "lock_timeout=0s" in res["msg"]
+    assert fake.updates == 1

@@ -325,3 +325,16 @@ def test_foreign_interface_kind_fails(paths, system, capsys):
     result, rc = run(args_for(paths), capsys)
     assert rc == 1 and "dummy" in result["msg"]
     assert system.mutating() == []
+
+
+def test_check_mode_on_a_fresh_node_without_wg(paths, system, capsys, monkeypatch):
+    """--check --diff before wireguard-tools is installed and before the key exists."""
+    monkeypatch.setattr(
+        basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None if name == "wg" else f"/usr/bin/{name}"
+    )
+    paths["key"].unlink()
+    system.link = None
+    result, rc = run(args_for(paths), capsys, check=True)
+    assert rc == 0 and result["changed"] and result["created"] and result["public_key"] is None
+    assert not paths["conf"].exists()
+    assert not [c for c in system.calls if c["args"][0].endswith("wg")]

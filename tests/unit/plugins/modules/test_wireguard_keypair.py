@@ -251,3 +251,20 @@ def test_rotate_failed_genkey_keeps_old_key(tmp_path, rwg, capsys, monkeypatch):
     assert rc == 1 and "genkey failed" in result["msg"]
     assert path.read_text() == PRIV + "\n"
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_check_mode_without_wg_installed(tmp_path, wg, capsys, monkeypatch):
+    """A fresh node under --check --diff: wireguard-tools is not installed yet."""
+    monkeypatch.setattr(
+        basic.AnsibleModule, "get_bin_path", lambda self, name, required=False, *a, **k: None if name == "wg" else name
+    )
+    path = tmp_path / "k"
+    result, rc = run({"path": str(path)}, capsys, check=True)
+    assert (rc, result["changed"], result["public_key"]) == (0, True, None) and not path.exists()
+    path.write_text(PRIV + "\n")
+    path.chmod(0o600)
+    result, rc = run({"path": str(path)}, capsys, check=True)
+    assert (rc, result["changed"], result["public_key"]) == (0, False, None)
+    result, rc = run({"path": str(path), "rotate": True}, capsys, check=True)
+    assert (rc, result["changed"], result["previous_public_key"]) == (0, True, None)
+    assert wg.calls == []
