@@ -11,9 +11,9 @@ hijack        {"asn": own ASN, "victim6": prefix, "victim4": prefix | null, "pee
               observer's inbound origin validation can stop them. Proves they are advertised.
 hijack-check  {"victim6", "victim4", "victim_asn", "victim_if"}: on the observer, every path to the
               victim's loopbacks originates in the victim's ASN and the kernel routes them to the victim.
-restore       frr-reload.py --reload of the rendered /etc/frr/frr.conf (undoes hijack).
+restore       {}: frr-reload.py --reload of the rendered /etc/frr/frr.conf (undoes hijack).
 kill          {"unit": unit}: SIGKILL watchfrr, then wait until systemd has FRR running again.
-Prints what it saw; exits 1 on failure.
+Every JSON also carries "vtysh": FRR's vtysh on the node as an argv. Prints what it saw; exits 1 on failure.
 """
 
 from __future__ import annotations
@@ -32,17 +32,14 @@ def run(cmd: list[str], check: bool = False) -> subprocess.CompletedProcess:
     return res
 
 
-def in_container() -> bool:
-    return (
-        run(["which", "podman"]).returncode == 0
-        and "frr" in run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split()
-    )
+# FRR's vtysh on this node as an argv (`<podman|docker> exec frr vtysh` or `vtysh`): every action's
+# JSON carries it as "vtysh", found by the product's playbooks/tasks/frr_vtysh.yml.
+VTYSH: list[str] = ["vtysh"]
 
 
 def vtysh(*commands: str) -> str:
-    base = ["podman", "exec", "frr", "vtysh"] if in_container() else ["vtysh"]
     args = [a for c in commands for a in ("-c", c)]
-    return run([*base, *args]).stdout
+    return run([*VTYSH, *args]).stdout
 
 
 def handoff(arg: dict) -> int:
@@ -113,7 +110,7 @@ def hijack_check(arg: dict) -> int:
 
 
 def restore(_arg: dict) -> int:
-    base = ["podman", "exec", "frr"] if in_container() else []
+    base = VTYSH[:-1]  # the container's exec prefix, or nothing (package mode)
     res = run([*base, "/usr/lib/frr/frr-reload.py", "--reload", "/etc/frr/frr.conf"])
     print(("PASS" if res.returncode == 0 else "FAIL") + " frr-reload of the rendered configuration")
     return res.returncode
@@ -148,4 +145,6 @@ def kill(arg: dict) -> int:
 ACTIONS = {"handoff": handoff, "hijack": hijack, "hijack-check": hijack_check, "restore": restore, "kill": kill}
 
 if __name__ == "__main__":
-    sys.exit(ACTIONS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}))
+    ARG = json.loads(sys.argv[2])
+    VTYSH = ARG["vtysh"]
+    sys.exit(ACTIONS[sys.argv[1]](ARG))

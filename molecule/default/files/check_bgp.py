@@ -25,15 +25,6 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
-def vtysh_cmd() -> list[str]:
-    names = (
-        run(["podman", "ps", "--format", "{{.Names}}"]).stdout.split()
-        if run(["which", "podman"]).returncode == 0
-        else []
-    )
-    return ["podman", "exec", "frr", "vtysh"] if "frr" in names else ["vtysh"]
-
-
 def vtysh_json(vtysh: list[str], command: str) -> dict:
     out = run([*vtysh, "-c", command]).stdout
     try:
@@ -65,7 +56,7 @@ def main() -> int:
     me = ids[want["self"]]
     others = {h: ids[h] for h in want["hosts"] if h != want["self"]}
     tunnels = {ids[h]["gre_name"] for h in others}
-    vtysh = vtysh_cmd()
+    vtysh = want["vtysh"]  # argv, from the product's playbooks/tasks/frr_vtysh.yml
     results: list[tuple[bool, str]] = []
 
     deadline = time.time() + want.get("wait", 90)
