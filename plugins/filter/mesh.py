@@ -1,8 +1,8 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars and bgp_undrained
-(docs: sidecar .yml files)."""
+"""Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars, bgp_undrained,
+frr_coil_method and frr_probe (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import undrained_prefixes
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import coil_method, parse_probe, undrained_prefixes
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     MeshError,
     MeshSettings,
@@ -133,6 +133,23 @@ def bgp_undrained(tables: Any, asn: Any) -> list[str]:
     return undrained_prefixes(tables, asn)
 
 
+def frr_coil_method(frr_version: Any) -> str:
+    if not isinstance(frr_version, str):
+        raise AnsibleFilterError(
+            f"{_PREFIX}frr_coil_method expects an FRR version string, got {type(frr_version).__name__}"
+        )
+    try:
+        return coil_method(frr_version)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"{_PREFIX}frr_coil_method: {exc}") from None
+
+
+def frr_probe(text: Any) -> dict[str, str]:
+    if not isinstance(text, str):
+        raise AnsibleFilterError(f"{_PREFIX}frr_probe expects the probe's stdout (a string), got {type(text).__name__}")
+    return parse_probe(text)
+
+
 class FilterModule:
     """meshover.mesh identity filters."""
 
@@ -143,4 +160,6 @@ class FilterModule:
             "mesh_hostvars": mesh_hostvars,
             "mesh_rolevars": mesh_rolevars,
             "bgp_undrained": bgp_undrained,
+            "frr_coil_method": frr_coil_method,
+            "frr_probe": frr_probe,
         }

@@ -8,12 +8,15 @@
 plan_bgp() turns identities + the inventory's routing variables into one `bgp` dict per host:
 its ASN and router id, what it originates, one unnumbered neighbour per GRE tunnel, and the
 origin-validation tables (which ASN may originate which prefix) every host applies inbound.
-The frr_bgp role only renders this dict; every decision is taken here.
+The frr_bgp role renders this dict. The one decision the controller cannot take is how FRR reads
+the Coil table: it depends on the FRR version that runs on the node, which the role reads there
+(parse_probe) and turns into a method with coil_method() (filter meshover.mesh.frr_coil_method).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,7 +238,12 @@ def plan_bgp(
         "originate": originate,
         "self_allowed": self_allowed,
         "default_originate_allowed": is_default_origin,
-        "neighbours": [{"interface": p.gre_name, "peer": p.hostname, "peer_asn": p.asn} for p in neighbours],
+        # Link-locals: BFD sessions are configured statically on both ends (see frr.conf.j2).
+        "link_local": str(ident.link_local),
+        "neighbours": [
+            {"interface": p.gre_name, "peer": p.hostname, "peer_asn": p.asn, "peer_link_local": str(p.link_local)}
+            for p in neighbours
+        ],
         "origins": origins,
         "shared": {af: [prefix_entry(x) for x in shared[af]] for af in ("ipv4", "ipv6")},
         "timers": dict(bgp_settings.timers),
@@ -244,11 +252,8 @@ def plan_bgp(
         # RFC 8326 drain: this node tags every route it sends with GRACEFUL_SHUTDOWN; every node's
         # inbound policy turns that community into local-preference 0, so the others prefer any other path.
         "graceful_shutdown": options["meshover_bgp_graceful_shutdown"],
-        "coil": (
-            None
-            if options["meshover_coil_table"] is None
-            else {"table": options["meshover_coil_table"], "method": coil_method(options)}
-        ),
+        # How FRR reads the table (coil_method) depends on the FRR version on the node: the role decides it.
+        "coil": None if options["meshover_coil_table"] is None else {"table": options["meshover_coil_table"]},
         "purelb": (
             None
             if options["meshover_purelb_interface"] is None
@@ -263,32 +268,6 @@ def plan_bgp(
     }
 
 
-def image_version(image: str) -> tuple[int, ...] | None:
-    """(10, 4, 1) for '...frr:10.4.1' or '...frr:v10.4.1-xyz'; None when the tag is not a version."""
-    tag = image.rsplit("/", 1)[-1].partition("@")[0]
-    if ":" not in tag:
-        return None
-    version = tag.split(":", 1)[1].lstrip("v").split("-", 1)[0]
-    parts = version.split(".")
-    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
-
-
-def coil_method(options: Mapping[str, Any]) -> str:
-    """How FRR reads the Coil table.
-
-    table-direct (FRR >= 10.0): BGP redistributes the kernel table without zebra importing it, so
-    nothing is installed back into the main table; IPv4 and IPv6.
-    import-table (older FRR, e.g. 8.4 in Debian bookworm): zebra imports the table (IPv4 only) and also
-    installs the routes into the main table. Denying them with `ip protocol table route-map` would keep
-    them out of the main table but, as verified on 8.4, also stops BGP from redistributing them.
-    """
-    if options["meshover_frr_mode"] == "container":
-        version = image_version(options["meshover_frr_image"])
-        if version is not None and version >= (10,):
-            return "table-direct"
-    return "import-table"
-
-
 def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
     """BgpSettings from already-parsed mesh-wide values (var -> value; missing -> default)."""
     return BgpSettings(
@@ -296,6 +275,67 @@ def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
         bfd=values.get("meshover_bfd") or dict(DEFAULT_BFD),
         default_route_from=tuple(values.get("meshover_default_route_from") or ()),
     )
+
+
+# ---------------------------------------------------------------- the FRR version on the node (read by the role)
+
+# FRR's own version (`zebra --version`: 10.3.1, 10.4-dev) or a Debian package version (8.4.4-1.1~deb12u2,
+# 1:10.0-1): an optional epoch, major.minor, an optional patch and more numeric parts, then an optional
+# suffix that does not start with a digit or a dot (-1, ~deb12u2, -dev, rc1, +git...).
+_FRR_VERSION = re.compile(r"(?:\d+:)?v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.\d+)*(?:[-~+_a-zA-Z].*)?")
+# `redistribute table-direct` exists from FRR 10.0 on.
+TABLE_DIRECT_SINCE = (10, 0, 0)
+# The lines the frr_bgp role's probe prints (templates/frr_probe.sh.j2), one `key=value` each.
+PROBE_KEYS = ("mode", "runtime", "image_id", "frr_version", "source", "pulled", "note")
+
+
+def parse_frr_version(value: Any) -> tuple[int, int, int]:
+    """(major, minor, patch) of an FRR version ('10.3.1', '10.4-dev') or a Debian one ('1:10.0-1').
+
+    Raises ValueError when the text is not one (an image tag like 'lab' or 'latest', a bare '10').
+    """
+    match = _FRR_VERSION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not an FRR version: expected major.minor[.patch] like 10.3.1, or a Debian package "
+            "version like 8.4.4-1.1~deb12u2 or 1:10.0-1"
+        )
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def coil_method(frr_version: str) -> str:
+    """How the FRR of this version reads the Coil table.
+
+    table-direct (FRR >= 10.0): BGP redistributes the kernel table without zebra importing it, so
+    nothing is installed back into the main table; IPv4 and IPv6.
+    import-table (older FRR, e.g. 8.4 in Debian bookworm): zebra imports the table (IPv4 only) and also
+    installs the routes into the main table. Denying them with `ip protocol table route-map` would keep
+    them out of the main table but, as verified on 8.4, also stops BGP from redistributing them.
+    Raises ValueError when frr_version cannot be read (parse_frr_version).
+    """
+    return "table-direct" if parse_frr_version(frr_version) >= TABLE_DIRECT_SINCE else "import-table"
+
+
+def parse_probe(text: str) -> dict[str, str]:
+    """The frr_bgp role's probe output as a dict with every key of PROBE_KEYS ('' when not printed).
+
+    Lines are `key=value`, split at the first `=`; other lines and unknown keys are ignored (a runtime's
+    stray warning cannot pass for a value). A key printed twice keeps its last value, except `note`,
+    whose values are joined with '; '.
+    """
+    out = dict.fromkeys(PROBE_KEYS, "")
+    notes = []
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or key not in PROBE_KEYS:
+            continue
+        if key == "note":
+            if value.strip():
+                notes.append(value.strip())
+        else:
+            out[key] = value.strip()
+    out["note"] = "; ".join(notes)
+    return out
 
 
 # ---------------------------------------------------------------- drain check (decommission)

@@ -250,7 +250,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": 119,
         "roles": (*_CORE, "frr_bgp"),
         "description": "Kernel routing table whose routes (Coil's exported address blocks) the host announces, "
-        "without installing them into the main table. Null disables the hand-off.",
+        "without installing them into the main table. Null disables the hand-off. How FRR reads it follows the "
+        "FRR version frr_bgp reads on the node, never the image tag: table-direct from FRR 10.0, import-table "
+        "before (which also installs the routes into the main table).",
     },
     "meshover_purelb_interface": {
         "scope": "host",

@@ -9,6 +9,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     FilterModule,
     bgp_undrained,
+    frr_coil_method,
+    frr_probe,
     mesh_hostvars,
     mesh_identities,
     mesh_identity,
@@ -23,6 +25,8 @@ def test_filters_registered():
         "mesh_hostvars",
         "mesh_rolevars",
         "bgp_undrained",
+        "frr_coil_method",
+        "frr_probe",
     }
 
 
@@ -149,6 +153,23 @@ def test_bgp_undrained_filter():
         bgp_undrained([], 7)
     with pytest.raises(AnsibleFilterError, match="asn must be an integer"):
         bgp_undrained(tables, "n3")
+
+
+def test_frr_coil_method_filter():
+    assert frr_coil_method("10.3.1") == "table-direct"
+    assert frr_coil_method("8.4.4-1.1~deb12u2") == "import-table"
+    assert frr_coil_method("1:10.0-1") == "table-direct"
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_coil_method: 'lab' is not an FRR version"):
+        frr_coil_method("lab")
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_coil_method expects an FRR version string"):
+        frr_coil_method(10.3)
+
+
+def test_frr_probe_filter():
+    out = frr_probe("mode=package\nfrr_version=8.4.4-1.1~deb12u2\nsource=installed\n")
+    assert out["frr_version"] == "8.4.4-1.1~deb12u2" and out["source"] == "installed" and out["runtime"] == ""
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_probe expects the probe's stdout"):
+        frr_probe(["mode=package"])
 
 
 def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):

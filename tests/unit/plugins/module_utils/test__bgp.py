@@ -10,9 +10,11 @@ import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     DEFAULT_FRR_IMAGE,
+    PROBE_KEYS,
     coil_method,
-    image_version,
     parse_bfd,
+    parse_frr_version,
+    parse_probe,
     parse_timers,
     prefix_entry,
     undrained_prefixes,
@@ -46,15 +48,18 @@ def test_plan_of_n1():
     assert bgp["asn"] == ASN["n1"] and bgp["router_id"] == "10.99.0.56"
     assert bgp["loopbacks"] == {"ipv4": ["10.99.0.56/32"], "ipv6": [LO6["n1"]]}
     assert bgp["originate"] == {"ipv4": ["10.99.0.56/32"], "ipv6": [LO6["n1"]]}
+    # the link-locals of the lab's n1..n3 (derived from the names, as check_dataplane.py sees them)
+    assert bgp["link_local"] == "fe80::3d27:e462:938b:c19a"
     assert bgp["neighbours"] == [
-        {"interface": "mo-n2", "peer": "n2", "peer_asn": ASN["n2"]},
-        {"interface": "mo-n3", "peer": "n3", "peer_asn": ASN["n3"]},
+        {"interface": "mo-n2", "peer": "n2", "peer_asn": ASN["n2"], "peer_link_local": "fe80::8347:35cb:77b5:31ef"},
+        {"interface": "mo-n3", "peer": "n3", "peer_asn": ASN["n3"], "peer_link_local": "fe80::55a:add1:ad48:2aa"},
     ]
     assert bgp["timers"] == {"keepalive": 3, "hold": 9}
     assert bgp["bfd"] == {"enabled": True, "interval": 300, "multiplier": 3}
     assert bgp["graceful_restart"] is False
     assert bgp["graceful_shutdown"] is False
-    assert bgp["coil"] == {"table": 119, "method": "table-direct"}  # default image 10.4.1
+    # the method (table-direct or import-table) follows the FRR version the role reads on the node
+    assert bgp["coil"] == {"table": 119}
     assert bgp["purelb"] == {"interface": "kube-lb0"}
     assert bgp["frr"] == {"mode": "container", "image": DEFAULT_FRR_IMAGE, "template": None, "extra_config": ""}
     n2 = next(o for o in bgp["origins"] if o["host"] == "n2")
@@ -143,12 +148,80 @@ def test_parsers_and_helpers():
     assert parse_bfd(False) == {"enabled": False, "interval": 300, "multiplier": 3}
     assert prefix_entry("10.0.0.1/32") == {"prefix": "10.0.0.1/32", "le": None}
     assert prefix_entry("fd88::/48") == {"prefix": "fd88::/48", "le": 128}
-    assert image_version("quay.io/frrouting/frr:10.4.1") == (10, 4, 1)
-    assert image_version("localhost/frr:lab") is None and image_version("localhost:5000/frr") is None
-    lab = {"meshover_frr_mode": "container", "meshover_frr_image": "localhost/frr:lab"}
-    assert coil_method(lab) == "import-table"
-    assert coil_method({**lab, "meshover_frr_image": "quay.io/frrouting/frr:9.1.0"}) == "import-table"
-    assert coil_method({**lab, "meshover_frr_mode": "package"}) == "import-table"
+
+
+def test_plan_coil_does_not_depend_on_mode_or_image():
+    plan, _w, _u = plan_mesh(
+        inv(
+            n1={"meshover_frr_image": "10.0.2.100/frr:lab"},
+            n2={"meshover_frr_image": "quay.io/frrouting/frr@sha256:" + "0" * 64},
+            n3={"meshover_frr_mode": "package", "meshover_coil_table": 120},
+        )
+    )
+    assert plan["n1"]["bgp"]["coil"] == plan["n2"]["bgp"]["coil"] == {"table": 119}
+    assert plan["n3"]["bgp"]["coil"] == {"table": 120}
+
+
+@pytest.mark.parametrize(
+    ("version", "parsed", "method"),
+    [
+        ("10.3.1", (10, 3, 1), "table-direct"),  # zebra --version in the lab image (Debian 13's FRR)
+        ("10.4.1", (10, 4, 1), "table-direct"),
+        ("10.0", (10, 0, 0), "table-direct"),
+        ("10.4-dev", (10, 4, 0), "table-direct"),  # a build from FRR's master
+        ("10.3-2", (10, 3, 0), "table-direct"),  # Debian trixie style, no patch level
+        ("1:10.0-1", (10, 0, 0), "table-direct"),  # Debian epoch
+        ("v10.2.2", (10, 2, 2), "table-direct"),
+        ("10.3.1.2+custom", (10, 3, 1), "table-direct"),
+        (" 10.3.1\n", (10, 3, 1), "table-direct"),
+        ("8.4.4-1.1~deb12u2", (8, 4, 4), "import-table"),  # Debian 12's package
+        ("9.1.3", (9, 1, 3), "import-table"),
+        ("9.99.99", (9, 99, 99), "import-table"),
+        ("2:8.4rc1", (8, 4, 0), "import-table"),
+    ],
+)
+def test_frr_version_and_coil_method(version, parsed, method):
+    assert parse_frr_version(version) == parsed
+    assert coil_method(version) == method
+
+
+@pytest.mark.parametrize("version", ["", "lab", "latest", "10", "v", "10.x", "frr 10.3.1", ":10.3", "1:", None, 10.3])
+def test_coil_method_refuses_what_is_not_a_version(version):
+    with pytest.raises(ValueError, match="is not an FRR version"):
+        coil_method(version)
+
+
+def test_parse_probe_container():
+    out = parse_probe(
+        "mode=container\nruntime=/usr/bin/podman\nimage_id=sha256:abc=def\nfrr_version=10.3.1\nsource=cache\n"
+    )
+    assert out == {
+        "mode": "container",
+        "runtime": "/usr/bin/podman",
+        "image_id": "sha256:abc=def",  # split at the first = only
+        "frr_version": "10.3.1",
+        "source": "cache",
+        "pulled": "",
+        "note": "",
+    }
+
+
+def test_parse_probe_unknown_version_keeps_every_key_and_joins_notes():
+    text = (
+        "mode=container\nruntime=\n"
+        "WARN[0000] a runtime's stray line = not a value\n"
+        "note=no container runtime installed (podman or docker)\n"
+        "bogus=1\nnote=\nnote=second\nframe\nframe=x\nfrr_version=\nsource=none\n"
+    )
+    out = parse_probe(text)
+    assert set(out) == set(PROBE_KEYS)
+    assert out["frr_version"] == "" and out["runtime"] == "" and out["source"] == "none"
+    assert out["note"] == "no container runtime installed (podman or docker); second"
+    assert parse_probe("") == dict.fromkeys(PROBE_KEYS, "")
+
+
+def test_parse_probe_last_value_wins():
+    assert parse_probe("frr_version=\nfrr_version=8.4.4-1.1~deb12u2\n")["frr_version"] == "8.4.4-1.1~deb12u2"
 
 
 def test_graceful_shutdown_is_per_host():
@@ -159,7 +232,8 @@ def test_graceful_shutdown_is_per_host():
     assert [n["peer"] for n in plan["n1"]["bgp"]["neighbours"]] == ["n2", "n3"]
 
 
-def _render_frr_conf(bgp_plan):
+def _render_frr_conf(bgp_plan, coil_method="table-direct"):
+    """frr.conf as the role renders it; coil_method stands for what the role read on the node."""
     jinja2 = pytest.importorskip("jinja2")
     root = pathlib.Path(__file__).resolve().parents[4]
     env = jinja2.Environment(
@@ -168,7 +242,33 @@ def _render_frr_conf(bgp_plan):
         undefined=jinja2.StrictUndefined,
     )
     env.filters["comment"] = lambda text, *a, **k: f"! {text}"
-    return env.get_template("frr.conf.j2").render(frr_bgp_plan=bgp_plan, ansible_managed="Ansible managed")
+    return env.get_template("frr.conf.j2").render(
+        frr_bgp_plan=bgp_plan,
+        frr_bgp_runtime={"coil_method": coil_method},
+        ansible_managed="Ansible managed",
+    )
+
+
+def _af_block(conf, af):
+    lines = conf.splitlines()
+    start = lines.index(f" address-family {af} unicast")
+    return lines[start : lines.index(" exit-address-family", start)]
+
+
+def test_frr_conf_coil_follows_the_method_read_on_the_node():
+    plan, _w, _u = plan_mesh(inv(n3={"meshover_coil_table": None}))
+    direct = _render_frr_conf(plan["n1"]["bgp"], "table-direct")
+    for af in ("ipv4", "ipv6"):
+        assert f"  redistribute table-direct 119 route-map MO-SHARED-{af.upper()}" in _af_block(direct, af)
+    assert "import-table" not in direct and "redistribute table 119" not in direct
+    imported = _render_frr_conf(plan["n1"]["bgp"], "import-table")
+    assert "  redistribute table 119 route-map MO-SHARED-IPV4" in _af_block(imported, "ipv4")
+    assert not any("redistribute table" in line for line in _af_block(imported, "ipv6"))  # no IPv6 import
+    assert "ip import-table 119" in imported.splitlines() and "table-direct" not in imported
+    # no Coil table: neither, whatever the version
+    for method in ("table-direct", "import-table"):
+        conf = _render_frr_conf(plan["n3"]["bgp"], method)
+        assert "table-direct" not in conf and "import-table" not in conf and "redistribute table" not in conf
 
 
 def _blocks(conf, header):

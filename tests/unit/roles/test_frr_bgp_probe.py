@@ -1,0 +1,239 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The frr_bgp role's probe (roles/frr_bgp/templates/frr_probe.sh.j2), run by /bin/sh against stub
+dpkg-query, apt-cache and container runtimes, its output read with the role's parser."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import parse_probe
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+IMAGE = "10.0.2.100/frr:lab"
+SH = shutil.which("sh")
+TOOLS = ("tr", "awk", "sed", "head", "tail", "mkdir", "mv", "dirname", "basename", "timeout", "cat", "touch")
+
+pytestmark = pytest.mark.skipif(SH is None or not all(shutil.which(t) for t in TOOLS), reason="needs sh and coreutils")
+
+# Stubs log their argv to $STUB_LOG. The runtime keeps its one image as the file $STUB_DIR/image (its ID).
+RUNTIME = r"""#!/bin/sh
+echo "$(basename "$0") $*" >> "$STUB_LOG"
+case "$1 $2" in
+"image inspect")
+    [ -f "$STUB_DIR/image" ] || { echo "Error: $6: image not known" >&2; exit 125; }
+    [ "$3" = --format ] && [ "$4" = '{{.Id}}' ] || exit 99
+    cat "$STUB_DIR/image" ;;
+"pull "*)
+    [ -n "${STUB_PULL_ID:-}" ] || { echo "Error: initializing source: connection refused" >&2; exit 125; }
+    echo "Copying blob 1234"; echo "$STUB_PULL_ID" > "$STUB_DIR/image" ;;
+"run --rm")
+    [ -f "$STUB_DIR/image" ] || exit 125
+    printf '%s\n' "$STUB_ZEBRA" ;;
+*) exit 98 ;;
+esac
+"""
+DPKG_QUERY = r"""#!/bin/sh
+echo "dpkg-query $*" >> "$STUB_LOG"
+[ "$1 $2" = "-W -f=\${db:Status-Status} \${Version}" ] || exit 99
+[ -n "${STUB_DPKG:-}" ] || { echo "dpkg-query: no packages found matching frr" >&2; exit 1; }
+printf '%s' "$STUB_DPKG"
+"""
+APT_CACHE = r"""#!/bin/sh
+echo "apt-cache $*" >> "$STUB_LOG"
+printf 'frr:\n  Installed: %s\n  Candidate: %s\n  Version table:\n' \
+    "${STUB_INSTALLED:-(none)}" "${STUB_CANDIDATE:-(none)}"
+"""
+ZEBRA_10 = "zebra version 10.3.1\nCopyright 1996-2005 Kunihiro Ishiguro, et al.\nconfigured with:\n\t'--prefix=/usr'"
+
+
+def render(**overrides):
+    jinja2 = pytest.importorskip("jinja2")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT / "roles" / "frr_bgp" / "templates")),
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["quote"] = lambda s: shlex.quote(str(s))
+    env.filters["bool"] = bool
+    values = {
+        "frr_bgp_plan": {"frr": {"mode": "container", "image": IMAGE}},
+        "frr_bgp__runtime_candidates": ["podman", "docker"],
+        "frr_bgp_package_state": "present",
+        "frr_bgp_container_pull": "missing",
+        "frr_bgp__version_cache": "/nonexistent/cache",
+        "ansible_check_mode": False,
+        **overrides,
+    }
+    return env.get_template("frr_probe.sh.j2").render(**values)
+
+
+class Node:
+    """A PATH of stubs and the tools the probe uses, and a state directory."""
+
+    def __init__(self, tmp_path, runtimes=("podman",)):
+        self.dir = tmp_path
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        for tool in TOOLS:
+            (self.bin / tool).symlink_to(shutil.which(tool))
+        for name, text in [("dpkg-query", DPKG_QUERY), ("apt-cache", APT_CACHE)] + [(r, RUNTIME) for r in runtimes]:
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+        self.log = tmp_path / "log"
+        self.log.touch()
+        self.cache = tmp_path / "var" / "lib" / "meshover" / "frr-image-version"
+
+    def image(self, image_id):
+        (self.dir / "image").write_text(image_id + "\n")
+
+    def run(self, script, **stub):
+        self.log.write_text("")
+        env = {"PATH": str(self.bin), "STUB_LOG": str(self.log), "STUB_DIR": str(self.dir), "IMAGE": IMAGE}
+        env.update({f"STUB_{k.upper()}": v for k, v in stub.items()})
+        res = subprocess.run([SH, "-c", script], env=env, capture_output=True, text=True, check=False, timeout=60)
+        assert res.returncode == 0, res.stderr
+        return parse_probe(res.stdout), res.stdout, self.log.read_text().splitlines()
+
+
+@pytest.fixture
+def node(tmp_path):
+    return Node(tmp_path)
+
+
+def test_the_probe_is_valid_posix_sh(tmp_path):
+    for mode in ("container", "package"):
+        script = tmp_path / f"probe-{mode}"
+        script.write_text(render(frr_bgp_plan={"frr": {"mode": mode, "image": IMAGE}}))
+        assert subprocess.run([SH, "-n", str(script)], check=False).returncode == 0
+
+
+# ---------------------------------------------------------------- package mode
+
+
+def package(**overrides):
+    return render(frr_bgp_plan={"frr": {"mode": "package", "image": IMAGE}}, **overrides)
+
+
+def test_package_installed_is_read_from_dpkg_without_loading_apt(node):
+    out, stdout, log = node.run(package(), dpkg="installed 8.4.4-1.1~deb12u2", candidate="10.3-2")
+    assert out["mode"] == "package" and out["frr_version"] == "8.4.4-1.1~deb12u2" and out["source"] == "installed"
+    assert "frr_version=8.4.4-1.1~deb12u2" in stdout.splitlines()
+    assert not any(line.startswith("apt-cache") for line in log)
+
+
+def test_package_not_installed_gives_the_candidate(node):
+    out, _stdout, log = node.run(package(), candidate="10.3-2")
+    assert out["frr_version"] == "10.3-2" and out["source"] == "candidate" and out["note"] == ""
+    assert "apt-cache policy frr" in log
+
+
+def test_package_removed_but_not_purged_is_not_installed(node):
+    out, _stdout, _log = node.run(package(), dpkg="config-files 8.4.4-1.1~deb12u2")
+    assert out["frr_version"] == "" and out["source"] == "none"
+    assert "APT has no candidate" in out["note"]
+
+
+def test_package_latest_takes_the_candidate_apt_upgrades_to(node):
+    out, _stdout, _log = node.run(package(frr_bgp_package_state="latest"), dpkg="installed 8.4.4-1", candidate="10.3-2")
+    assert out["frr_version"] == "10.3-2" and out["source"] == "candidate"
+    out, _stdout, _log = node.run(package(frr_bgp_package_state="latest"), dpkg="installed 8.4.4-1")
+    assert out["frr_version"] == "8.4.4-1" and out["source"] == "installed"  # no candidate: what is there
+
+
+# ---------------------------------------------------------------- container mode
+
+
+def test_container_no_runtime_is_unknown(tmp_path):
+    node = Node(tmp_path, runtimes=())
+    out, _stdout, log = node.run(render(frr_bgp__probe_pull=True))
+    assert out["runtime"] == "" and out["frr_version"] == "" and out["source"] == "none"
+    assert out["note"] == "no container runtime installed (podman or docker)"
+    assert log == []
+
+
+def test_container_docker_when_podman_is_missing(tmp_path):
+    node = Node(tmp_path, runtimes=("docker",))
+    node.image("sha256:d0c4e7")
+    out, _stdout, log = node.run(render(frr_bgp__version_cache=str(node.cache)), zebra=ZEBRA_10)
+    assert out["runtime"] == str(node.bin / "docker") and out["frr_version"] == "10.3.1"
+    assert log[0] == f"docker image inspect --format {{{{.Id}}}} {IMAGE}"
+
+
+def test_container_image_missing_is_unknown_and_not_pulled_by_default(node):
+    out, _stdout, log = node.run(render())
+    assert out["runtime"] == str(node.bin / "podman") and out["image_id"] == "" and out["frr_version"] == ""
+    assert out["note"] == f"image {IMAGE} is not present under {node.bin / 'podman'}"
+    assert not any(" pull " in line for line in log)
+
+
+def test_container_version_read_once_then_cached_by_image_id(node):
+    node.image("5e1f00d")
+    script = render(frr_bgp__version_cache=str(node.cache))
+    out, _stdout, log = node.run(script, zebra=ZEBRA_10)
+    assert out == {**out, "image_id": "5e1f00d", "frr_version": "10.3.1", "source": "image", "note": ""}
+    assert f"podman run --rm --net none --pull never --entrypoint /usr/lib/frr/zebra {IMAGE} --version" in log
+    assert node.cache.read_text() == "5e1f00d 10.3.1\n"
+    # the rerun: same image, no container started
+    out, _stdout, log = node.run(script, zebra="must not run")
+    assert out["frr_version"] == "10.3.1" and out["source"] == "cache"
+    assert not any(line.startswith("podman run") for line in log)
+    # another image under the same name (a new tag push): read again
+    node.image("a11ce")
+    out, _stdout, log = node.run(script, zebra="zebra version 8.4.4\nCopyright")
+    assert out["frr_version"] == "8.4.4" and out["source"] == "image"
+    assert node.cache.read_text() == "a11ce 8.4.4\n"
+
+
+def test_container_check_mode_writes_no_cache(node):
+    node.image("5e1f00d")
+    out, _stdout, _log = node.run(
+        render(frr_bgp__version_cache=str(node.cache), ansible_check_mode=True), zebra=ZEBRA_10
+    )
+    assert out["frr_version"] == "10.3.1" and out["source"] == "image"
+    assert not node.cache.exists()
+
+
+def test_container_zebra_without_version_is_unknown(node):
+    node.image("5e1f00d")
+    out, _stdout, _log = node.run(render(frr_bgp__version_cache=str(node.cache)), zebra="exec: no such file\n")
+    assert out["frr_version"] == "" and out["source"] == "none"
+    assert out["note"].startswith(f"/usr/lib/frr/zebra --version in {IMAGE} printed no version: exec: no such file")
+    assert not node.cache.exists()
+
+
+def test_container_second_probe_pulls_the_missing_image(node):
+    script = render(frr_bgp__version_cache=str(node.cache), frr_bgp__probe_pull=True)
+    out, stdout, log = node.run(script, pull_id="5e1f00d", zebra=ZEBRA_10)
+    assert "pulled=yes" in stdout.splitlines()
+    assert out["pulled"] == "yes" and out["image_id"] == "5e1f00d" and out["frr_version"] == "10.3.1"
+    assert f"podman pull {IMAGE}" in log
+
+
+def test_container_failed_pull_is_reported(node):
+    out, _stdout, _log = node.run(render(frr_bgp__probe_pull=True))
+    assert out["pulled"] == "" and out["frr_version"] == ""
+    assert f"pull {IMAGE} failed: Error: initializing source: connection refused" in out["note"]
+
+
+def test_container_pull_never_is_respected(node):
+    out, _stdout, log = node.run(render(frr_bgp__probe_pull=True, frr_bgp_container_pull="never"), pull_id="x")
+    assert out["frr_version"] == "" and not any(" pull " in line for line in log)
+
+
+def test_container_named_runtime_is_looked_up_alone(tmp_path):
+    node = Node(tmp_path, runtimes=("podman", "docker"))
+    out, _stdout, _log = node.run(render(frr_bgp__runtime_candidates=["docker"]))
+    assert out["runtime"] == str(node.bin / "docker")
+    out, _stdout, _log = node.run(render(frr_bgp__runtime_candidates=[str(node.bin / "podman")]))
+    assert out["runtime"] == str(node.bin / "podman")
+    os.remove(node.bin / "docker")
+    out, _stdout, _log = node.run(render(frr_bgp__runtime_candidates=["docker"]))
+    assert out["runtime"] == "" and out["note"] == "no container runtime installed (docker)"
