@@ -2,7 +2,7 @@
 # Installs the host packages the qemu lab needs (Debian 12). Quiet and quick when all are present.
 set -euo pipefail
 # chromium: verify renders the exporter's /mesh.html headless on the controller (issue 7)
-pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client podman rsync git make python3-venv chromium)
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
