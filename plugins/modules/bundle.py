@@ -555,6 +555,16 @@ def main():
     if module.params["cache_valid_time"] < 0 or module.params["lock_timeout"] < 0:
         module.fail_json(msg="cache_valid_time and lock_timeout must not be negative")
 
+    # Without pipelining, Ansible runs become through ssh -tt: this module's stdin is then a terminal.
+    # timeout(1) puts its command in a process group of its own, a background one on that terminal,
+    # and apt-get's first terminal call (it saves and sets the modes of its stdin around dpkg) stops
+    # it with SIGTTOU, for ever: seen on a fresh Debian 13 node (dpkg done, apt-get in state T). The
+    # module reads nothing from stdin after AnsibleModule parsed its arguments, so its children get
+    # /dev/null: no command of this module can block on, or change, the session's terminal.
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
     apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
     installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
     timeout_bin = apt.timeout_bin
