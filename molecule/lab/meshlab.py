@@ -109,6 +109,11 @@ DPKG_OPTS = [
     "path-exclude=/usr/share/info/*",
 ]
 IMAGE_SIZE = "4G"
+# Guest memory, MiB: the smallest common cloud size. 384 MiB was enough for Debian 12 with everything
+# preinstalled; measured on 2026-12-03 with Debian 13 fresh nodes during verify: the podman node had
+# 63 MiB available of 337, and the Docker node (dockerd, containerd, FRR, the exporter, the checks'
+# Python) ran out: journald failed, ssh stopped answering, qemu spun at 100 % CPU.
+GUEST_MEMORY_MB = 1024
 # The FRR image the guests pull from the lab's registry (insecure: plain HTTP, configured in the image
 # as a provider's registry mirror would be).
 FRR_IMAGE_NAME = "frr"
@@ -858,7 +863,7 @@ def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
         "-smp",
         "1",
         "-m",
-        "384",
+        str(GUEST_MEMORY_MB),
         "-display",
         "none",
         "-monitor",
