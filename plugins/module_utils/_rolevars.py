@@ -36,6 +36,7 @@ ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "gre_overlay_tunnels": ("gre_overlay", {"type": "list", "elements": "dict"}),
     "gre_overlay_wg_interface": ("gre_overlay", {"type": "str"}),
     "gre_overlay_batch_path": ("gre_overlay", {"type": "path"}),
+    "gre_overlay_remove_unlisted": ("gre_overlay", {"type": "bool"}),
     "gre_overlay_accept_ra_interfaces": ("gre_overlay", {"type": "list", "elements": "str"}),
     "gre_overlay_firewall": ("gre_overlay", {"type": "bool"}),
     "gre_overlay_firewall_path": ("gre_overlay", {"type": "path"}),

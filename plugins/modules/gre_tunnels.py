@@ -26,7 +26,7 @@ author:
   - meshover contributors (@meshover)
 options:
   tunnels:
-    description: The complete list of wanted tunnels. Owned tunnels not listed are deleted.
+    description: The complete list of wanted tunnels. Owned tunnels not listed are deleted (see O(remove_unlisted)).
     type: list
     elements: dict
     required: true
@@ -57,6 +57,16 @@ options:
         description: Outer hop limit.
         type: int
         default: 64
+  remove_unlisted:
+    description:
+      - Whether owned tunnels that O(tunnels) does not list are deleted now.
+      - V(false) leaves them up (they are returned in RV(unlisted) and left out of the replay file), so that FRR
+        can forget their interfaces first and a second call with V(true) deletes them. FRR 10.3's zebra crashes
+        when an interface it sends router advertisements on (BGP unnumbered does) is deleted under it and its
+        configuration is removed afterwards (FRR pull requests 22184 and 22881); P(meshover.mesh.site#playbook)
+        therefore removes tunnels after FRR's reload.
+    type: bool
+    default: true
   batch_path:
     description: Path of the C(ip -batch) replay file.
     type: path
@@ -108,6 +118,12 @@ recreated:
   sample: []
 deleted:
   description: Names of the owned tunnels deleted because they are no longer wanted.
+  returned: always
+  type: list
+  elements: str
+  sample: [mo-n4]
+unlisted:
+  description: Names of the owned tunnels that O(tunnels) does not list (deleted, or kept with O(remove_unlisted=false)).
   returned: always
   type: list
   elements: str
@@ -333,6 +349,7 @@ def main():
             tunnels=dict(type="list", elements="dict", required=True, options=tunnel_spec),
             batch_path=dict(type="path", default="/etc/meshover/gre.batch"),
             owner_prefix=dict(type="str", default="meshover:"),
+            remove_unlisted=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -351,6 +368,9 @@ def main():
         module.fail_json(msg=str(e))
     if plan["conflicts"]:
         module.fail_json(msg="; ".join(plan["conflicts"]))
+    unlisted = list(plan["delete"])
+    if not p["remove_unlisted"]:
+        plan["delete"] = []
 
     old_batch = None
     if os.path.exists(p["batch_path"]):
@@ -363,6 +383,7 @@ def main():
         created=[t["name"] for t in plan["create"]],
         recreated=[r["tunnel"]["name"] for r in plan["recreate"]],
         deleted=list(plan["delete"]),
+        unlisted=unlisted,
         modified=[m["tunnel"]["name"] for m in plan["modify"]],
         batch_changed=batch_changed,
     )
@@ -395,7 +416,15 @@ def main():
                 "before_header": "owned ip6gre tunnels",
                 "after_header": "owned ip6gre tunnels",
                 "before": owned_view([h for h in have if is_owned(h, prefix)], prefix),
-                "after": want_view(want, prefix),
+                # kept (remove_unlisted=false) unlisted tunnels stay as they are
+                "after": dict(
+                    sorted(
+                        {
+                            **owned_view([h for h in have if h["name"] in unlisted and h["name"] not in plan["delete"]], prefix),
+                            **want_view(want, prefix),
+                        }.items()
+                    )
+                ),
             },
             {
                 "before_header": p["batch_path"],

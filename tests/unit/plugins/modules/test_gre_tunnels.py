@@ -382,3 +382,23 @@ def test_copy_of_want_is_not_mutated(tmp_path, kernel, capsys):
     want = copy.deepcopy(WANT)
     run(tmp_path, capsys, tunnels=want, check=True)
     assert want == WANT
+
+
+def test_remove_unlisted_false_keeps_them_until_a_second_call(tmp_path, kernel, capsys):
+    """site.yml: tunnels to a peer that left stay up until FRR forgot their interfaces, then go."""
+    run(tmp_path, capsys)
+    kernel.add_tunnel("mo-n9", "n9", "fd00::99")
+    kernel.calls.clear()
+    result, rc = run(tmp_path, capsys, remove_unlisted=False)
+    assert rc == 0 and result["changed"] is False, result
+    assert result["unlisted"] == ["mo-n9"] and result["deleted"] == []
+    assert "mo-n9" in kernel.links and kernel.calls == []
+    assert "mo-n9" in result["diff"][0]["after"], "the diff shows the kept tunnel as staying"
+    assert "mo-n9" not in (tmp_path / "etc" / "gre.batch").read_text(), "a kept tunnel is not replayed at boot"
+    result, rc = run(tmp_path, capsys, check=True)
+    assert rc == 0 and result["changed"] and result["deleted"] == ["mo-n9"] and "mo-n9" in kernel.links
+    result, rc = run(tmp_path, capsys)
+    assert rc == 0 and result["deleted"] == ["mo-n9"] and result["unlisted"] == ["mo-n9"]
+    assert "mo-n9" not in kernel.links
+    result, rc = run(tmp_path, capsys, remove_unlisted=False)
+    assert rc == 0 and result["changed"] is False and result["unlisted"] == []
