@@ -61,6 +61,19 @@ def test_failure_lists_every_problem_with_the_port(run):
     assert result["checks"]["systemd"] is False
 
 
+def test_container_runtime_decides_dockers_forward_drop(run):
+    """Docker's FORWARD drop without meshover's mo+ accepts: fine when FRR will run under Docker."""
+    docker_forward = "-P INPUT ACCEPT\n-P FORWARD DROP\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n"
+    facts = dataclasses.replace(GOOD, iptables={"iptables": docker_forward, "ip6tables": None})
+    (rc, result), _seen = run({"container": True}, facts)
+    assert rc == 0, result
+    assert result["checks"]["firewall"]["iptables"] == [{"chain": "FORWARD", "mesh": "docker_unit"}]
+    (rc, result), _seen = run({"container": True, "container_runtime": "podman"}, facts)
+    assert rc == 1
+    assert result["checks"]["container"]["runtime"] == "podman"
+    assert "set frr_bgp_container_runtime: docker for this host" in result["problems"][0]
+
+
 def test_commands_are_bounded_by_timeout(run, monkeypatch):
     from ansible.module_utils.basic import AnsibleModule
 
