@@ -1,7 +1,8 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""playbooks/preflight.yml end to end: it passes on the example inventory and fails on bad input
-with a message naming host and variable, without contacting any node.
+"""playbooks/preflight.yml end to end: its controller play passes on the example inventory and fails on
+bad input with a message naming host and variable, without contacting any node; only a good inventory
+goes on to the node play (meshover.mesh.node_preflight, tag node_preflight).
 
 Nodes point at 127.0.0.1 port 1 (closed): any attempt to reach one would show as unreachable."""
 
@@ -18,10 +19,10 @@ REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO / "playbooks" / "preflight.yml"
 
 
-def run(inventory: Path) -> subprocess.CompletedProcess:
+def run(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_NOCOLOR="1")
     return subprocess.run(
-        ["ansible-playbook", str(PLAYBOOK), "-i", str(inventory)],
+        ["ansible-playbook", str(PLAYBOOK), "-i", str(inventory), *extra],
         capture_output=True,
         text=True,
         env=env,
@@ -41,15 +42,25 @@ def unreachable_inventory(tmp_path: Path, **extra: dict) -> Path:
 
 
 def test_example_inventory_passes():
-    res = run(REPO / "inventory.example")
+    res = run(REPO / "inventory.example", "--skip-tags", "node_preflight")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "failed=0" in res.stdout
 
 
-def test_good_inventory_contacts_no_node(tmp_path):
-    res = run(unreachable_inventory(tmp_path))
+def test_good_inventory_contacts_no_node_on_the_controller_play(tmp_path):
+    res = run(unreachable_inventory(tmp_path), "--skip-tags", "node_preflight")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "unreachable=1" not in res.stdout
+
+
+def test_good_inventory_then_checks_every_node(tmp_path):
+    res = run(unreachable_inventory(tmp_path))
+    assert res.returncode != 0
+    controller = res.stdout.index("Preflight - validate the mesh inventory on the controller")
+    nodes = res.stdout.index("Preflight - check every node before anything changes there")
+    assert controller < nodes
+    # the node play is not any_errors_fatal: every node is tried, each fails on its own
+    assert res.stdout.count("unreachable=1") == 3, res.stdout
 
 
 @pytest.mark.parametrize(
