@@ -63,7 +63,7 @@ options:
       - V(false) leaves them up (they are returned in RV(unlisted) and left out of the replay file), so that FRR
         can forget their interfaces first and a second call with V(true) deletes them. FRR 10.3's zebra crashes
         when an interface it sends router advertisements on (BGP unnumbered does) is deleted under it and its
-        configuration is removed afterwards (FRR pull requests 22184 and 22881); P(meshover.mesh.site#playbook)
+        configuration is removed afterwards (FRR pull requests 22184 and 22881); the collection's C(site.yml)
         therefore removes tunnels after FRR's reload.
     type: bool
     default: true
@@ -123,7 +123,8 @@ deleted:
   elements: str
   sample: [mo-n4]
 unlisted:
-  description: Names of the owned tunnels that O(tunnels) does not list (deleted, or kept with O(remove_unlisted=false)).
+  description:
+    - Names of the owned tunnels that O(tunnels) does not list (deleted, or kept with O(remove_unlisted=false)).
   returned: always
   type: list
   elements: str
@@ -411,6 +412,7 @@ def main():
         write_batch(module, p["batch_path"], batch)
 
     if module._diff:
+        kept = set(unlisted) - set(plan["delete"])
         result["diff"] = [
             {
                 "before_header": "owned ip6gre tunnels",
@@ -420,7 +422,7 @@ def main():
                 "after": dict(
                     sorted(
                         {
-                            **owned_view([h for h in have if h["name"] in unlisted and h["name"] not in plan["delete"]], prefix),
+                            **owned_view([h for h in have if h["name"] in kept], prefix),
                             **want_view(want, prefix),
                         }.items()
                     )
