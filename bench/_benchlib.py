@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shlex
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,10 @@ def load_inventory(path: str) -> dict[str, dict]:
 
 
 def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run a shell command on a lab node as root (through sudo when Ansible logs in as an admin user)."""
+    user = h.get("ansible_user", "root")
+    if user != "root":
+        command = "sudo -n sh -c " + shlex.quote(command)
     cmd = [
         "ssh",
         "-p",
@@ -51,7 +56,7 @@ def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProces
         "UserKnownHostsFile=/dev/null",
         "-o",
         "LogLevel=ERROR",
-        f"{h.get('ansible_user', 'root')}@{h['ansible_host']}",
+        f"{user}@{h['ansible_host']}",
         command,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
