@@ -9,7 +9,9 @@ Each role checks its variables against its meta/argument_specs.yml when it start
 the earlier roles have already changed. The preflight play checks the ones the inventory sets,
 on the controller, before any node is touched: type and choices (the same rules as the roles'
 argument specs, through Ansible's ArgumentSpecValidator), likely misspellings, and values whose
-type is right but whose content a role would only reject on the node (addresses, ports).
+type is right but whose content a role would only reject on the node (addresses, ports), or would
+write as is into a unit file, an nftables file, a sysctl.d file, sudoers or a shell script (paths and
+names: a newline, a space, a quote or a `$(...)` there breaks the file or runs as a command).
 
 ROLE_SPECS mirrors the options of the five argument specs; tests/unit checks that it matches them.
 """
@@ -19,9 +21,12 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import posixpath
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.meshover.mesh.plugins.module_utils._bundle import PACKAGE_RE
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import hosts_label
 
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
@@ -78,9 +83,177 @@ ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 PORTS = ("gre_overlay_wg_port", "gre_overlay_firewall_exporter_port", "exporter_port")
-POSITIVE = ("exporter_command_timeout", "exporter_collect_interval", "exporter_handshake_stale")
+POSITIVE = (
+    "exporter_command_timeout",
+    "exporter_collect_interval",
+    "exporter_handshake_stale",
+    "frr_bgp_watchfrr_restart_timeout",
+)
 # Lists of addresses or prefixes (IPv4 or IPv6, host bits allowed, as nft and ip accept them).
-NETWORK_LISTS = ("gre_overlay_firewall_exporter_sources", "source_routing_extra_exempt")
+NETWORK_LISTS = ("gre_overlay_firewall_exporter_sources", "source_routing_exempt", "source_routing_extra_exempt")
+# Paths on the node (every `type: path` option but the runtime): written as is into units, scripts and sudoers.
+NODE_PATHS = (
+    "wireguard_mesh_private_key_path",
+    "gre_overlay_batch_path",
+    "gre_overlay_firewall_path",
+    "frr_bgp_config_dir",
+    "exporter_install_dir",
+    "exporter_config_path",
+    "source_routing_batch4_path",
+    "source_routing_batch6_path",
+)
+# A directory on the controller (relative to the working directory, or empty: no cache).
+CONTROLLER_DIRS = ("wireguard_mesh_key_cache_dir",)
+# Linux interface names (a string, or a list of them): in nftables, sysctl.d and unit files.
+INTERFACES = ("gre_overlay_wg_interface", "gre_overlay_accept_ra_interfaces")
+# Lists of Debian packages, installed by meshover.mesh.bundle (which takes plain names only).
+PACKAGE_LISTS = ("wireguard_mesh_packages", "frr_bgp_packages", "exporter_packages")
+SERVICE_UNITS = ("frr_bgp_container_unit", "frr_bgp_package_unit")
+CONTAINER_NAMES = ("frr_bgp_container_name", "exporter_frr_container_name")
+CAPABILITY_LISTS = ("frr_bgp_container_capabilities",)
+USERS = ("exporter_user",)
+ANSIBLE_GROUPS = ("wireguard_mesh_group", "exporter_group")
+LISTEN_ADDRESSES = ("exporter_listen_address",)
+
+# capabilities(7), Linux 5.9 and later, without the CAP_ prefix (podman's and docker's --cap-add take them so).
+CAPABILITIES = frozenset(
+    """CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE
+    NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT
+    SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE
+    AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ
+    PERFMON BPF CHECKPOINT_RESTORE""".split()
+)
+# The runtimes frr_bgp and the exporter know (both pick podman's or docker's ways by the file name).
+RUNTIME_NAMES = ("podman", "docker")
+
+_NOT_PATH_CHAR = re.compile(r"[^A-Za-z0-9._+@/-]")
+_CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_IFNAME_CHAR = re.compile(r"[^A-Za-z0-9._@-]")
+_NOT_UNIT_CHAR = re.compile(r"[^A-Za-z0-9:_.@-]")
+
+
+def _show(value: Any) -> str:
+    """repr, cut to about 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _node_path(value: str) -> str | None:
+    bad = _NOT_PATH_CHAR.search(value)
+    if bad:
+        return f"it contains {bad.group()!r}: use an absolute path of letters, digits and ._+@/-"
+    if not value.startswith("/"):
+        return "not an absolute path: write the whole path, from /"
+    norm = posixpath.normpath(value)
+    if value != norm or value.startswith("//"):
+        fix = ": write it without '..'" if ".." in value.split("/") else f": write {norm!r}"
+        return f"not a normalised path (no '.' or '..' component, no '//', no trailing '/'){fix}"
+    return None
+
+
+def _controller_dir(value: str) -> str | None:
+    bad = _CONTROL_CHAR.search(value)
+    return f"it contains {bad.group()!r}: remove the control character (newline, tab, ...)" if bad else None
+
+
+def _interface(value: str) -> str | None:
+    bad = _NOT_IFNAME_CHAR.search(value)
+    if bad:
+        return f"it contains {bad.group()!r}: a Linux interface name here is letters, digits and ._@- only"
+    if not 1 <= len(value) <= 15:
+        return f"{len(value)} characters: a Linux interface name has 1 to 15"
+    return "the kernel refuses '.' and '..' as interface names" if value in (".", "..") else None
+
+
+def _package(value: str) -> str | None:
+    if PACKAGE_RE.match(value):
+        return None
+    name = re.split(r"[:=]", value, maxsplit=1)[0]
+    if name != value and PACKAGE_RE.match(name):
+        return f"meshover.mesh.bundle installs plain package names (no :arch, no =version): write {name!r}"
+    return "not a Debian package name: 2 or more of a-z 0-9 + . - (lower case), starting with a letter or digit"
+
+
+def _unit(value: str) -> str | None:
+    bad = _NOT_UNIT_CHAR.search(value)
+    if bad:
+        return f"it contains {bad.group()!r}: a systemd unit name is letters, digits and :_.-@"
+    if not value.endswith(".service") or len(value) > 255:
+        return "not a service unit name: it must end with .service and have at most 255 characters (e.g. x.service)"
+    name, at, instance = value[: -len(".service")].partition("@")
+    if not name or (at and not instance):
+        return "a unit name is NAME.service or NAME@INSTANCE.service, both parts non-empty"
+    return None
+
+
+def _runtime(value: str) -> str | None:
+    """frr_bgp_container_runtime: empty (podman if installed, else docker), a name looked up in PATH, or a path."""
+    if value in ("", *RUNTIME_NAMES):
+        return None
+    bad = _NOT_PATH_CHAR.search(value)
+    if bad:
+        return f"it contains {bad.group()!r}: write podman, docker, or an absolute path of letters, digits and ._+@/-"
+    if posixpath.basename(value) not in RUNTIME_NAMES:
+        return "the roles know podman and docker only: write podman, docker, or a path ending in /podman or /docker"
+    return _node_path(value)
+
+
+def _runtime_set(value: str) -> str | None:
+    """exporter_container_runtime: the same, but never empty."""
+    if value == "":
+        return "empty: leave it unset (the runtime frr_bgp uses), or write podman, docker or an absolute path"
+    return _runtime(value)
+
+
+def _capability(value: str) -> str | None:
+    if value in CAPABILITIES:
+        return None
+    name = value.upper()
+    name = name[len("CAP_") :] if name.startswith("CAP_") else name
+    if name in CAPABILITIES:
+        return f"write {name!r}: the list takes capabilities(7) names in upper case, without the CAP_ prefix"
+    return "not a Linux capability: use a name from capabilities(7) without CAP_, e.g. NET_ADMIN"
+
+
+def _listen_address(value: str) -> str | None:
+    if value:  # empty: the exporter listens on every address, as with "::"
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return "not an IPv4 or IPv6 address (no host name): '::' for every address, or unset for the loopback"
+    return None
+
+
+def _matching(pattern: str, problem: str):
+    """A rule: the whole value matches pattern, else problem."""
+    regex = re.compile(pattern)
+    return lambda value: None if regex.fullmatch(value) else problem
+
+
+# Rules for strings (of a list variable: for each item): the variables they apply to, and the check,
+# which returns what is wrong and how to fix it, or None.
+STRING_RULES = (
+    (NODE_PATHS, _node_path),
+    (CONTROLLER_DIRS, _controller_dir),
+    (INTERFACES, _interface),
+    (PACKAGE_LISTS, _package),
+    (SERVICE_UNITS, _unit),
+    (("frr_bgp_container_runtime",), _runtime),
+    (("exporter_container_runtime",), _runtime_set),
+    (CAPABILITY_LISTS, _capability),
+    (LISTEN_ADDRESSES, _listen_address),
+    (
+        CONTAINER_NAMES,
+        _matching(
+            r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "not a container name: letters, digits and _.-, starting with a-z A-Z 0-9"
+        ),
+    ),
+    (USERS, _matching(r"[a-z_][a-z0-9_-]{0,31}", "not a system user name: a-z or _, then up to 31 of a-z 0-9 _ -")),
+    (
+        ANSIBLE_GROUPS,
+        _matching(r"[A-Za-z_][A-Za-z0-9_]*", "not an Ansible group name: letters, digits and _, no digit first"),
+    ),
+)
 
 
 def is_role_var(name: Any) -> bool:
@@ -89,7 +262,7 @@ def is_role_var(name: Any) -> bool:
 
 
 def _semantic(var: str, value: Any) -> str | None:
-    """What a role would reject on the node although the type is right; None if fine."""
+    """What a role would reject on the node, or write into a file unsafely, although the type is right; None if fine."""
     if var in PORTS and not 1 <= value <= 65535:
         return f"{var} is {value}: a port is 1..65535"
     if var in POSITIVE and not value > 0:
@@ -100,6 +273,18 @@ def _semantic(var: str, value: Any) -> str | None:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 return f"{var}[{i}] is {item!r}: not an IPv4/IPv6 address or prefix"
+    for names, rule in STRING_RULES:
+        if var not in names:
+            continue
+        items = [(f"{var}[{i}]", v) for i, v in enumerate(value or [])] if isinstance(value, list) else [(var, value)]
+        for label, item in items:
+            problem = rule("" if item is None else str(item))
+            if problem:
+                return f"{label} is {_show(item)}: {problem}"
+    if var in PACKAGE_LISTS:
+        twice = next((p for i, p in enumerate(value or []) if p in value[:i]), None)
+        if twice is not None:
+            return f"{var} lists {twice!r} twice: meshover.mesh.bundle refuses that, remove one"
     return None
 
 
@@ -123,7 +308,10 @@ def check_role_vars(role_vars: Mapping[str, Mapping[str, Any]]) -> list[str]:
             key = (var, json.dumps(known[var], sort_keys=True, default=str))
             if key not in seen:  # group variables: the same value on many hosts, checked once
                 result = ArgumentSpecValidator({var: dict(ROLE_SPECS[var][1])}).validate({var: known[var]})
-                seen[key] = list(result.error_messages) or [_semantic(var, result.validated_parameters[var])]
+                value = result.validated_parameters.get(var)
+                if ROLE_SPECS[var][1]["type"] == "path" and isinstance(known[var], str):
+                    value = known[var]  # as the role writes it: `type: path` expands ~ and $VAR on the controller
+                seen[key] = list(result.error_messages) or [_semantic(var, value)]
             for msg in filter(None, seen[key]):
                 where.setdefault(f"{msg} (role {ROLE_SPECS[var][0]})", []).append(host)
     return [f"{hosts_label(hosts)}: {msg}" for msg, hosts in where.items()]

@@ -17,7 +17,10 @@ description:
     C(meshover_*) variables.
   - With O(role_vars), also checks the variables of meshover's roles that the inventory sets (type and choices
     as in the roles' argument specs, likely misspellings, addresses and ports), which the roles would
-    otherwise only reject on a node that the earlier roles have already changed.
+    otherwise only reject on a node that the earlier roles have already changed; and the paths and names
+    (interfaces, packages, units, containers, runtimes, capabilities, user, groups) that the roles write into
+    unit files, scripts, sudoers and other files, so that no newline, space, quote or command substitution
+    gets there.
   - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
 author: meshover contributors (@meshover)
 extends_documentation_fragment:

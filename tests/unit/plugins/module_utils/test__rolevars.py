@@ -3,6 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +13,13 @@ import yaml
 
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import (
+    NETWORK_LISTS,
+    NODE_PATHS,
+    PORTS,
+    POSITIVE,
     ROLE_SPECS,
     ROLES,
+    STRING_RULES,
     check_role_vars,
     is_role_var,
 )
@@ -93,3 +101,240 @@ def test_preflight_reports_role_variables_with_the_inventory():
         "n1: exporter_port is 0: a port is 1..65535 (role exporter)"
     ]
     assert check(inventory).problems == []
+
+
+# One row per value: (variable, value, None if it passes, else a piece of the expected message).
+LONG = "/etc/" + "x" * 80
+MEANINGS = [
+    # paths on the node
+    ("frr_bgp_config_dir", "/etc/frr", None),
+    ("exporter_install_dir", "/opt/mesh_over/v1.2+x@y/f-g", None),
+    ("gre_overlay_batch_path", "/", None),
+    ("frr_bgp_config_dir", "etc/frr", "not an absolute path"),
+    ("exporter_config_path", "/etc/../meshover/exporter.json", "without '..'"),
+    ("gre_overlay_firewall_path", "/etc//meshover/firewall.nft", "write '/etc/meshover/firewall.nft'"),
+    ("frr_bgp_config_dir", "/etc/frr/", "write '/etc/frr'"),
+    ("source_routing_batch4_path", "/etc/./x.batch", "not a normalised path"),
+    ("source_routing_batch6_path", "/etc/meshover/x.batch\n", r"contains '\n'"),
+    ("wireguard_mesh_private_key_path", "/etc/wire guard/key", "contains ' '"),
+    ("exporter_install_dir", "/opt/$(reboot)", "contains '$'"),
+    ("exporter_install_dir", "$HOME/meshover", "contains '$'"),
+    ("exporter_install_dir", "~/meshover", "contains '~'"),
+    ("exporter_config_path", "/etc/'x'.json", 'contains "\'"'),
+    ("exporter_config_path", '/etc/"x".json', "contains '\"'"),
+    ("exporter_config_path", "/etc/`id`.json", "contains '`'"),
+    ("exporter_config_path", "/etc/a\\b.json", "contains '\\\\'"),
+    ("exporter_config_path", "/etc/100%.json", "contains '%'"),
+    ("exporter_config_path", "/etc/a;b.json", "contains ';'"),
+    (
+        "exporter_config_path",
+        LONG + "$",
+        "exporter_config_path is '/etc/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...: it contains '$'",
+    ),
+    # the key cache, on the controller
+    ("wireguard_mesh_key_cache_dir", "", None),
+    ("wireguard_mesh_key_cache_dir", "../my inventory/host_vars", None),
+    ("wireguard_mesh_key_cache_dir", "host_vars\n", r"contains '\n'"),
+    ("wireguard_mesh_key_cache_dir", "host\tvars", r"contains '\t'"),
+    # interface names
+    ("gre_overlay_wg_interface", "meshover0", None),
+    ("gre_overlay_wg_interface", "x" * 15, None),
+    ("gre_overlay_accept_ra_interfaces", ["eth0", "eth0.100", "br_lan-1@x"], None),
+    ("gre_overlay_wg_interface", "x" * 16, "16 characters"),
+    ("gre_overlay_wg_interface", "", "0 characters"),
+    ("gre_overlay_wg_interface", "..", "'.' and '..'"),
+    ("gre_overlay_wg_interface", "wg0:1", "contains ':'"),
+    ("gre_overlay_accept_ra_interfaces", ["eth0", "eth/1"], "gre_overlay_accept_ra_interfaces[1] is 'eth/1'"),
+    ("gre_overlay_accept_ra_interfaces", ["eth0 "], "contains ' '"),
+    ("gre_overlay_accept_ra_interfaces", ['"eth0"'], "contains '\"'"),
+    ("gre_overlay_accept_ra_interfaces", ["eth0\n"], r"contains '\n'"),
+    # Debian packages (meshover.mesh.bundle takes plain names)
+    ("wireguard_mesh_packages", ["wireguard-tools", "python3-pyroute2", "g++", "libc6.1"], None),
+    ("exporter_packages", [], None),
+    ("frr_bgp_packages", ["frr=10.3-1"], "write 'frr'"),
+    ("frr_bgp_packages", ["frr:amd64"], "no :arch"),
+    ("frr_bgp_packages", ["Frr"], "not a Debian package name"),
+    ("frr_bgp_packages", ["f"], "not a Debian package name"),
+    ("exporter_packages", ["sudo;reboot"], "not a Debian package name"),
+    ("exporter_packages", ["sudo", "sudo"], "exporter_packages lists 'sudo' twice"),
+    # systemd service units
+    ("frr_bgp_container_unit", "meshover-frr.service", None),
+    ("frr_bgp_package_unit", "frr@default.service", None),
+    ("frr_bgp_package_unit", "a:b_c.d-e.service", None),
+    ("frr_bgp_container_unit", "meshover-frr", "must end with .service"),
+    ("frr_bgp_container_unit", "meshover-frr.timer", "must end with .service"),
+    ("frr_bgp_container_unit", "x" * 250 + ".service", "at most 255"),
+    ("frr_bgp_container_unit", ".service", "NAME.service"),
+    ("frr_bgp_container_unit", "frr@.service", "NAME@INSTANCE.service"),
+    ("frr_bgp_package_unit", "frr%i.service", "contains '%'"),
+    ("frr_bgp_package_unit", "frr/x.service", "contains '/'"),
+    ("frr_bgp_package_unit", "frr .service", "contains ' '"),
+    # container names
+    ("frr_bgp_container_name", "frr", None),
+    ("exporter_frr_container_name", "FRR_1.a-b", None),
+    ("frr_bgp_container_name", "-frr", "not a container name"),
+    ("frr_bgp_container_name", "fr r", "not a container name"),
+    ("exporter_frr_container_name", "frr$(id)", "not a container name"),
+    ("exporter_frr_container_name", "", "not a container name"),
+    # container runtimes
+    ("frr_bgp_container_runtime", "", None),
+    ("frr_bgp_container_runtime", "podman", None),
+    ("frr_bgp_container_runtime", "docker", None),
+    ("frr_bgp_container_runtime", "/usr/local/bin/docker", None),
+    ("exporter_container_runtime", "/usr/bin/podman", None),
+    ("exporter_container_runtime", "docker", None),
+    ("frr_bgp_container_runtime", "nerdctl", "podman and docker only"),
+    ("frr_bgp_container_runtime", "/usr/bin/nerdctl", "podman and docker only"),
+    ("frr_bgp_container_runtime", "/usr/bin/podman/", "podman and docker only"),
+    ("frr_bgp_container_runtime", "bin/podman", "not an absolute path"),
+    ("frr_bgp_container_runtime", "/usr/bin/../bin/podman", "not a normalised path"),
+    ("frr_bgp_container_runtime", "podman\n", r"contains '\n'"),
+    ("frr_bgp_container_runtime", "$(which podman)", "contains '$'"),
+    ("exporter_container_runtime", "", "leave it unset"),
+    ("exporter_container_runtime", "/usr/bin/docker; id", "contains ';'"),
+    ("exporter_container_runtime", "~/bin/podman", "contains '~'"),
+    # capabilities
+    ("frr_bgp_container_capabilities", ["CHECKPOINT_RESTORE", "BPF", "NET_ADMIN"], None),
+    ("frr_bgp_container_capabilities", ["NET_RAW", "CAP_NET_ADMIN"], "[1] is 'CAP_NET_ADMIN': write 'NET_ADMIN'"),
+    ("frr_bgp_container_capabilities", ["net_admin"], "write 'NET_ADMIN'"),
+    ("frr_bgp_container_capabilities", ["NET_ADMINS"], "not a Linux capability"),
+    ("frr_bgp_container_capabilities", ["ALL"], "not a Linux capability"),
+    ("frr_bgp_container_capabilities", ["NET_ADMIN NET_RAW"], "not a Linux capability"),
+    # the exporter's user, its listen address, Ansible groups
+    ("exporter_user", "meshover-exporter", None),
+    ("exporter_user", "_" + "a" * 31, None),
+    ("exporter_user", "Exporter", "not a system user name"),
+    ("exporter_user", "1exporter", "not a system user name"),
+    ("exporter_user", "a" * 33, "not a system user name"),
+    ("exporter_user", "exporter\n", "not a system user name"),
+    ("exporter_listen_address", "", None),
+    ("exporter_listen_address", "::", None),
+    ("exporter_listen_address", "fd12:3456:789a::1", None),
+    ("exporter_listen_address", "192.0.2.1", None),
+    ("exporter_listen_address", "localhost", "not an IPv4 or IPv6 address"),
+    ("exporter_listen_address", "[::1]", "not an IPv4 or IPv6 address"),
+    ("exporter_listen_address", "::/0", "not an IPv4 or IPv6 address"),
+    ("wireguard_mesh_group", "mesh", None),
+    ("exporter_group", "meshover_remaining", None),
+    ("wireguard_mesh_group", "my-mesh", "not an Ansible group name"),
+    ("exporter_group", "2mesh", "not an Ansible group name"),
+    ("exporter_group", "mesh ", "not an Ansible group name"),
+    # numbers, networks
+    ("frr_bgp_watchfrr_restart_timeout", 1, None),
+    ("frr_bgp_watchfrr_restart_timeout", 0, "it must be greater than 0"),
+    ("source_routing_exempt", ["10.96.0.0/12", "fd00::/8"], None),
+    ("source_routing_exempt", ["10.96.0.0/33"], "not an IPv4/IPv6 address or prefix"),
+]
+
+
+@pytest.mark.parametrize(("var", "value", "expected"), MEANINGS)
+def test_meaning_of_each_rule(var, value, expected):
+    problems = check_role_vars({"n1": {var: value}})
+    if expected is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1, problems
+        assert problems[0].startswith(f"n1: {var}") and problems[0].endswith(f"(role {ROLE_SPECS[var][0]})")
+        assert expected in problems[0]
+
+
+def test_every_rule_names_real_options_and_every_string_option_has_a_rule():
+    ruled = {name for names, _rule in STRING_RULES for name in names}
+    numbers = {*PORTS, *POSITIVE, *NETWORK_LISTS}
+    assert (ruled | numbers) <= set(ROLE_SPECS)
+    for var, (_role, spec) in ROLE_SPECS.items():
+        if spec["type"] in ("str", "path") or spec.get("elements") == "str":
+            assert "choices" in spec or var in ruled | numbers, f"{var} has no meaning check"
+    assert {v for v, (_r, s) in ROLE_SPECS.items() if s["type"] == "path"} - set(NODE_PATHS) == {
+        "exporter_container_runtime"
+    }
+
+
+def _plain(value):
+    """No Jinja anywhere in it (a default computed at run time is checked by the role)."""
+    return "{{" not in json.dumps(value) and "{%" not in json.dumps(value)
+
+
+def _role_defaults():
+    for role in ROLES:
+        defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        documented = {k: o["default"] for k, o in spec["argument_specs"]["main"]["options"].items() if "default" in o}
+        for source, values in (("defaults/main.yml", defaults), ("argument_specs.yml", documented)):
+            for var, value in values.items():
+                if _plain(value):
+                    yield pytest.param(var, value, id=f"{role}/{source}/{var}")
+
+
+@pytest.mark.parametrize(("var", "value"), list(_role_defaults()))
+def test_role_defaults_pass(var, value):
+    assert check_role_vars({"n1": {var: value}}) == []
+
+
+def _role_values(tree, found):
+    """Every role variable set to a plain value anywhere in a parsed YAML document."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in ROLE_SPECS and _plain(value):
+                found.append((key, value))
+            _role_values(value, found)
+    elif isinstance(tree, list):
+        for item in tree:
+            _role_values(item, found)
+    return found
+
+
+def _set_in_yaml():
+    """(file, variable, value): each role variable the example inventory, the lab or a playbook sets."""
+    for top in ("inventory.example", "molecule", "playbooks"):
+        for path in sorted((REPO / top).rglob("*.y*ml")):
+            for doc in yaml.safe_load_all(path.read_text()):
+                for var, value in _role_values(doc, []):
+                    yield str(path.relative_to(REPO)), var, value
+
+
+SET_IN_YAML = list(_set_in_yaml())
+
+
+def test_the_yaml_scan_finds_the_known_settings():
+    found = {(path, var) for path, var, _value in SET_IN_YAML}
+    assert ("molecule/default/inventory/hosts.yml", "frr_bgp_container_runtime") in found
+    assert ("playbooks/decommission.yml", "wireguard_mesh_group") in found
+
+
+@pytest.mark.parametrize(("path", "var", "value"), [pytest.param(*row, id=f"{row[0]}/{row[1]}") for row in SET_IN_YAML])
+def test_role_variables_set_by_inventories_playbooks_and_the_lab_pass(path, var, value):
+    assert check_role_vars({"n1": {var: value}}) == []
+
+
+def test_lab_inventory_written_by_meshlab_passes(tmp_path):
+    spec = importlib.util.spec_from_file_location("meshlab", REPO / "molecule" / "lab" / "meshlab.py")
+    meshlab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(meshlab)
+    state = {"lab": "t", "nodes": 3, "port_base": 2200, "releases": {"1": "trixie", "2": "trixie", "3": "bookworm"}}
+    meshlab.write_inventory(tmp_path, state)
+    hosts = yaml.safe_load((tmp_path / "inventory.yml").read_text())["all"]["children"]["mesh"]["hosts"]
+    role_vars = {h: {k: v for k, v in hv.items() if is_role_var(k)} for h, hv in hosts.items()}
+    assert role_vars["n2"] == {"frr_bgp_container_runtime": "docker"}
+    assert check_role_vars(role_vars) == []
+
+
+# `name: value` in the prose and examples of the docs; operations.md shows a value the preflight reports.
+DOC_VALUE = re.compile(
+    r"(?<![\w.])((?:wireguard_mesh|gre_overlay|frr_bgp|exporter|source_routing)_\w+): ([^\s`#{][^`#\n]*)"
+)
+REPORTED_IN_DOCS = {("docs/operations.md", "gre_overlay_firewall_exporter_sources")}
+
+
+def _doc_values():
+    docs = ("*.md", "docs/*.md", "roles/*/README.md", "molecule/*/README.md")
+    for path in sorted(path for pattern in docs for path in REPO.glob(pattern)):
+        for var, text in DOC_VALUE.findall(path.read_text()):
+            if var in ROLE_SPECS:
+                yield pytest.param(str(path.relative_to(REPO)), var, text.strip(), id=f"{path.relative_to(REPO)}/{var}")
+
+
+@pytest.mark.parametrize(("doc", "var", "text"), list(_doc_values()))
+def test_role_variable_values_shown_in_the_docs_pass(doc, var, text):
+    problems = check_role_vars({"n1": {var: yaml.safe_load(text)}})
+    assert bool(problems) is ((doc, var) in REPORTED_IN_DOCS), problems
