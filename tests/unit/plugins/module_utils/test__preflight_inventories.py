@@ -70,7 +70,10 @@ def test_quickstart_inventory_passes():
 
 # --- each value the docs show, inside an otherwise valid inventory whose endpoints are out of their way
 
-INLINE = re.compile(r"(meshover_(?:endpoint|announce|gathering|shared_prefixes)): (\"[^\"]*\"|\[[^\]\n]*\]|[^\s`{},]+)")
+# `name: value` where value is quoted, a flow list, or a bare address (prose such as "announce: its" is not)
+INLINE = re.compile(
+    r"(meshover_(?:endpoint|announce|gathering|shared_prefixes)): (\"[^\"]*\"|\[[^\]\n]*\]|[0-9a-fA-F:.]*\d[^\s`{},]*)"
+)
 PLACEHOLDERS = {"fd00:10::N"}  # molecule/default/README.md: "nN has fd00:10::N"
 NEUTRAL = {"h1": {"meshover_endpoint": "2001:db8:ffff::1"}, "h2": {"meshover_endpoint": "2001:db8:ffff::2"}}
 
