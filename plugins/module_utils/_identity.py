@@ -224,7 +224,7 @@ def parse_endpoint(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         raise ValueError("is link-local, multicast, loopback or unspecified: use an address the other hosts can reach")
     if addr == _BROADCAST4:
         raise ValueError("is the IPv4 broadcast address: use the host's own address, which the other hosts can reach")
-    if isinstance(addr, ipaddress.IPv6Address) and any(addr in net for net in _IPV4_IN_IPV6):
+    if addr.version == 6 and int(addr) >> 32 in (0, 0xFFFF):  # inside ::/96 or ::ffff:0:0/96 (_IPV4_IN_IPV6)
         ipv4 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
         raise ValueError(f"is an IPv4 address written as IPv6: write the IPv4 address itself, {ipv4}")
     if addr.version == 6 and addr.scope_id:

@@ -185,10 +185,12 @@ def check_identities(
 # ---------------------------------------------------------------- endpoints and ports
 
 
-def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Address]]:
     """Each endpoint parses (parse_endpoint: a unicast address another host can reach), and no two hosts
-    share an endpoint and port. Addresses are compared parsed, so 2001:DB8:0::1 is 2001:db8::1."""
+    share an endpoint and port. Addresses are compared parsed, so 2001:DB8:0::1 is 2001:db8::1.
+    Returns the problems and the endpoints the other hosts dial (host -> address; not behind NAT)."""
     problems: list[str] = []
+    endpoints: dict[str, Address] = {}
     seen: dict[tuple[str, int], list[str]] = {}
     for host, host_vars in inventory.items():
         nat = _host_value(problems, host, host_vars, "meshover_nat", parse_bool, False)
@@ -205,6 +207,7 @@ def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
             continue
         addr = _host_value(problems, host, host_vars, "meshover_endpoint", parse_endpoint, None)
         if addr is not None and nat is False:
+            endpoints[host] = addr
             seen.setdefault((str(addr), port), []).append(host)
     for (addr, port), hosts in seen.items():
         if len(hosts) > 1:
@@ -214,21 +217,7 @@ def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
                 f"{join_names(hosts)}: meshover_endpoint {addr}{written} with meshover_wg_port {port} is the same on "
                 "several hosts: give each host its own underlay address (or its own meshover_wg_port)"
             )
-    return problems
-
-
-def reachable_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> dict[str, Address]:
-    """host -> its endpoint, for the hosts the others dial (not behind NAT, endpoint valid)."""
-    out: dict[str, Address] = {}
-    for host, host_vars in inventory.items():
-        raw = host_vars.get("meshover_endpoint")
-        try:
-            if raw is None or parse_bool(host_vars.get("meshover_nat", False)):
-                continue
-            out[host] = parse_endpoint(raw)
-        except ValueError:
-            continue  # reported by check_endpoints
-    return out
+    return problems, endpoints
 
 
 class EndpointIndex:
@@ -360,7 +349,11 @@ def _overlap_message(outer: Claim, inner: Claim) -> str:
     )
 
 
-def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings) -> list[str]:
+def check_prefixes(
+    inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings, endpoints: Mapping[str, Address]
+) -> list[str]:
+    """Announced and gathered prefixes (routable, not twice, not another host's, outside the mesh's address
+    plan) and the endpoints (from check_endpoints) that a prefix of the mesh would route into the mesh."""
     problems: list[str] = []
     claims: list[Claim] = []
     for host, host_vars in inventory.items():
@@ -374,7 +367,7 @@ def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSet
         message = _mesh_overlaps(Claim("mesh", "meshover_shared_prefixes", ipaddress.ip_network(shared)), settings)
         if message:
             problems.append(message)
-    problems.extend(_routed_endpoints(EndpointIndex(reachable_endpoints(inventory)), claims, settings))
+    problems.extend(_routed_endpoints(EndpointIndex(endpoints), claims, settings))
     return problems
 
 
@@ -499,9 +492,10 @@ def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = No
     problems.extend(mesh_problems)
     ident_problems, identities = check_identities(clean, settings)
     problems.extend(ident_problems)
-    problems.extend(check_endpoints(clean))
+    endpoint_problems, endpoints = check_endpoints(clean)
+    problems.extend(endpoint_problems)
     problems.extend(check_public_keys(clean))
-    problems.extend(check_prefixes(clean, settings))
+    problems.extend(check_prefixes(clean, settings, endpoints))
     problems.extend(check_gathering(clean))
     bgp_problems, bgp = check_bgp(clean)
     problems.extend(bgp_problems)
