@@ -94,8 +94,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "elements": "str",
         "default": [],
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Prefixes (CIDR) that several hosts may announce at once (anycast); not checked for "
-        "overlap between hosts.",
+        "description": "Prefixes (CIDR) that several hosts may announce at once (anycast, Coil's pool, PureLB's "
+        "range); not checked for overlap between hosts. Routable as meshover_announce, no default route (that comes "
+        "from meshover_default_route_from), and no host's meshover_endpoint inside.",
     },
     # ---- per host
     "meshover_endpoint": {
@@ -103,8 +104,13 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "str",
         "default": None,
         "roles": (*_CORE, "wireguard_mesh"),
-        "description": "Underlay IPv6 or IPv4 address (without port) on which the other hosts reach this host's "
-        "WireGuard. Required unless meshover_nat is true. Not link-local, multicast, loopback or unspecified.",
+        "description": "Underlay IPv6 or IPv4 address (without port, not a host name) on which the other hosts "
+        "reach this host's WireGuard. Required unless meshover_nat is true. A unicast address another host can send "
+        "to (private ranges are fine): not unspecified, loopback, link-local, multicast or 255.255.255.255, and an "
+        "IPv4 address written as such, not as ::ffff:a.b.c.d. No two hosts with the same address (compared as "
+        "addresses: 2001:DB8::1 is 2001:db8::1) and port. Not inside meshover_prefix6, meshover_pool4, "
+        "meshover_shared_prefixes or any host's meshover_announce: its WireGuard packets would be routed into the "
+        "mesh.",
     },
     "meshover_nat": {
         "scope": "host",
@@ -166,7 +172,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": [],
         "roles": (*_CORE, "frr_bgp"),
         "description": "Prefixes (CIDR) this host announces into the mesh. Must not overlap another host's "
-        "prefixes, meshover_prefix6 or meshover_pool4.",
+        "prefixes, meshover_prefix6 or meshover_pool4. Must be routable between hosts: not loopback, link-local, "
+        "multicast, IPv4 written as IPv6 (::ffff:0:0/96), nor starting at 0.0.0.0 or :: (no default route: see "
+        "meshover_gathering). Must not contain any host's meshover_endpoint, this host's included.",
     },
     "meshover_gathering": {
         "scope": "host",
@@ -175,7 +183,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": [],
         "roles": (*_CORE, "frr_bgp", "source_routing"),
         "description": "Prefixes (CIDR) for which this host is the mesh's gateway (traffic to them is gathered "
-        "here). 0.0.0.0/0 and ::/0 need meshover_gathering_allow_default.",
+        "here). 0.0.0.0/0 and ::/0 need meshover_gathering_allow_default. Otherwise routable as meshover_announce, "
+        "and not containing another host's meshover_endpoint (this host's own is fine).",
     },
     "meshover_gathering_allow_default": {
         "scope": "host",

@@ -207,7 +207,9 @@ def parse_interface_id(value: Any) -> int:
 
 
 def parse_endpoint(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """A WireGuard underlay address: IPv6 or IPv4, no port, reachable (not link-local/multicast/loopback)."""
+    """A WireGuard underlay address: IPv6 or IPv4, no port, unicast and reachable from another host (not
+    unspecified, loopback, link-local, multicast, broadcast, nor IPv4 written as IPv6). Private addresses
+    (10/8, 192.168/16, fd00::/8...) are fine: the hosts may share a LAN."""
     if not isinstance(value, str):
         raise ValueError(f"is a {type(value).__name__}, not an address: write the underlay IP address as a string")
     try:
@@ -220,9 +222,55 @@ def parse_endpoint(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         ) from None
     if addr.is_link_local or addr.is_multicast or addr.is_loopback or addr.is_unspecified:
         raise ValueError("is link-local, multicast, loopback or unspecified: use an address the other hosts can reach")
+    if addr == _BROADCAST4:
+        raise ValueError("is the IPv4 broadcast address: use the host's own address, which the other hosts can reach")
+    if addr.version == 6 and int(addr) >> 32 in (0, 0xFFFF):  # inside ::/96 or ::ffff:0:0/96 (_IPV4_IN_IPV6)
+        ipv4 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        raise ValueError(f"is an IPv4 address written as IPv6: write the IPv4 address itself, {ipv4}")
     if addr.version == 6 and addr.scope_id:
         raise ValueError("has a zone index: use a global or ULA address without %zone")
     return addr
+
+
+_BROADCAST4 = ipaddress.IPv4Address("255.255.255.255")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+# IPv4-mapped (::ffff:a.b.c.d) and the deprecated IPv4-compatible (::a.b.c.d) addresses.
+_IPV4_IN_IPV6 = (_MAPPED, ipaddress.IPv6Network("::/96"))
+_NEVER_ROUTED: dict[int, tuple[tuple[Any, str], ...]] = {
+    4: (
+        (ipaddress.IPv4Network("127.0.0.0/8"), "loopback (127.0.0.0/8), which never leaves a host"),
+        (ipaddress.IPv4Network("169.254.0.0/16"), "link-local (169.254.0.0/16), which never leaves a link"),
+        (ipaddress.IPv4Network("224.0.0.0/4"), "multicast (224.0.0.0/4), which BGP unicast does not route"),
+        (ipaddress.IPv4Network("255.255.255.255/32"), "the IPv4 broadcast address, which never leaves a link"),
+    ),
+    6: (
+        (ipaddress.IPv6Network("::1/128"), "loopback (::1), which never leaves a host"),
+        (ipaddress.IPv6Network("fe80::/10"), "link-local (fe80::/10), which never leaves a link"),
+        (ipaddress.IPv6Network("ff00::/8"), "multicast (ff00::/8), which BGP unicast does not route"),
+    ),
+}
+
+
+def unroutable(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """Why a prefix cannot be routed between hosts, with the fix ("is multicast (...): use ..."), or None.
+
+    Refused: a prefix inside loopback, link-local, multicast or the IPv4 broadcast address; IPv4 written as
+    IPv6 (::ffff:0:0/96, ::/96); a prefix that starts at the unspecified address (0.0.0.0/8 and ::/N address no
+    host, 0.0.0.0/1 is half a default route). Default routes (/0) are the caller's business; private
+    ranges (10/8, 192.168/16, fd00::/8...) are fine."""
+    fix = "use a unicast prefix of a network behind a host (private ranges are fine)"
+    if net.prefixlen == 0:
+        return None
+    if net.network_address.is_unspecified:
+        return f"starts at the unspecified address {net.network_address}, which is no host's address: {fix}"
+    for special, what in _NEVER_ROUTED[net.version]:
+        if net.subnet_of(special):  # type: ignore[arg-type]
+            return f"is {what}: {fix}"
+    for ipv4_in_ipv6 in _IPV4_IN_IPV6 if isinstance(net, ipaddress.IPv6Network) else ():
+        if net.subnet_of(ipv4_in_ipv6):
+            ipv4 = ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
+            return f"is an IPv4 prefix written as IPv6 ({ipv4_in_ipv6}): write the IPv4 prefix itself, {ipv4}"
+    return None
 
 
 def parse_wg_public_key(value: Any) -> str:
@@ -299,9 +347,18 @@ def parse_shared_prefixes(value: Any) -> tuple[str, ...]:
     out = []
     for item in value:
         try:
-            out.append(str(parse_prefix(item)))
+            net = parse_prefix(item)
         except ValueError as exc:
             raise ValueError(f"has entry {item!r} that {exc}") from None
+        if net.prefixlen == 0:
+            raise ValueError(
+                f"has the default route {net}, which would let any host announce any route: list the blocks "
+                "that several hosts announce (a default route comes from the hosts in meshover_default_route_from)"
+            )
+        reason = unroutable(net)
+        if reason:
+            raise ValueError(f"has entry {item!r} that {reason}")
+        out.append(str(net))
     return tuple(out)
 
 

@@ -11,6 +11,7 @@ and how to fix it. Wrong types are reported, never crashed on.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import ipaddress
 import json
@@ -40,11 +41,13 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_int,
     parse_prefix,
     parse_wg_public_key,
+    unroutable,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 PREFIX_LIST_VARS = ("meshover_announce", "meshover_gathering")
 _UNSET = "<unset>"
 
@@ -182,8 +185,12 @@ def check_identities(
 # ---------------------------------------------------------------- endpoints and ports
 
 
-def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Address]]:
+    """Each endpoint parses (parse_endpoint: a unicast address another host can reach), and no two hosts
+    share an endpoint and port. Addresses are compared parsed, so 2001:DB8:0::1 is 2001:db8::1.
+    Returns the problems and the endpoints the other hosts dial (host -> address; not behind NAT)."""
     problems: list[str] = []
+    endpoints: dict[str, Address] = {}
     seen: dict[tuple[str, int], list[str]] = {}
     for host, host_vars in inventory.items():
         nat = _host_value(problems, host, host_vars, "meshover_nat", parse_bool, False)
@@ -200,14 +207,32 @@ def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
             continue
         addr = _host_value(problems, host, host_vars, "meshover_endpoint", parse_endpoint, None)
         if addr is not None and nat is False:
+            endpoints[host] = addr
             seen.setdefault((str(addr), port), []).append(host)
     for (addr, port), hosts in seen.items():
         if len(hosts) > 1:
+            spelt = sorted({str(inventory[h]["meshover_endpoint"]) for h in hosts} - {addr})
+            written = f" (written {', '.join(repr(w) for w in spelt)})" if spelt else ""
             problems.append(
-                f"{join_names(hosts)}: meshover_endpoint {addr} with meshover_wg_port {port} is the same on several "
-                "hosts: give each host its own underlay address (or its own meshover_wg_port)"
+                f"{join_names(hosts)}: meshover_endpoint {addr}{written} with meshover_wg_port {port} is the same on "
+                "several hosts: give each host its own underlay address (or its own meshover_wg_port)"
             )
-    return problems
+    return problems, endpoints
+
+
+class EndpointIndex:
+    """The endpoints sorted by address, to find those inside a prefix in O(log n)."""
+
+    def __init__(self, endpoints: Mapping[str, Address]) -> None:
+        ordered = sorted(((a.version, int(a), h) for h, a in endpoints.items()))
+        self._keys = [(version, value) for version, value, _host in ordered]
+        self._hosts = [host for _version, _value, host in ordered]
+        self._endpoints = endpoints
+
+    def inside(self, net: Network) -> list[tuple[str, Address]]:
+        low = bisect.bisect_left(self._keys, (net.version, int(net.network_address)))
+        high = bisect.bisect_right(self._keys, (net.version, int(net.broadcast_address)))
+        return [(h, self._endpoints[h]) for h in self._hosts[low:high]]
 
 
 def _host_value(
@@ -280,6 +305,10 @@ def _claim(host: str, var: str, item: Any, allow_default: bool, problems: list[s
             "if this host really is a default gateway"
         )
         return None
+    reason = unroutable(net)
+    if reason:
+        problems.append(f"{host}: {var} entry {item!r} {reason}")
+        return None
     return Claim(host, var, net)
 
 
@@ -320,7 +349,11 @@ def _overlap_message(outer: Claim, inner: Claim) -> str:
     )
 
 
-def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings) -> list[str]:
+def check_prefixes(
+    inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings, endpoints: Mapping[str, Address]
+) -> list[str]:
+    """Announced and gathered prefixes (routable, not twice, not another host's, outside the mesh's address
+    plan) and the endpoints (from check_endpoints) that a prefix of the mesh would route into the mesh."""
     problems: list[str] = []
     claims: list[Claim] = []
     for host, host_vars in inventory.items():
@@ -334,7 +367,73 @@ def check_prefixes(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSet
         message = _mesh_overlaps(Claim("mesh", "meshover_shared_prefixes", ipaddress.ip_network(shared)), settings)
         if message:
             problems.append(message)
+    problems.extend(_routed_endpoints(EndpointIndex(endpoints), claims, settings))
     return problems
+
+
+_TUNNEL_IN_ITSELF = "a tunnel carried inside itself, which takes the sessions down"
+
+
+def _routed_endpoints(index: EndpointIndex, claims: list[Claim], settings: MeshSettings) -> list[str]:
+    """Endpoints that the mesh would route into the mesh: inside a prefix some host announces (its own
+    endpoint included: the others would reach it through their tunnel to it), a shared prefix (a Coil
+    block, PureLB VIP or anycast route covering it), or the mesh's own address plan. WireGuard packets to
+    that endpoint would then enter the overlay they carry. meshover_gathering is a source block, not a
+    route: check_gathering checks the endpoints inside it."""
+    problems = []
+    for claim in claims:
+        if claim.var != "meshover_announce":
+            continue
+        inside = index.inside(claim.net)
+        own = [(host, addr) for host, addr in inside if host == claim.host]
+        others = [(host, addr) for host, addr in inside if host != claim.host]
+        for host, addr in own:
+            problems.append(
+                f"{host}: meshover_announce {claim.net} contains the host's own meshover_endpoint {addr}: the other "
+                f"hosts would route their WireGuard packets for {host} into the mesh ({_TUNNEL_IN_ITSELF}); "
+                f"announce only prefixes that leave {addr} out, or give {host} an endpoint outside {claim.net}"
+            )
+        if others:
+            named = [f"{host}'s meshover_endpoint {addr}" for host, addr in others[:3]]
+            if len(others) > 3:
+                named.append(f"{len(others) - 3} more")
+            if len(others) == 1:
+                whom, fix = others[0][0], f"leave {others[0][1]} out, or give {others[0][0]} an endpoint"
+            else:
+                whom, fix = "them", "leave the endpoints out, or give those hosts endpoints"
+            problems.append(
+                f"{hosts_label([claim.host] + [host for host, _addr in others])}: {claim.host}'s meshover_announce "
+                f"{claim.net} contains {join_names(named)}: the hosts would route their WireGuard packets for {whom} "
+                f"into the mesh ({_TUNNEL_IN_ITSELF}); announce only prefixes that {fix} outside {claim.net}"
+            )
+    for shared in settings.shared_prefixes:
+        net = ipaddress.ip_network(shared)
+        inside = index.inside(net)
+        if inside:
+            problems.append(
+                f"{_endpoints_label(inside)} inside meshover_shared_prefixes {net}: a route inside it (a Coil block, "
+                f"a PureLB address, an anycast prefix) that covers an endpoint would carry the WireGuard packets "
+                f"for that host into the mesh ({_TUNNEL_IN_ITSELF}); take the endpoints' range out of "
+                "meshover_shared_prefixes, or give these hosts endpoints outside it"
+            )
+    plan = [("meshover_prefix6", settings.net6, "loopbacks and WireGuard transport addresses")]
+    if settings.pool4 is not None:
+        plan.append(("meshover_pool4", settings.pool4, "IPv4 loopbacks"))
+    for var, net, what in plan:
+        inside = index.inside(net)
+        if inside:
+            problems.append(
+                f"{_endpoints_label(inside)} inside the mesh's own {var} {net}: the mesh's {what} live there and "
+                f"are routed through the mesh ({_TUNNEL_IN_ITSELF}); use each host's underlay address, outside {var}"
+            )
+    return problems
+
+
+def _endpoints_label(inside: list[tuple[str, Address]]) -> str:
+    """'n1: meshover_endpoint 10.0.0.1 is' or 'n1 and n2: meshover_endpoint 10.0.0.1, 10.0.0.2 are'."""
+    hosts = [host for host, _addr in inside]
+    addrs = ", ".join(str(addr) for _host, addr in inside[:3]) + (", ..." if len(inside) > 3 else "")
+    return f"{hosts_label(hosts)}: meshover_endpoint {addrs} {'is' if len(inside) == 1 else 'are'}"
 
 
 # ---------------------------------------------------------------- routing (frr_bgp)
@@ -393,9 +492,10 @@ def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = No
     problems.extend(mesh_problems)
     ident_problems, identities = check_identities(clean, settings)
     problems.extend(ident_problems)
-    problems.extend(check_endpoints(clean))
+    endpoint_problems, endpoints = check_endpoints(clean)
+    problems.extend(endpoint_problems)
     problems.extend(check_public_keys(clean))
-    problems.extend(check_prefixes(clean, settings))
+    problems.extend(check_prefixes(clean, settings, endpoints))
     problems.extend(check_gathering(clean))
     bgp_problems, bgp = check_bgp(clean)
     problems.extend(bgp_problems)

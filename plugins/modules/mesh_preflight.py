@@ -15,6 +15,10 @@ description:
   - Covers hostnames, the mesh prefix and IPv4 pool, ASN range and overrides, identity collisions, endpoints,
     ports, MTU, announced and gathered prefixes, mesh-wide variables that differ between hosts, and misspelt
     C(meshover_*) variables.
+  - Also what endpoints and prefixes mean. An endpoint is a unicast address another host can send to, and no
+    two hosts share one with the same port, however it is written. Announced, gathered and shared prefixes are
+    ranges that can be routed between hosts. No WireGuard endpoint lies inside an announced or shared prefix or
+    the mesh's address plan, where the mesh would route the packets of the tunnel into the tunnel.
   - With O(role_vars), also checks the variables of meshover's roles that the inventory sets (type and choices
     as in the roles' argument specs, likely misspellings, addresses and ports), which the roles would
     otherwise only reject on a node that the earlier roles have already changed; and the paths and names

@@ -9,6 +9,7 @@ Nodes point at 127.0.0.1 port 1 (closed): any attempt to reach one would show as
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -19,10 +20,10 @@ REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO / "playbooks" / "preflight.yml"
 
 
-def run(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
+def run(inventory: Path, *extra: str, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess:
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_NOCOLOR="1")
     return subprocess.run(
-        ["ansible-playbook", str(PLAYBOOK), "-i", str(inventory), *extra],
+        ["ansible-playbook", str(playbook), "-i", str(inventory), *extra],
         capture_output=True,
         text=True,
         env=env,
@@ -77,3 +78,51 @@ def test_bad_input_fails_before_any_node(tmp_path, extra, expected):
     assert res.returncode != 0
     assert expected in res.stdout, res.stdout
     assert "unreachable=0" in res.stdout and "unreachable=1" not in res.stdout
+
+
+# An inventory without mesh hosts used to skip every play ("no hosts matched") and exit 0.
+NO_MESH_HOSTS = "The inventory has no host in group mesh"
+
+
+@pytest.mark.parametrize(
+    ("inventory", "why"),
+    [
+        ({"mesh": {"hosts": {}}}, "the group is empty"),
+        ({"meshes": {"hosts": {"n1": {"ansible_host": "127.0.0.1", "ansible_port": 1}}}}, "there is no group mesh"),
+    ],
+)
+@pytest.mark.parametrize("playbook", ["preflight.yml", "site.yml"])
+def test_no_mesh_host_fails_with_a_message(tmp_path, inventory, why, playbook):
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    res = run(path, playbook=REPO / "playbooks" / playbook)
+    assert res.returncode != 0, res.stdout
+    assert NO_MESH_HOSTS in res.stdout and why in res.stdout and str(path) in res.stdout, res.stdout
+    assert "group named mesh" in res.stdout
+    # nothing after it ran
+    assert "Preflight - validate the mesh inventory on the controller" not in res.stdout
+
+
+def test_the_group_check_also_runs_with_tags(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump({"mesh": {"hosts": {}}}))
+    res = run(path, "--tags", "node_preflight")
+    assert res.returncode != 0 and NO_MESH_HOSTS in res.stdout, res.stdout
+
+
+def test_the_group_check_runs_on_localhost_only(tmp_path):
+    res = run(unreachable_inventory(tmp_path), "--skip-tags", "node_preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
+    recap = res.stdout[res.stdout.index("PLAY RECAP") :]
+    assert re.search(r"^localhost +: ok=1 ", recap, re.M), recap
+    # the mesh hosts' tally is what it was without the check: one controller task, run once
+    assert re.search(r"^n1 +: ok=1 ", recap, re.M), recap
+
+
+def test_with_limit_the_group_check_is_skipped(tmp_path):
+    # --limit to a mesh host: the group is not empty, and localhost is outside the limit
+    res = run(unreachable_inventory(tmp_path), "--limit", "n1", "--skip-tags", "node_preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
+    first_play = res.stdout[res.stdout.index("Preflight - the inventory has hosts in group mesh") :]
+    assert first_play.split("PLAY [", 1)[0].strip().endswith("skipping: no hosts matched"), res.stdout
+    assert "localhost" not in res.stdout[res.stdout.index("PLAY RECAP") :]

@@ -222,6 +222,165 @@ CASES = [
     ("unknown-var", {"n2": {"meshover_zzz_qqq": 1}}, "n2", "meshover_zzz_qqq", "docs/variables.md"),
     ("typo-wg-port", {"n2": {"meshover_wgport": 1}}, "n2", "meshover_wgport", "did you mean meshover_wg_port"),
     ("bad-cached-key", {"n2": {"meshover_wg_public_key": "abc"}}, "n2", "meshover_wg_public_key", "WireGuard"),
+    # --- endpoints: a unicast address another host can send to (issue 17)
+    ("endpoint-link-local4", {"n2": {"meshover_endpoint": "169.254.1.2"}}, "n2", "meshover_endpoint", "link-local"),
+    (
+        "endpoint-link-local-zone",
+        {"n2": {"meshover_endpoint": "fe80::2%eth0"}},
+        "n2",
+        "meshover_endpoint",
+        "link-local",
+    ),
+    ("endpoint-zone", {"n2": {"meshover_endpoint": "2001:db8::2%eth0"}}, "n2", "meshover_endpoint", "zone"),
+    ("endpoint-multicast4", {"n2": {"meshover_endpoint": "224.0.0.1"}}, "n2", "meshover_endpoint", "multicast"),
+    ("endpoint-loopback4", {"n2": {"meshover_endpoint": "127.0.0.2"}}, "n2", "meshover_endpoint", "loopback"),
+    ("endpoint-unspecified6", {"n2": {"meshover_endpoint": "::"}}, "n2", "meshover_endpoint", "unspecified"),
+    ("endpoint-broadcast", {"n2": {"meshover_endpoint": "255.255.255.255"}}, "n2", "meshover_endpoint", "broadcast"),
+    (
+        "endpoint-ipv4-mapped",
+        {"n2": {"meshover_endpoint": "::ffff:192.0.2.2"}},
+        "n2",
+        "meshover_endpoint",
+        "write the IPv4 address itself, 192.0.2.2",
+    ),
+    (
+        "endpoint-ipv4-mapped-hex",
+        {"n2": {"meshover_endpoint": "::FFFF:C000:202"}},
+        "n2",
+        "meshover_endpoint",
+        "write the IPv4 address itself, 192.0.2.2",
+    ),
+    (
+        "endpoint-ipv4-compatible",
+        {"n2": {"meshover_endpoint": "::192.0.2.2"}},
+        "n2",
+        "meshover_endpoint",
+        "write the IPv4 address itself, 192.0.2.2",
+    ),
+    # the same address written another way is the same endpoint
+    (
+        "endpoint-duplicate-case",
+        {"n2": {"meshover_endpoint": "2001:DB8:0::1"}},
+        "n1 and n2",
+        "meshover_endpoint",
+        "'2001:DB8:0::1'",
+    ),
+    (
+        "endpoint-duplicate-zeros",
+        {"n2": {"meshover_endpoint": "2001:0db8:0000:0000:0000:0000:0000:0001"}},
+        "n1 and n2",
+        "meshover_endpoint 2001:db8::1",
+        "same on several hosts",
+    ),
+    (
+        "endpoint-in-prefix6",
+        {"n2": {"meshover_endpoint": "fd46:76a3:fa9b:1::5"}},
+        "n2",
+        "meshover_endpoint fd46:76a3:fa9b:1::5",
+        "meshover_prefix6",
+    ),
+    (
+        "endpoint-in-pool4",
+        {"n3": {"meshover_endpoint": "10.99.0.7"}},
+        "n3",
+        "meshover_endpoint 10.99.0.7",
+        "meshover_pool4",
+    ),
+    # --- announced and gathered prefixes: ranges that can be routed between hosts
+    ("announce-multicast4", {"n2": {"meshover_announce": ["239.1.0.0/16"]}}, "n2", "meshover_announce", "multicast"),
+    ("announce-multicast6", {"n2": {"meshover_announce": ["ff05::/16"]}}, "n2", "meshover_announce", "multicast"),
+    ("announce-loopback4", {"n2": {"meshover_announce": ["127.0.0.0/8"]}}, "n2", "meshover_announce", "loopback"),
+    ("announce-loopback6", {"n2": {"meshover_announce": ["::1/128"]}}, "n2", "meshover_announce", "loopback"),
+    (
+        "announce-link-local4",
+        {"n2": {"meshover_announce": ["169.254.0.0/24"]}},
+        "n2",
+        "meshover_announce",
+        "link-local",
+    ),
+    ("announce-link-local6", {"n2": {"meshover_announce": ["fe80::/64"]}}, "n2", "meshover_announce", "link-local"),
+    (
+        "announce-broadcast",
+        {"n2": {"meshover_announce": ["255.255.255.255/32"]}},
+        "n2",
+        "meshover_announce",
+        "broadcast",
+    ),
+    ("announce-this-network", {"n2": {"meshover_announce": ["0.0.0.0/8"]}}, "n2", "meshover_announce", "unspecified"),
+    ("announce-half-default", {"n2": {"meshover_announce": ["0.0.0.0/1"]}}, "n2", "meshover_announce", "unspecified"),
+    ("announce-unspecified6", {"n2": {"meshover_announce": ["::/96"]}}, "n2", "meshover_announce", "unspecified"),
+    (
+        "announce-ipv4-mapped",
+        {"n2": {"meshover_announce": ["::ffff:10.5.0.0/120"]}},
+        "n2",
+        "meshover_announce",
+        "write the IPv4 prefix itself, 10.5.0.0/24",
+    ),
+    (
+        "gathering-link-local",
+        {"n2": {"meshover_gathering": ["169.254.0.0/16"]}},
+        "n2",
+        "meshover_gathering",
+        "link-local",
+    ),
+    ("gathering-multicast", {"n2": {"meshover_gathering": ["ff02::/16"]}}, "n2", "meshover_gathering", "multicast"),
+    (
+        "gathering-unspecified",
+        {"n2": {"meshover_gathering": ["0.0.0.0/8"], "meshover_gathering_allow_default": True}},
+        "n2",
+        "meshover_gathering",
+        "unspecified",
+    ),
+    (
+        "shared-multicast",
+        {h: {"meshover_shared_prefixes": ["224.0.0.0/4"]} for h in BASE},
+        "n1, n2 and n3",
+        "meshover_shared_prefixes",
+        "multicast",
+    ),
+    (
+        "shared-default",
+        {h: {"meshover_shared_prefixes": ["::/0"]} for h in BASE},
+        "n1, n2 and n3",
+        "meshover_shared_prefixes",
+        "meshover_default_route_from",
+    ),
+    # --- an announced prefix must not route a WireGuard endpoint into the mesh
+    (
+        "announce-contains-peer-endpoint",
+        {"n1": {"meshover_announce": ["192.0.2.0/24"]}},
+        "n1 and n3",
+        "n1's meshover_announce 192.0.2.0/24 contains n3's meshover_endpoint 192.0.2.3",
+        "into the mesh",
+    ),
+    (
+        "announce-contains-peer-endpoint6",
+        {"n2": {"meshover_announce": ["2001:db8::/127"]}},
+        "n2 and n1",
+        "n2's meshover_announce 2001:db8::/127 contains n1's meshover_endpoint 2001:db8::1",
+        "give n1 an endpoint",
+    ),
+    (
+        "announce-contains-own-endpoint",
+        {"n3": {"meshover_announce": ["192.0.2.0/28"]}},
+        "n3",
+        "meshover_announce 192.0.2.0/28 contains the host's own meshover_endpoint 192.0.2.3",
+        "the other hosts",
+    ),
+    (
+        "announce-is-peer-endpoint",
+        {"n1": {"meshover_announce": ["192.0.2.3/32"]}},
+        "n1 and n3",
+        "n3's meshover_endpoint 192.0.2.3",
+        "into the mesh",
+    ),
+    (
+        "shared-contains-endpoint",
+        {h: {"meshover_shared_prefixes": ["192.0.2.0/24"]} for h in BASE},
+        "n3",
+        "meshover_endpoint 192.0.2.3 is inside meshover_shared_prefixes 192.0.2.0/24",
+        "Coil",
+    ),
 ]
 
 
@@ -301,3 +460,96 @@ def test_hosts_label():
     assert hosts_label(["a", "b"]) == "a and b"
     assert hosts_label(["a", "b", "c"]) == "a, b and c"
     assert hosts_label(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"
+
+
+# ---------------------------------------------------------------- what stays valid (issue 17)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "10.0.0.2",  # private ranges: the lab and most LANs
+        "172.16.5.2",
+        "192.168.1.2",
+        "100.64.0.2",  # shared address space (carrier-grade NAT)
+        "fd00:10::2",  # ULA, as in the lab
+        "2a01:4f8::2",
+        "64:ff9b::c000:202",  # NAT64: an IPv6 address, not IPv4 written as IPv6
+    ],
+)
+def test_unicast_endpoints_pass(endpoint):
+    assert validate(inventory(n2={"meshover_endpoint": endpoint})) == []
+
+
+def test_the_same_address_written_two_ways_is_still_fine_on_another_port():
+    assert validate(inventory(n2={"meshover_endpoint": "2001:DB8::1", "meshover_wg_port": 51821})) == []
+
+
+def test_an_endpoint_next_to_an_announced_prefix_passes():
+    # n3's endpoint is 192.0.2.3: the prefixes around it leave it out
+    inv = inventory(
+        n1={"meshover_announce": ["192.0.2.128/25", "192.0.2.4/30"]}, n3={"meshover_announce": ["192.0.2.0/31"]}
+    )
+    assert validate(inv) == []
+
+
+def test_a_nat_hosts_endpoint_is_not_dialled_so_may_be_inside_an_announced_prefix():
+    inv = inventory(n1={"meshover_announce": ["192.0.2.0/24"]}, n3={"meshover_nat": True})
+    assert validate(inv) == []
+
+
+def test_a_gathering_host_may_gather_its_own_endpoint():
+    # its own traffic is never source-routed; the others' endpoints inside it are (check_gathering)
+    assert validate(inventory(n3={"meshover_gathering": ["192.0.2.0/24"]})) == []
+    problems = validate(inventory(n1={"meshover_gathering": ["192.0.2.0/24"]}))
+    assert problems == [
+        "n3: meshover_endpoint 192.0.2.3 is inside n1's meshover_gathering 192.0.2.0/24: its WireGuard packets would "
+        "be source-routed into the mesh; use an endpoint outside it"
+    ]
+
+
+def test_default_routes_keep_their_own_rules():
+    ok = inventory(n1={"meshover_gathering": ["0.0.0.0/0", "::/0"], "meshover_gathering_allow_default": True})
+    assert validate(ok) == []
+    assert "put it in meshover_gathering" in only_problem(inventory(n1={"meshover_announce": ["::/0"]}))
+
+
+def test_an_announce_over_many_endpoints_is_one_message_per_prefix():
+    inv = {f"h{i}": {"meshover_endpoint": f"192.0.2.{i}"} for i in range(1, 8)}
+    inv["h1"]["meshover_announce"] = ["192.0.2.0/24"]
+    problems = validate(inv)
+    assert len(problems) == 2, problems
+    own, others = problems
+    assert own.startswith("h1: meshover_announce 192.0.2.0/24 contains the host's own meshover_endpoint 192.0.2.1")
+    assert others.startswith(
+        "h1, h2, h3 and 4 more: h1's meshover_announce 192.0.2.0/24 contains h2's meshover_endpoint 192.0.2.2, "
+        "h3's meshover_endpoint 192.0.2.3, h4's meshover_endpoint 192.0.2.4 and 3 more: "
+    )
+
+
+def test_endpoints_inside_the_address_plan_are_one_message():
+    inv = {f"h{i}": {"meshover_endpoint": f"10.99.0.{i}", "meshover_pool4": "10.99.0.0/24"} for i in range(1, 6)}
+    (problem,) = validate(inv)
+    assert problem.startswith(
+        "h1, h2, h3 and 2 more: meshover_endpoint 10.99.0.1, 10.99.0.2, 10.99.0.3, ... are inside the mesh's own "
+        "meshover_pool4 10.99.0.0/24"
+    )
+
+
+def test_endpoint_index_bounds_and_families():
+    from ipaddress import ip_address, ip_network
+
+    from ansible_collections.meshover.mesh.plugins.module_utils._preflight import EndpointIndex
+
+    index = EndpointIndex(
+        {
+            "a": ip_address("10.0.0.0"),
+            "b": ip_address("10.0.0.255"),
+            "c": ip_address("10.0.1.0"),
+            "d": ip_address("::a00:1"),
+        }
+    )
+    assert [h for h, _ in index.inside(ip_network("10.0.0.0/24"))] == ["a", "b"]
+    assert [h for h, _ in index.inside(ip_network("10.0.1.0/32"))] == ["c"]
+    assert index.inside(ip_network("::a00:0/120")) == [("d", ip_address("::a00:1"))]
+    assert index.inside(ip_network("192.0.2.0/24")) == []
