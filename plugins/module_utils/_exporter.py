@@ -138,12 +138,28 @@ def parse_frr_output(text: str) -> dict:
     return result
 
 
+def _shape(value, kind: type, what: str):
+    """value if it is a kind (dict or list), else ValueError naming what was expected."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{what}: expected a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
+    return value
+
+
 def bgp_sessions(summary: dict | None) -> list[dict]:
-    """BGP neighbours per address family from ``show bgp summary json``."""
+    """BGP neighbours per address family from ``show bgp summary json``.
+
+    A document of another shape (an address family, its ``peers`` or a neighbour that is not a JSON
+    object, a counter that is not a number) raises ValueError or TypeError: never a partial list.
+    """
     sessions = []
+    summary = _shape(summary, dict, "show bgp summary json") if summary is not None else {}
     for af_key, (afi, safi) in AFI.items():
-        af = (summary or {}).get(af_key) or {}
-        for name, peer in sorted((af.get("peers") or {}).items()):
+        af = summary.get(af_key)
+        af = _shape(af, dict, f"show bgp summary json: {af_key}") if af is not None else {}
+        peers = af.get("peers")
+        peers = _shape(peers, dict, f"show bgp summary json: {af_key}.peers") if peers is not None else {}
+        for name, peer in sorted(peers.items()):
+            _shape(peer, dict, f"show bgp summary json: {af_key}.peers.{name}")
             state = str(peer.get("state", "Unknown"))
             code = BGP_STATE.get(state, 2 if ("Admin" in state or "PfxCt" in state) else 0)
             sessions.append(
@@ -164,9 +180,10 @@ def bgp_sessions(summary: dict | None) -> list[dict]:
 
 
 def bfd_peers(peers: list | None) -> list[dict]:
-    """BFD sessions from ``show bfd peers json``."""
+    """BFD sessions from ``show bfd peers json`` (ValueError if it is not a list of JSON objects)."""
     result = []
-    for peer in peers or []:
+    for peer in _shape(peers, list, "show bfd peers json") if peers is not None else []:
+        _shape(peer, dict, "show bfd peers json: a peer")
         result.append(
             {
                 "peer": str(peer.get("peer", "")),
@@ -192,7 +209,8 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     """One node's state from the raw outputs of its commands.
 
     outputs: {"wg": str or None, "ip": str or None, "frr": str or None}; None = the command failed.
-    A part that cannot be parsed is dropped and named in ``errors`` (never an exception).
+    A part that cannot be parsed, whatever the reason (a parse error, JSON of an unexpected shape), is
+    dropped whole and named in ``errors``: never an exception, never half a part.
     """
     snap = {
         "hostname": config["hostname"],
@@ -212,6 +230,19 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     }
     tunnels = {p.get("tunnel"): p["name"] for p in config.get("peers", []) if p.get("tunnel")}
     wg_if = config.get("wg_interface")
+
+    def frr(text):
+        value = parse_frr_output(text)
+        # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
+        if value["bgp"] is not None:
+            value["bgp"] = [
+                dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
+                for s in bgp_sessions(value["bgp"])
+            ]
+        if value["bfd"] is not None:
+            value["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
+        return value
+
     parsers = {
         "wireguard": lambda text: [
             dict(
@@ -227,7 +258,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             for name, link in sorted(parse_ip_links(text).items())
             if name in tunnels
         ],
-        "frr": parse_frr_output,
+        "frr": frr,
     }
     sources = {"wireguard": "wg", "gre": "ip", "frr": "frr"}
     for part, parse in parsers.items():
@@ -237,19 +268,11 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             continue
         try:
             value = parse(text)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            snap["errors"][part] = f"parse error: {exc}"
+        except Exception as exc:  # output of any shape: this part is down, the collection goes on
+            snap["errors"][part] = f"parse error: {type(exc).__name__}: {exc}"[:300]
             continue
         if part == "frr":
-            # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
-            if value["bgp"] is not None:
-                snap["bgp"] = [
-                    dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
-                    for s in bgp_sessions(value["bgp"])
-                ]
-            if value["bfd"] is not None:
-                snap["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
-            snap["frr_version"] = value["version"] or ""
+            snap["bgp"], snap["bfd"], snap["frr_version"] = value["bgp"], value["bfd"], value["version"] or ""
             if value["bgp"] is None:
                 snap["errors"]["frr"] = "no BGP summary (bgpd down?)"
         else:
@@ -638,6 +661,11 @@ class Collector:
     has asked for a snapshot for ``idle_after`` seconds the thread sleeps (no commands run); the
     first request after that wakes it and waits for a fresh snapshot (at most ``timeout`` + 1 s).
     ``run`` is the command runner (run_command; tests pass a fake).
+
+    Errors never leave the last good state current: a command that fails or prints something of an
+    unexpected shape makes its part absent from the next snapshot (collector_up 0); a collection that
+    fails as a whole publishes a snapshot with every part down; and a snapshot older than ``max_age``
+    (the collector stalled) is served with every part down, its age unchanged.
     """
 
     def __init__(self, config: dict, run=run_command):
@@ -648,9 +676,13 @@ class Collector:
         self.timeout = float(config.get("timeout", 2.0))
         self.interval = max(0.01, float(config.get("interval", DEFAULT_INTERVAL)))
         self.idle_after = max(self.interval, float(config.get("idle_after", DEFAULT_IDLE_AFTER)))
+        # A healthy snapshot is at most max(interval, 2 collections) + one collection old, and a
+        # collection takes at most about timeout (its commands run in parallel): twice that bound.
+        self.max_age = float(config.get("max_age") or 2 * (max(self.interval, 2 * self.timeout) + self.timeout))
         self.collections = 0  # finished collections (the snapshot's generation)
         self.duration = 0.0  # seconds the latest collection took
         self._snap: dict | None = None
+        self._published = 0.0  # time.monotonic() of the latest snapshot
         self._cond = threading.Condition()
         self._last_request = time.monotonic()
         self._stopping = False
@@ -666,16 +698,27 @@ class Collector:
             futures = {key: pool.submit(self.run, argv, self.timeout) for key, argv in commands.items()}
             outputs = {}
             for key, fut in futures.items():
-                outputs[key], outputs[key + "_error"] = fut.result()
+                try:
+                    outputs[key], outputs[key + "_error"] = fut.result()
+                except Exception as exc:  # a runner that raises fails its part only
+                    outputs[key], outputs[key + "_error"] = None, f"collector error: {type(exc).__name__}: {exc}"
         snap = build_snapshot(self.config, outputs, time.time())
+        self._publish(snap, start)
+        return snap
+
+    def _down(self, reason: str, when: float) -> dict:
+        """A snapshot of this node with every part down for one reason, dated ``when``."""
+        return build_snapshot(self.config, {f"{key}_error": reason for key in ("wg", "ip", "frr")}, when)
+
+    def _publish(self, snap: dict, start: float) -> None:
         with self._cond:
             for part in snap["errors"]:
                 self.errors_total[part] += 1
             self._snap = snap
-            self.duration = time.monotonic() - start
+            self._published = time.monotonic()
+            self.duration = self._published - start
             self.collections += 1
             self._cond.notify_all()
-        return snap
 
     def snapshot(self) -> dict:
         """One synchronous collection (kept for callers that want fresh state, e.g. tests)."""
@@ -706,10 +749,11 @@ class Collector:
             start = time.monotonic()
             try:
                 self.collect()
-            except Exception:  # never let the collector thread die; the age gauge shows the gap
-                with self._cond:
-                    for part in self.errors_total:
-                        self.errors_total[part] += 1
+            except Exception as exc:  # never let the thread die, nor the last good state look current
+                try:
+                    self._publish(self._down(f"collection failed: {type(exc).__name__}: {exc}", time.time()), start)
+                except Exception:  # nothing left to report with: the age gauge and max_age show the gap
+                    pass
             with self._cond:
                 # Start to start every interval; a collection slower than interval / 2 (an overloaded
                 # node) is followed by a pause as long as itself: collection never takes over the CPU.
@@ -737,7 +781,10 @@ class Collector:
                 self._cond.wait_for(lambda: self.collections > generation, timeout=self.timeout + 1.0)
             if self._snap is None:  # the first collection has not finished in time
                 return build_snapshot(self.config, {}, time.time())
-            return self._snap
+            snap, age = self._snap, time.monotonic() - self._published
+        if age > self.max_age:  # the collector stalled: say so rather than serve old data as current
+            return self._down(f"stale: collected {age:.0f} s ago (more than {self.max_age:g} s)", snap["time"])
+        return snap
 
     def timing(self, snap: dict) -> dict:
         return {"age": max(0.0, time.time() - snap["time"]), "duration": self.duration, "interval": self.interval}

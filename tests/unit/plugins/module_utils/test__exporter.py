@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -413,15 +414,16 @@ def test_idle_collector_sleeps_and_the_next_request_gets_fresh_state(running):
     assert run.calls > calls + 3  # awake again: collecting every interval
 
 
-def test_the_collector_thread_survives_a_crashing_collection(running):
+def test_a_crashing_runner_fails_its_part_only(running):
     cfg = fake_config(interval=0.02, timeout=0.05)
     cfg["commands"] = dict(cfg["commands"], ip=["boom"])
     collector = running(cfg, FakeRun())
-    first = collector.current()  # no snapshot: a placeholder with every part in errors
-    assert set(first["errors"]) == {"wireguard", "gre", "frr"}
+    first = collector.current()
+    assert set(first["errors"]) == {"gre"} and "RuntimeError: collector bug" in first["errors"]["gre"]
+    assert first["wireguard"] and first["bgp"]  # the other parts are collected
     time.sleep(0.1)
     assert collector._thread.is_alive()
-    assert collector.errors_total["gre"] >= 2
+    assert collector.errors_total["gre"] >= 2 and collector.errors_total["wireguard"] == 0
 
 
 def test_first_request_waits_at_most_timeout_for_the_first_snapshot(running):
@@ -462,3 +464,90 @@ def test_slow_collections_leave_the_cpu_idle_half_of_the_time(running):
     # back to back would be ~8 collections; with the pause ~4 (0.1 s collecting + 0.1 s idle)
     assert 2 <= done <= 5, done
     assert time.monotonic() - start < 1.0
+
+
+# ---------------------------------------------------------------- a collector error is down, never stale data
+
+
+@pytest.mark.parametrize(
+    "frr",
+    [
+        '{"ipv6Unicast": {"peers": {"mo-n2": "Established"}}}',  # a neighbour that is not an object
+        '{"ipv6Unicast": {"peers": ["mo-n2"]}}',
+        '{"ipv4Unicast": [], "ipv6Unicast": {"peers": {}}}',
+        '{"ipv6Unicast": {"peers": {"mo-n2": {"state": "Established", "pfxRcd": "many"}}}}',
+        '{"ipv6Unicast": {"peers": {}}} [1, 2]',  # BFD peers that are not objects
+        "[" * 100000 + "]" * 100000,  # deeper than the JSON decoder goes (RecursionError)
+    ],
+)
+def test_frr_json_of_an_unexpected_shape_is_down_not_an_exception(frr):
+    snap = E.build_snapshot(config("n1"), dict(outputs("n1"), frr=frr), NOW)
+    assert "parse error" in snap["errors"]["frr"]
+    assert (snap["bgp"], snap["bfd"], snap["frr_version"]) == (None, None, "")  # the whole part, not half
+    text = E.render_exposition(E.metric_families(snap))
+    assert find(text, "meshover_collector_up", collector="frr") == [0]
+    assert find(text, "meshover_bgp_peer_state") == [] and find(text, "meshover_bfd_peer_state") == []
+    assert find(text, "meshover_collector_up", collector="wireguard") == [1]  # the other parts still work
+
+
+def wait_until(predicate, within=2.0, step=0.02):
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {within:.1f} s"
+        time.sleep(step)
+
+
+def test_a_failed_collection_shows_every_part_down_not_the_last_good_state(running, monkeypatch):
+    collector = running(fake_config(interval=0.02), FakeRun())
+    assert collector.current()["bgp"]
+
+    class NoThreads:  # the unit's TasksMax reached: the collection cannot start its command threads
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args, **kwargs):
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", NoThreads)
+    wait_until(lambda: collector.current()["bgp"] is None)
+    snap = collector.current()
+    assert set(snap["errors"]) == {"wireguard", "gre", "frr"} and snap["wireguard"] is None
+    assert "collection failed: RuntimeError" in snap["errors"]["frr"]
+    text = E.render_exposition(collector.families())
+    assert find(text, "meshover_collector_up") == [0, 0, 0]
+    assert find(text, "meshover_wg_peer_info") == [] and find(text, "meshover_bgp_peer_state") == []
+    assert collector._thread.is_alive()
+    monkeypatch.undo()
+    wait_until(lambda: collector.current()["errors"] == {})
+
+
+def test_a_stalled_collector_is_served_as_stale_not_as_current(running):
+    gate = threading.Event()
+    gate.set()
+
+    class Stuck(FakeRun):
+        def __call__(self, argv, timeout):
+            gate.wait(5.0)  # a command that ignores its timeout
+            return super().__call__(argv, timeout)
+
+    collector = running(fake_config(interval=0.05, timeout=0.05), Stuck())
+    assert collector.max_age == pytest.approx(2 * (0.1 + 0.05))
+    try:
+        assert collector.current()["bgp"]
+        gate.clear()
+        time.sleep(collector.max_age + 0.3)
+        snap = collector.current()
+        assert set(snap["errors"]) == {"wireguard", "gre", "frr"} and "stale" in snap["errors"]["wireguard"]
+        text = E.render_exposition(collector.families())
+        assert find(text, "meshover_collector_up") == [0, 0, 0]
+        assert find(text, "meshover_wg_peer_info") == [] and find(text, "meshover_gre_tunnel_up") == []
+        assert find(text, "meshover_exporter_snapshot_age_seconds")[0] > collector.max_age  # the true age
+    finally:
+        gate.set()
+    wait_until(lambda: collector.current()["errors"] == {})
