@@ -60,7 +60,7 @@ DEFAULT_MAX_PENDING = 128
 #   socket per peer: file descriptors stay far below systemd's default limit of 1024).
 DEFAULT_MAX_REQUESTS = 16
 MAX_MESH_PAGES = 2
-# /mesh.html: the body of a peer's /state.json may be at most this long (50 peers' state is ~40 KiB).
+# /mesh.html: the body of a peer's /state.json may be at most this long (50 peers' state is ~45 KiB).
 DEFAULT_PEER_STATE_MAX_BYTES = 1 << 20
 BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
