@@ -12,15 +12,20 @@ It imports only the standard library: render_exposition() writes Prometheus's te
 
 Pure parts: parse_wg_dump_all(), parse_ip_links(), parse_frr_output(), build_snapshot(),
 metric_families(), render_exposition(), mesh_graph(), render_mesh_html().
-Side effects (commands, HTTP) live in Collector and main() only.
+Side effects (commands, HTTP) live in Collector, fetch_peer_states(), ExporterServer,
+make_server() and main() only.
 """
 
 from __future__ import annotations
 
+import errno
 import html
+import io
 import json
 import os
 import re
+import selectors
+import socket
 import subprocess
 import threading
 import time
@@ -36,6 +41,27 @@ DEFAULT_HANDSHAKE_STALE = 180
 DEFAULT_INTERVAL = 5.0
 DEFAULT_IDLE_AFTER = 120.0
 COLLECTOR_NICE = 10  # the collector thread and its commands yield the CPU to the HTTP threads
+# Clients cannot hold the exporter (ExporterServer). A client has DEFAULT_CLIENT_TIMEOUT seconds from
+# connecting to send its request head (at most MAX_HEAD_BYTES) and as long to take the answer; until
+# its head is complete it costs a socket, not a thread, and at most DEFAULT_MAX_PENDING wait (the
+# oldest is dropped for a new one). Prometheus sends its head at once and reads at once.
+DEFAULT_CLIENT_TIMEOUT = 5.0
+MAX_HEAD_BYTES = 16384
+DEFAULT_MAX_PENDING = 128
+# Requests answered at once, one thread each; one more gets 503 at once. systemd counts every thread
+# and process of the unit against TasksMax=64 (meshover-exporter.service). Besides the answers:
+#   the serving thread (accepts, reads every request head)                                   1
+#   the collector thread and its 3 command threads                                            4
+#   its commands: wg, ip, and for FRR vtysh (package mode) or sudo, timeout and nsenter+vtysh,
+#   or docker/podman (a Go client, ~20 threads) in container mode                            <= 24
+#   that is 29 at most; 16 answers make 45, which leaves 19 for a runtime client of the previous
+#   collection that its helper's `timeout -k 1` has not reaped yet. /mesh.html starts no thread
+#   (one selector reads every peer), and at most MAX_MESH_PAGES are drawn at once (each holds a
+#   socket per peer: file descriptors stay far below systemd's default limit of 1024).
+DEFAULT_MAX_REQUESTS = 16
+MAX_MESH_PAGES = 2
+# /mesh.html: the body of a peer's /state.json may be at most this long (50 peers' state is ~45 KiB).
+DEFAULT_PEER_STATE_MAX_BYTES = 1 << 20
 BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
 
@@ -138,12 +164,28 @@ def parse_frr_output(text: str) -> dict:
     return result
 
 
+def _shape(value, kind: type, what: str):
+    """value if it is a kind (dict or list), else ValueError naming what was expected."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{what}: expected a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
+    return value
+
+
 def bgp_sessions(summary: dict | None) -> list[dict]:
-    """BGP neighbours per address family from ``show bgp summary json``."""
+    """BGP neighbours per address family from ``show bgp summary json``.
+
+    A document of another shape (an address family, its ``peers`` or a neighbour that is not a JSON
+    object, a counter that is not a number) raises ValueError or TypeError: never a partial list.
+    """
     sessions = []
+    summary = _shape(summary, dict, "show bgp summary json") if summary is not None else {}
     for af_key, (afi, safi) in AFI.items():
-        af = (summary or {}).get(af_key) or {}
-        for name, peer in sorted((af.get("peers") or {}).items()):
+        af = summary.get(af_key)
+        af = _shape(af, dict, f"show bgp summary json: {af_key}") if af is not None else {}
+        peers = af.get("peers")
+        peers = _shape(peers, dict, f"show bgp summary json: {af_key}.peers") if peers is not None else {}
+        for name, peer in sorted(peers.items()):
+            _shape(peer, dict, f"show bgp summary json: {af_key}.peers.{name}")
             state = str(peer.get("state", "Unknown"))
             code = BGP_STATE.get(state, 2 if ("Admin" in state or "PfxCt" in state) else 0)
             sessions.append(
@@ -164,9 +206,10 @@ def bgp_sessions(summary: dict | None) -> list[dict]:
 
 
 def bfd_peers(peers: list | None) -> list[dict]:
-    """BFD sessions from ``show bfd peers json``."""
+    """BFD sessions from ``show bfd peers json`` (ValueError if it is not a list of JSON objects)."""
     result = []
-    for peer in peers or []:
+    for peer in _shape(peers, list, "show bfd peers json") if peers is not None else []:
+        _shape(peer, dict, "show bfd peers json: a peer")
         result.append(
             {
                 "peer": str(peer.get("peer", "")),
@@ -192,7 +235,8 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     """One node's state from the raw outputs of its commands.
 
     outputs: {"wg": str or None, "ip": str or None, "frr": str or None}; None = the command failed.
-    A part that cannot be parsed is dropped and named in ``errors`` (never an exception).
+    A part that cannot be parsed, whatever the reason (a parse error, JSON of an unexpected shape), is
+    dropped whole and named in ``errors``: never an exception, never half a part.
     """
     snap = {
         "hostname": config["hostname"],
@@ -212,6 +256,19 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     }
     tunnels = {p.get("tunnel"): p["name"] for p in config.get("peers", []) if p.get("tunnel")}
     wg_if = config.get("wg_interface")
+
+    def frr(text):
+        value = parse_frr_output(text)
+        # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
+        if value["bgp"] is not None:
+            value["bgp"] = [
+                dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
+                for s in bgp_sessions(value["bgp"])
+            ]
+        if value["bfd"] is not None:
+            value["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
+        return value
+
     parsers = {
         "wireguard": lambda text: [
             dict(
@@ -227,7 +284,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             for name, link in sorted(parse_ip_links(text).items())
             if name in tunnels
         ],
-        "frr": parse_frr_output,
+        "frr": frr,
     }
     sources = {"wireguard": "wg", "gre": "ip", "frr": "frr"}
     for part, parse in parsers.items():
@@ -237,19 +294,11 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             continue
         try:
             value = parse(text)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            snap["errors"][part] = f"parse error: {exc}"
+        except Exception as exc:  # output of any shape: this part is down, the collection goes on
+            snap["errors"][part] = f"parse error: {type(exc).__name__}: {exc}"[:300]
             continue
         if part == "frr":
-            # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
-            if value["bgp"] is not None:
-                snap["bgp"] = [
-                    dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
-                    for s in bgp_sessions(value["bgp"])
-                ]
-            if value["bfd"] is not None:
-                snap["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
-            snap["frr_version"] = value["version"] or ""
+            snap["bgp"], snap["bfd"], snap["frr_version"] = value["bgp"], value["bfd"], value["version"] or ""
             if value["bgp"] is None:
                 snap["errors"]["frr"] = "no BGP summary (bgpd down?)"
         else:
@@ -638,6 +687,11 @@ class Collector:
     has asked for a snapshot for ``idle_after`` seconds the thread sleeps (no commands run); the
     first request after that wakes it and waits for a fresh snapshot (at most ``timeout`` + 1 s).
     ``run`` is the command runner (run_command; tests pass a fake).
+
+    Errors never leave the last good state current: a command that fails or prints something of an
+    unexpected shape makes its part absent from the next snapshot (collector_up 0); a collection that
+    fails as a whole publishes a snapshot with every part down; and a snapshot older than ``max_age``
+    (the collector stalled) is served with every part down, its age unchanged.
     """
 
     def __init__(self, config: dict, run=run_command):
@@ -648,9 +702,13 @@ class Collector:
         self.timeout = float(config.get("timeout", 2.0))
         self.interval = max(0.01, float(config.get("interval", DEFAULT_INTERVAL)))
         self.idle_after = max(self.interval, float(config.get("idle_after", DEFAULT_IDLE_AFTER)))
+        # A healthy snapshot is at most max(interval, 2 collections) + one collection old, and a
+        # collection takes at most about timeout (its commands run in parallel): twice that bound.
+        self.max_age = float(config.get("max_age") or 2 * (max(self.interval, 2 * self.timeout) + self.timeout))
         self.collections = 0  # finished collections (the snapshot's generation)
         self.duration = 0.0  # seconds the latest collection took
         self._snap: dict | None = None
+        self._published = 0.0  # time.monotonic() of the latest snapshot
         self._cond = threading.Condition()
         self._last_request = time.monotonic()
         self._stopping = False
@@ -666,16 +724,27 @@ class Collector:
             futures = {key: pool.submit(self.run, argv, self.timeout) for key, argv in commands.items()}
             outputs = {}
             for key, fut in futures.items():
-                outputs[key], outputs[key + "_error"] = fut.result()
+                try:
+                    outputs[key], outputs[key + "_error"] = fut.result()
+                except Exception as exc:  # a runner that raises fails its part only
+                    outputs[key], outputs[key + "_error"] = None, f"collector error: {type(exc).__name__}: {exc}"
         snap = build_snapshot(self.config, outputs, time.time())
+        self._publish(snap, start)
+        return snap
+
+    def _down(self, reason: str, when: float) -> dict:
+        """A snapshot of this node with every part down for one reason, dated ``when``."""
+        return build_snapshot(self.config, {f"{key}_error": reason for key in ("wg", "ip", "frr")}, when)
+
+    def _publish(self, snap: dict, start: float) -> None:
         with self._cond:
             for part in snap["errors"]:
                 self.errors_total[part] += 1
             self._snap = snap
-            self.duration = time.monotonic() - start
+            self._published = time.monotonic()
+            self.duration = self._published - start
             self.collections += 1
             self._cond.notify_all()
-        return snap
 
     def snapshot(self) -> dict:
         """One synchronous collection (kept for callers that want fresh state, e.g. tests)."""
@@ -706,10 +775,11 @@ class Collector:
             start = time.monotonic()
             try:
                 self.collect()
-            except Exception:  # never let the collector thread die; the age gauge shows the gap
-                with self._cond:
-                    for part in self.errors_total:
-                        self.errors_total[part] += 1
+            except Exception as exc:  # never let the thread die, nor the last good state look current
+                try:
+                    self._publish(self._down(f"collection failed: {type(exc).__name__}: {exc}", time.time()), start)
+                except Exception:  # nothing left to report with: the age gauge and max_age show the gap
+                    pass
             with self._cond:
                 # Start to start every interval; a collection slower than interval / 2 (an overloaded
                 # node) is followed by a pause as long as itself: collection never takes over the CPU.
@@ -737,7 +807,10 @@ class Collector:
                 self._cond.wait_for(lambda: self.collections > generation, timeout=self.timeout + 1.0)
             if self._snap is None:  # the first collection has not finished in time
                 return build_snapshot(self.config, {}, time.time())
-            return self._snap
+            snap, age = self._snap, time.monotonic() - self._published
+        if age > self.max_age:  # the collector stalled: say so rather than serve old data as current
+            return self._down(f"stale: collected {age:.0f} s ago (more than {self.max_age:g} s)", snap["time"])
+        return snap
 
     def timing(self, snap: dict) -> dict:
         return {"age": max(0.0, time.time() - snap["time"]), "duration": self.duration, "interval": self.interval}
@@ -749,45 +822,328 @@ class Collector:
         return metric_families(snap, errors, self.stale, self.timing(snap))
 
 
-def fetch_peer_states(config: dict, timeout: float) -> list[dict]:
-    """The /state.json of every peer exporter (listed in the config with its URL), in parallel."""
-    from concurrent.futures import ThreadPoolExecutor
-    from http.client import HTTPConnection, HTTPException
+def _response_done(buf: bytearray, max_bytes: int) -> bool:
+    """Whether an HTTP response read so far is complete by its Content-Length; ValueError if too large."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buf) > MAX_HEAD_BYTES:
+            raise ValueError("response head too large")
+        return False
+    match = re.search(rb"(?im)^content-length:[ \t]*([0-9]+)[ \t]*\r?$", bytes(buf[:end]))
+    if match and int(match.group(1)) > max_bytes:
+        raise ValueError("response body too large")
+    if len(buf) - end - 4 > max_bytes:
+        raise ValueError("response body too large")
+    return bool(match) and len(buf) - end - 4 >= int(match.group(1))
+
+
+def _drawable(state) -> bool:
+    """Whether a peer's /state.json can be drawn: the fields mesh_graph() and render_mesh_html() use."""
+    if not (isinstance(state, dict) and isinstance(state.get("hostname"), str)):
+        return False
+    if not (isinstance(state.get("peers"), list) and all(isinstance(p, str) for p in state["peers"])):
+        return False
+    try:
+        render_mesh_html(mesh_graph([state]))
+    except Exception:  # any other shape: the peer counts as not answering
+        return False
+    return True
+
+
+def _peer_state(raw: bytes) -> dict | None:
+    """The state in one raw HTTP response (http.client parses it), None unless 200 with a drawable state."""
+    from http.client import HTTPException, HTTPResponse
+
+    class Received:  # what HTTPResponse reads from: the bytes already received
+        def makefile(self, *_args, **_kwargs):
+            return io.BytesIO(raw)
+
+    try:
+        resp = HTTPResponse(Received())
+        resp.begin()
+        state = json.loads(resp.read().decode()) if resp.status == 200 else None
+    except (HTTPException, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return state if _drawable(state) else None
+
+
+def fetch_peer_states(config: dict, timeout: float, max_bytes: int | None = None) -> list[dict]:
+    """The /state.json of every peer exporter (listed in the config with its URL), all at once.
+
+    Bounded in time and size: one deadline, ``timeout`` seconds after the call, ends connecting,
+    sending and reading for every peer together, and a response body may be at most ``max_bytes``
+    (config ``peer_state_max_bytes``, default 1 MiB). A peer that refuses, answers too slowly, sends
+    too much or something that is not a state is left out: /mesh.html shows it as not answering.
+    No thread: one selector over every peer's socket (the URLs hold addresses, not names to resolve).
+    """
     from urllib.parse import urlsplit
 
-    def get(url):
-        parts = urlsplit(url)  # plain http to a peer's exporter (a node has no ansible to use open_url)
-        conn = HTTPConnection(parts.hostname, parts.port or DEFAULT_PORT, timeout=timeout)
-        try:
-            conn.request("GET", parts.path or "/state.json")
-            resp = conn.getresponse()
-            return json.loads(resp.read().decode()) if resp.status == 200 else None
-        except (OSError, ValueError, HTTPException):
-            return None
-        finally:
-            conn.close()
-
+    limit = int(max_bytes or config.get("peer_state_max_bytes", DEFAULT_PEER_STATE_MAX_BYTES))
+    deadline = time.monotonic() + timeout
     urls = [p["state_url"] for p in config.get("peers", []) if p.get("state_url")]
-    if not urls:
-        return []
-    with ThreadPoolExecutor(max_workers=min(16, len(urls))) as pool:
-        return [s for s in pool.map(get, urls) if isinstance(s, dict) and "hostname" in s]
+    received: dict[int, bytes] = {}
+    sel = selectors.DefaultSelector()
+
+    def step(sock: socket.socket, conn: list) -> bool:
+        """Move one peer on (conn: [index, bytes to send, bytes received]); True when it is done."""
+        if conn[1]:  # connecting, then sending the request
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+            conn[1] = conn[1][sock.send(conn[1]) :]
+            if not conn[1]:
+                sel.modify(sock, selectors.EVENT_READ, conn)
+            return False
+        chunk = sock.recv(65536)
+        conn[2] += chunk
+        if chunk and not _response_done(conn[2], limit):
+            return False
+        received[conn[0]] = bytes(conn[2])  # complete, or the peer closed: parsed below
+        return True
+
+    try:
+        for index, url in enumerate(urls):
+            sock = None
+            try:
+                parts = urlsplit(url)
+                family, _type, _proto, _name, address = socket.getaddrinfo(
+                    parts.hostname, parts.port or DEFAULT_PORT, type=socket.SOCK_STREAM
+                )[0]
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                err = sock.connect_ex(address)
+                if err not in (0, errno.EINPROGRESS):
+                    raise OSError(err, os.strerror(err))
+            except (OSError, ValueError):  # a bad URL or an unreachable peer: left out
+                if sock is not None:
+                    sock.close()
+                continue
+            request = f"GET {parts.path or '/state.json'} HTTP/1.0\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+            sel.register(sock, selectors.EVENT_WRITE, [index, request.encode(), bytearray()])
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for key, _events in sel.select(remaining):
+                try:
+                    if not step(key.fileobj, key.data):
+                        continue
+                except BlockingIOError:  # a spurious wake-up: wait again
+                    continue
+                except (OSError, ValueError):  # refused, reset, too large: left out
+                    pass
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+    finally:  # past the deadline: whoever has not answered is left out
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+    states = (_peer_state(received[i]) for i in sorted(received))
+    return [s for s in states if s is not None]
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import socket
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class _SocketWriter(io.BufferedIOBase):
+    """A handler's wfile: each write is one sendall(), which the socket's timeout bounds as a whole."""
 
-    parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
-    parser.add_argument("--config", default="/etc/meshover/exporter.json")
-    args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as fh:
-        config = json.load(fh)
-    collector = Collector(config)
-    collector.start()
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self._sock.sendall(b)
+        with memoryview(b) as view:
+            return view.nbytes
+
+
+class ExporterServer:
+    """The exporter's HTTP server: a thread per request being answered, none per connection.
+
+    The serving thread accepts connections and reads their request heads (request line and
+    headers, at most MAX_HEAD_BYTES) without blocking, all at once: a client that connects and
+    sends nothing, or sends slowly, costs a socket, no thread, and is dropped ``client_timeout``
+    seconds after it connected. At most ``max_pending`` such connections wait; the oldest is
+    dropped to make room for a new one. A complete head gets a thread if fewer than
+    ``max_requests`` requests are being answered, else an immediate 503 from the serving thread.
+    The answer must be written within ``client_timeout`` seconds too (socket timeout on sendall).
+    One request per connection (HTTP/1.0, as http.server answers by default).
+    ``handler`` is a BaseHTTPRequestHandler class whose setup() takes (socket, head) as its request.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        handler,
+        client_timeout: float = DEFAULT_CLIENT_TIMEOUT,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
+        max_pending: int = DEFAULT_MAX_PENDING,
+    ):
+        self.handler = handler
+        self.client_timeout = max(0.1, float(client_timeout))
+        self.max_requests = max(1, int(max_requests))
+        self.max_pending = max(1, int(max_pending))
+        self.socket = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # The loopback may appear after the exporter starts (FRR's zebra adds it): bind anyway.
+            self.socket.setsockopt(socket.SOL_IP, getattr(socket, "IP_FREEBIND", 15), 1)
+            self.socket.bind((address, port))
+            self.socket.listen(128)
+            self.socket.setblocking(False)
+        except OSError:
+            self.socket.close()
+            raise
+        self.server_address = self.socket.getsockname()[:2]
+        self._slots = threading.BoundedSemaphore(self.max_requests)
+        self._pending: dict[socket.socket, list] = {}  # socket -> [deadline, head so far, client]; oldest first
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stopping = False
+        self._serving = threading.Event()
+        self._stopped = threading.Event()
+
+    def serve_forever(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.socket, selectors.EVENT_READ, "listen")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._serving.set()
+        try:
+            while not self._stopping:
+                timeout = None
+                if self._pending:  # one client_timeout for all: the oldest is the next to expire
+                    timeout = max(0.0, next(iter(self._pending.values()))[0] - time.monotonic())
+                for key, _events in sel.select(timeout):
+                    if key.data == "listen":
+                        self._accept(sel)
+                    elif key.data == "wake":  # shutdown(): the loop's condition ends it
+                        self._wake_r.recv(64)
+                    else:
+                        self._read(sel, key.fileobj)
+                now = time.monotonic()
+                while self._pending and next(iter(self._pending.values()))[0] <= now:
+                    self._drop(sel, next(iter(self._pending)))
+        finally:
+            for conn in list(self._pending):
+                self._drop(sel, conn)
+            sel.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serve_forever() (from another thread) and wait for it; answers in progress finish."""
+        self._stopping = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        if self._serving.is_set():
+            self._stopped.wait()
+
+    def server_close(self) -> None:
+        for sock in (self.socket, self._wake_r, self._wake_w):
+            sock.close()
+
+    def _drop(self, sel, conn: socket.socket) -> None:
+        del self._pending[conn]
+        sel.unregister(conn)
+        conn.close()
+
+    def _accept(self, sel) -> None:
+        for _burst in range(64):  # then the waiting connections get their turn
+            try:
+                conn, client = self.socket.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):  # out of descriptors: free one
+                    if self._pending:
+                        self._drop(sel, next(iter(self._pending)))
+                    else:
+                        time.sleep(0.05)  # every descriptor answers a request: let them finish
+                return
+            if len(self._pending) >= self.max_pending:
+                self._drop(sel, next(iter(self._pending)))  # the oldest, the closest to its timeout
+            conn.setblocking(False)
+            self._pending[conn] = [time.monotonic() + self.client_timeout, bytearray(), client]
+            sel.register(conn, selectors.EVENT_READ)
+
+    def _read(self, sel, conn: socket.socket) -> None:
+        _deadline, head, client = self._pending[conn]
+        try:
+            chunk = conn.recv(MAX_HEAD_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away
+            self._drop(sel, conn)
+            return
+        head += chunk
+        if b"\r\n\r\n" in head or b"\n\n" in head:
+            del self._pending[conn]
+            sel.unregister(conn)
+            self._dispatch(conn, bytes(head), client)
+        elif len(head) > MAX_HEAD_BYTES:
+            del self._pending[conn]
+            sel.unregister(conn)
+            self._refuse(conn, 431, "Request Header Fields Too Large")
+
+    def _dispatch(self, conn: socket.socket, head: bytes, client) -> None:
+        if self._slots.acquire(blocking=False):
+            try:
+                threading.Thread(
+                    target=self._answer, args=(conn, head, client), name="meshover-http", daemon=True
+                ).start()
+                return
+            except RuntimeError:  # no thread to be had (TasksMax): refuse like over the limit
+                self._slots.release()
+        self._refuse(conn, 503, "Service Unavailable")
+
+    def _refuse(self, conn: socket.socket, code: int, reason: str) -> None:
+        """Answer from the serving thread without waiting: the send fits a fresh socket's buffer, or is lost."""
+        body = f"{code} {reason}: retry later\n"
+        try:
+            conn.send(
+                f"HTTP/1.0 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+                f"Retry-After: 1\r\nConnection: close\r\n\r\n{body}".encode()
+            )
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        conn.close()
+
+    def _answer(self, conn: socket.socket, head: bytes, client) -> None:
+        try:
+            conn.settimeout(self.client_timeout)
+            self.handler((conn, head), client, self)
+        except OSError:  # the client went away or stopped reading (timeout): nothing to report
+            pass
+        except Exception:  # a bug: to the journal, as socketserver does, and the next request goes on
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            conn.close()
+            self._slots.release()
+
+
+def make_server(config: dict, collector: Collector) -> ExporterServer:
+    """The HTTP server of /metrics, /state.json, /mesh.html and / for this collector, bound, not yet serving."""
+    from http.server import BaseHTTPRequestHandler
+
+    peer_timeout = float(config.get("timeout", 2.0)) + 1.0
+    pages = threading.BoundedSemaphore(MAX_MESH_PAGES)
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self):  # socketserver API; ExporterServer has read the request head already
+            self.connection, head = self.request
+            self.rfile = io.BytesIO(head)
+            self.wfile = _SocketWriter(self.connection)
+
         def _send(self, code, ctype, body):
             self.send_response(code)
             self.send_header("Content-Type", ctype)
@@ -803,12 +1159,16 @@ def main(argv: list[str] | None = None) -> None:
             elif path == "/state.json":
                 self._send(200, "application/json", json.dumps(collector.current()).encode())
             elif path == "/mesh.html":
-                mine = collector.current()
-                states = [mine] + [
-                    s
-                    for s in fetch_peer_states(config, float(config.get("timeout", 2.0)) + 1.0)
-                    if s["hostname"] != mine["hostname"]
-                ]
+                if not pages.acquire(blocking=False):
+                    self._send(503, "text/plain", b"503 Service Unavailable: other /mesh.html being drawn, retry\n")
+                    return
+                try:
+                    mine = collector.current()
+                    states = [mine] + [
+                        s for s in fetch_peer_states(config, peer_timeout) if s["hostname"] != mine["hostname"]
+                    ]
+                finally:
+                    pages.release()
                 page = render_mesh_html(
                     mesh_graph(states, collector.stale),
                     title=f"meshover mesh seen from {mine['hostname']}",
@@ -824,19 +1184,27 @@ def main(argv: list[str] | None = None) -> None:
         def log_message(self, *args):  # quiet: scrapes are frequent
             return
 
-    address = config.get("listen_address") or "::"
+    return ExporterServer(
+        config.get("listen_address") or "::",
+        int(config.get("port", DEFAULT_PORT)),
+        Handler,
+        client_timeout=float(config.get("client_timeout", DEFAULT_CLIENT_TIMEOUT)),
+        max_requests=int(config.get("max_requests", DEFAULT_MAX_REQUESTS)),
+        max_pending=int(config.get("max_pending", DEFAULT_MAX_PENDING)),
+    )
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
 
-        def server_bind(self):
-            # The loopback may appear after the exporter starts (FRR's zebra adds it): bind anyway.
-            self.socket.setsockopt(socket.SOL_IP, getattr(socket, "IP_FREEBIND", 15), 1)
-            super().server_bind()
+def main(argv: list[str] | None = None) -> None:
+    import argparse
 
-    server = Server((address, int(config.get("port", DEFAULT_PORT))), Handler)
-    server.serve_forever()
+    parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
+    parser.add_argument("--config", default="/etc/meshover/exporter.json")
+    args = parser.parse_args(argv)
+    with open(args.config, encoding="utf-8") as fh:
+        config = json.load(fh)
+    collector = Collector(config)
+    collector.start()
+    make_server(config, collector).serve_forever()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import concurrent.futures
+import http.client
 import json
 import os
 import re
+import select
+import socket
+import socketserver
 import threading
 import time
 from pathlib import Path
@@ -413,15 +418,16 @@ def test_idle_collector_sleeps_and_the_next_request_gets_fresh_state(running):
     assert run.calls > calls + 3  # awake again: collecting every interval
 
 
-def test_the_collector_thread_survives_a_crashing_collection(running):
+def test_a_crashing_runner_fails_its_part_only(running):
     cfg = fake_config(interval=0.02, timeout=0.05)
     cfg["commands"] = dict(cfg["commands"], ip=["boom"])
     collector = running(cfg, FakeRun())
-    first = collector.current()  # no snapshot: a placeholder with every part in errors
-    assert set(first["errors"]) == {"wireguard", "gre", "frr"}
+    first = collector.current()
+    assert set(first["errors"]) == {"gre"} and "RuntimeError: collector bug" in first["errors"]["gre"]
+    assert first["wireguard"] and first["bgp"]  # the other parts are collected
     time.sleep(0.1)
     assert collector._thread.is_alive()
-    assert collector.errors_total["gre"] >= 2
+    assert collector.errors_total["gre"] >= 2 and collector.errors_total["wireguard"] == 0
 
 
 def test_first_request_waits_at_most_timeout_for_the_first_snapshot(running):
@@ -462,3 +468,350 @@ def test_slow_collections_leave_the_cpu_idle_half_of_the_time(running):
     # back to back would be ~8 collections; with the pause ~4 (0.1 s collecting + 0.1 s idle)
     assert 2 <= done <= 5, done
     assert time.monotonic() - start < 1.0
+
+
+# ---------------------------------------------------------------- a collector error is down, never stale data
+
+
+@pytest.mark.parametrize(
+    "frr",
+    [
+        '{"ipv6Unicast": {"peers": {"mo-n2": "Established"}}}',  # a neighbour that is not an object
+        '{"ipv6Unicast": {"peers": ["mo-n2"]}}',
+        '{"ipv4Unicast": [], "ipv6Unicast": {"peers": {}}}',
+        '{"ipv6Unicast": {"peers": {"mo-n2": {"state": "Established", "pfxRcd": "many"}}}}',
+        '{"ipv6Unicast": {"peers": {}}} [1, 2]',  # BFD peers that are not objects
+        "[" * 100000 + "]" * 100000,  # deeper than the JSON decoder goes (RecursionError)
+    ],
+)
+def test_frr_json_of_an_unexpected_shape_is_down_not_an_exception(frr):
+    snap = E.build_snapshot(config("n1"), dict(outputs("n1"), frr=frr), NOW)
+    assert "parse error" in snap["errors"]["frr"]
+    assert (snap["bgp"], snap["bfd"], snap["frr_version"]) == (None, None, "")  # the whole part, not half
+    text = E.render_exposition(E.metric_families(snap))
+    assert find(text, "meshover_collector_up", collector="frr") == [0]
+    assert find(text, "meshover_bgp_peer_state") == [] and find(text, "meshover_bfd_peer_state") == []
+    assert find(text, "meshover_collector_up", collector="wireguard") == [1]  # the other parts still work
+
+
+def wait_until(predicate, within=2.0, step=0.02):
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {within:.1f} s"
+        time.sleep(step)
+
+
+def test_a_failed_collection_shows_every_part_down_not_the_last_good_state(running, monkeypatch):
+    collector = running(fake_config(interval=0.02), FakeRun())
+    assert collector.current()["bgp"]
+
+    class NoThreads:  # the unit's TasksMax reached: the collection cannot start its command threads
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args, **kwargs):
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", NoThreads)
+    wait_until(lambda: collector.current()["bgp"] is None)
+    snap = collector.current()
+    assert set(snap["errors"]) == {"wireguard", "gre", "frr"} and snap["wireguard"] is None
+    assert "collection failed: RuntimeError" in snap["errors"]["frr"]
+    text = E.render_exposition(collector.families())
+    assert find(text, "meshover_collector_up") == [0, 0, 0]
+    assert find(text, "meshover_wg_peer_info") == [] and find(text, "meshover_bgp_peer_state") == []
+    assert collector._thread.is_alive()
+    monkeypatch.undo()
+    wait_until(lambda: collector.current()["errors"] == {})
+
+
+def test_a_stalled_collector_is_served_as_stale_not_as_current(running):
+    gate = threading.Event()
+    gate.set()
+
+    class Stuck(FakeRun):
+        def __call__(self, argv, timeout):
+            gate.wait(5.0)  # a command that ignores its timeout
+            return super().__call__(argv, timeout)
+
+    collector = running(fake_config(interval=0.05, timeout=0.05), Stuck())
+    assert collector.max_age == pytest.approx(2 * (0.1 + 0.05))
+    try:
+        assert collector.current()["bgp"]
+        gate.clear()
+        time.sleep(collector.max_age + 0.3)
+        snap = collector.current()
+        assert set(snap["errors"]) == {"wireguard", "gre", "frr"} and "stale" in snap["errors"]["wireguard"]
+        text = E.render_exposition(collector.families())
+        assert find(text, "meshover_collector_up") == [0, 0, 0]
+        assert find(text, "meshover_wg_peer_info") == [] and find(text, "meshover_gre_tunnel_up") == []
+        assert find(text, "meshover_exporter_snapshot_age_seconds")[0] > collector.max_age  # the true age
+    finally:
+        gate.set()
+    wait_until(lambda: collector.current()["errors"] == {})
+
+
+# ---------------------------------------------------------------- the server keeps answering (real sockets)
+
+
+@pytest.fixture
+def serving(running):
+    """start(run, **config) -> (server, collector): the exporter's HTTP server on an ephemeral port, in a thread."""
+    started = []
+
+    def start(run=None, **overrides):
+        cfg = fake_config(
+            **dict({"listen_address": "127.0.0.1", "port": 0, "interval": 0.05, "client_timeout": 1.0}, **overrides)
+        )
+        collector = running(cfg, run or FakeRun())
+        server = E.make_server(cfg, collector)
+        thread = threading.Thread(target=server.serve_forever, name="test-exporter", daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return server, collector
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        server.server_close()
+        thread.join(2.0)
+        assert not thread.is_alive()
+
+
+def get(server, path, timeout=3.0):
+    """(status, body) of one GET to the server, over a real socket."""
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_idle_connections_stop_neither_scrapes_nor_the_collector(serving, address):
+    server, collector = serving(listen_address=address, client_timeout=3.0)
+    assert get(server, "/metrics")[0] == 200
+    threads = threading.active_count()
+    idle = [socket.create_connection(server.server_address[:2], timeout=2.0) for _ in range(100)]
+    try:
+        generation = collector.collections
+        start = time.perf_counter()
+        status, body = get(server, "/metrics")
+        assert status == 200 and time.perf_counter() - start < 2.0
+        assert find(body, "meshover_collector_up") == [1, 1, 1]
+        wait_until(lambda: collector.collections >= generation + 3)  # the collector goes on
+        assert threading.active_count() <= threads + 4  # the idle connections hold no thread
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_silent_and_slow_clients_are_dropped_after_the_client_timeout(serving):
+    server, _ = serving(client_timeout=1.0)
+    socks = {name: socket.create_connection(server.server_address[:2]) for name in ("silent", "slow")}
+    request, sent, closed = b"GET /metrics HTTP/1.0\r\n\r\n", 0, {}
+    start = next_byte = time.perf_counter()
+    try:
+        while len(closed) < 2 and time.perf_counter() - start < 4.0:
+            if "slow" not in closed and time.perf_counter() >= next_byte:  # one byte per second
+                try:
+                    socks["slow"].send(request[sent : sent + 1])
+                except OSError:
+                    closed["slow"] = time.perf_counter() - start
+                sent, next_byte = sent + 1, next_byte + 1.0
+            waiting = {sock: name for name, sock in socks.items() if name not in closed}
+            readable, _w, _x = select.select(list(waiting), [], [], 0.05)
+            for sock in readable:
+                try:
+                    data = sock.recv(1024)
+                except OSError:
+                    data = b""
+                if not data:  # the server closed it without an answer
+                    closed[waiting[sock]] = time.perf_counter() - start
+    finally:
+        for sock in socks.values():
+            sock.close()
+    assert set(closed) == {"silent", "slow"}
+    assert 0.9 <= closed["silent"] < 2.0 and 0.9 <= closed["slow"] < 2.0, closed
+    assert sent <= 3  # the slow client had sent two or three bytes of its request
+    assert get(server, "/metrics")[0] == 200
+
+
+def test_an_answer_the_client_does_not_read_is_abandoned_after_the_timeout():
+    ours, theirs = socket.socketpair()
+    try:
+        ours.settimeout(0.5)  # what the server sets on every connection (client_timeout)
+        start = time.perf_counter()
+        with pytest.raises(socket.timeout):
+            E._SocketWriter(ours).write(b"x" * (16 << 20))  # far more than the socket buffers hold
+        assert time.perf_counter() - start < 1.5  # sendall's timeout bounds the whole write
+    finally:
+        ours.close()
+        theirs.close()
+
+
+class FakePeer(socketserver.ThreadingTCPServer):
+    """A peer exporter on 127.0.0.1 whose /state.json answer misbehaves in one way (``how``)."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, how):
+        self.how, self.requests = how, 0
+        super().__init__(("127.0.0.1", 0), FakePeerHandler)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/state.json"
+
+
+class FakePeerHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock, how = self.request, self.server.how
+        sock.settimeout(10.0)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        self.server.requests += 1
+        try:
+            if how == "good":
+                body = json.dumps(snapshot("n2")).encode()
+                sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            elif how == "big":  # says 10 MiB
+                sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % (10 << 20))
+                sock.sendall(b" " * (10 << 20))
+            elif how == "flood":  # sends 10 MiB without saying how much
+                sock.sendall(b'HTTP/1.0 200 OK\r\n\r\n{"hostname": "flood", "x": "' + b"x" * (10 << 20))
+            elif how == "trickle":  # a valid head, then one byte every 0.1 s, never done
+                sock.sendall(b'HTTP/1.0 200 OK\r\n\r\n{"hostname": "trickle"')
+                while True:
+                    time.sleep(0.1)
+                    sock.sendall(b" ")
+            elif how == "silent":  # never answers
+                sock.recv(1)
+            elif how == "wrong":  # JSON, but not a state that can be drawn
+                body = b'{"hostname": "wrong", "peers": ["n1"], "asn": 1, "errors": {}, "wireguard": 7}'
+                sock.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + body)
+        except OSError:  # the exporter gave up on us
+            pass
+
+
+@pytest.fixture
+def fake_peers():
+    """peers(*hows) -> {how: FakePeer}, each serving in a thread until the test ends."""
+    started = []
+
+    def peers(*hows):
+        result = {}
+        for how in hows:
+            peer = FakePeer(how)
+            threading.Thread(target=peer.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+            started.append(peer)
+            result[how] = peer
+        return result
+
+    yield peers
+    for peer in started:
+        peer.shutdown()
+        peer.server_close()
+
+
+def peer_config(urls, **kw):
+    return dict(config("n1"), peers=[{"name": name, "state_url": url} for name, url in urls.items()], **kw)
+
+
+def test_peer_states_are_bounded_in_size_and_time(fake_peers):
+    peers = fake_peers("good", "big", "flood", "trickle", "silent", "wrong")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused = f"http://127.0.0.1:{closed.getsockname()[1]}/state.json"
+    closed.close()
+    urls = dict({how: peer.url for how, peer in peers.items()}, refused=refused, bad="http://[::1/x")
+    start = time.perf_counter()
+    states = E.fetch_peer_states(peer_config(urls), 1.0)
+    assert time.perf_counter() - start < 1.5  # one deadline for every peer, not one per recv
+    assert [s["hostname"] for s in states] == ["n2"]  # the others count as not answering
+    assert all(peer.requests == 1 for peer in peers.values())
+    # too much is refused as soon as it is too much, not at the deadline
+    start = time.perf_counter()
+    assert E.fetch_peer_states(peer_config({how: peers[how].url for how in ("big", "flood")}), 5.0) == []
+    assert time.perf_counter() - start < 2.0
+    # the size limit is the config's
+    good = peer_config({"good": peers["good"].url}, peer_state_max_bytes=100)
+    assert E.fetch_peer_states(good, 1.0) == []
+    assert [s["hostname"] for s in E.fetch_peer_states(good, 1.0, max_bytes=1 << 20)] == ["n2"]
+
+
+def test_mesh_html_shows_a_peer_too_slow_to_answer_as_not_answering(serving, fake_peers):
+    peers = fake_peers("good", "trickle")
+    server, _ = serving(
+        timeout=0.5,
+        peers=[dict(p, state_url=peers[how].url) for p, how in zip(config("n1")["peers"], ("good", "trickle"))],
+    )
+    start = time.perf_counter()
+    status, page = get(server, "/mesh.html")
+    assert status == 200 and time.perf_counter() - start < 0.5 + 1.0 + 1.0  # the peer timeout, plus slack
+    assert "<tr><td>n2</td><td>yes</td>" in page and "<tr><td>n3</td><td>no</td>" in page
+
+
+def test_over_the_request_limit_a_connection_gets_503_at_once(serving, fake_peers):
+    silent = fake_peers("silent")["silent"]
+    peers = [dict(p, state_url=silent.url) for p in config("n1")["peers"][:1]]
+    server, _ = serving(max_requests=2, timeout=0.5, peers=peers)
+    pages = []
+    pagers = [threading.Thread(target=lambda: pages.append(get(server, "/mesh.html")[0])) for _ in range(2)]
+    for pager in pagers:
+        pager.start()
+    try:
+        wait_until(lambda: silent.requests == 2)  # both requests wait for the peer: no room left
+        start = time.perf_counter()
+        status, body = get(server, "/metrics")
+        assert status == 503 and time.perf_counter() - start < 0.5, body
+    finally:
+        for pager in pagers:
+            pager.join(5.0)
+    assert pages == [200, 200]
+    assert get(server, "/metrics")[0] == 200  # room again
+
+
+def test_malformed_output_turns_its_collector_down_until_good_output_returns(serving):
+    run = FakeRun()
+    server, collector = serving(run)
+    good = dict(run.texts)
+
+    def metrics():
+        status, body = get(server, "/metrics")
+        assert status == 200
+        return body
+
+    cases = [
+        ("wg", "meshover0\tonly\tthree\n", "wireguard", "meshover_wg_peer_info"),
+        ("ip", '{"not": "a list"}', "gre", "meshover_gre_tunnel_up"),
+        ("frr", '{"ipv6Unicast": {"peers": {"mo-n2": "Established"}}}', "frr", "meshover_bgp_peer_state"),
+        ("frr", "[" * 100000 + "]" * 100000, "frr", "meshover_bgp_peer_state"),
+    ]
+    for key, bad, part, series in cases:
+        wait_until(lambda: find(metrics(), "meshover_collector_up") == [1, 1, 1])
+        assert find(metrics(), series)
+        run.texts[key] = bad
+        generation = collector.collections
+        wait_until(lambda part=part: find(metrics(), "meshover_collector_up", collector=part) == [0])
+        body = metrics()
+        assert find(body, series) == [], part  # not the last good data
+        assert find(body, "meshover_collector_up").count(1) == 2  # the other parts are fresh
+        wait_until(lambda generation=generation: collector.collections >= generation + 3)  # still collecting
+        run.texts[key] = good[key]
+        wait_until(lambda series=series: find(metrics(), series) != [])  # the next good output recovers
+    assert collector._thread.is_alive()
