@@ -8,8 +8,11 @@ Two pings run side by side between the same two VMs for the same time: MESH_LOG 
 of the product loses them on the mesh only.
 
 A lost mesh packet is the lab's when, within WINDOW seconds of it, the control stream lost a packet
-or answered one later than SLOW seconds. Prints one line of figures; exits 1 when the mesh lost a
-packet the control stream gives no reason for, 0 otherwise.
+or answered one later than SLOW seconds. Both pings are stopped by one signal, and ping exits at
+once: a packet sent less than SLOW seconds before the last line of either log had no time to be
+answered, so it is counted as in flight, neither lost nor explained (a mesh that broke at the end
+still loses every packet of the seconds before). Prints one line of figures; exits 1 when the mesh
+lost a packet the control stream gives no reason for, 0 otherwise.
 
     python3 ping_compare.py MESH_LOG CONTROL_LOG [--window 2] [--slow 1]
 """
@@ -58,14 +61,21 @@ def lost_times(sent, replies, pending):
 def compare(mesh_text, control_text, window=2.0, slow=1.0):
     m_sent, m_replies, m_pending = read(mesh_text)
     c_sent, c_replies, c_pending = read(control_text)
-    c_bad = [t for _, t in lost_times(c_sent, c_replies, c_pending)]
+    # the last moment either log saw: the stop, give or take one interval
+    end = max([t for t, _ in m_replies.values()] + [t for t, _ in c_replies.values()]
+              + list(m_pending.values()) + list(c_pending.values()) + [0.0])
+    c_bad = [t for _, t in lost_times(c_sent, c_replies, c_pending) if t <= end - slow]
     c_bad += [t for t, rtt in c_replies.values() if rtt > slow * 1000]
-    lab, product = [], []
+    lab, product, in_flight = [], [], []
     for seq, t in lost_times(m_sent, m_replies, m_pending):
-        (lab if any(abs(t - b) <= window for b in c_bad) else product).append(seq)
+        if t > end - slow:
+            in_flight.append(seq)
+        else:
+            (lab if any(abs(t - b) <= window for b in c_bad) else product).append(seq)
     return {
         "mesh_sent": m_sent,
-        "mesh_lost": m_sent - len(m_replies),
+        "mesh_lost": m_sent - len(m_replies) - len(in_flight),
+        "in_flight": in_flight,
         "control_sent": c_sent,
         "control_lost": c_sent - len(c_replies),
         "control_slow": sum(1 for _, rtt in c_replies.values() if rtt > slow * 1000),
@@ -88,7 +98,7 @@ def main(argv=None):
     r = compare(mesh, control, a.window, a.slow)
     verdict = "product loss" if r["lost_product"] else ("lab hiccup" if r["lost_lab"] else "no loss")
     print(
-        f"mesh sent={r['mesh_sent']} lost={r['mesh_lost']} control sent={r['control_sent']} "
+        f"mesh sent={r['mesh_sent']} lost={r['mesh_lost']} in_flight_at_stop={len(r['in_flight'])} control sent={r['control_sent']} "
         f"lost={r['control_lost']} slow={r['control_slow']} lost_by_lab={len(r['lost_lab'])} "
         f"lost_by_product={len(r['lost_product'])} verdict={verdict}"
         + (f" product_seqs={r['lost_product'][:20]}" if r["lost_product"] else "")

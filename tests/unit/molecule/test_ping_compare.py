@@ -56,6 +56,18 @@ def test_a_control_loss_far_away_explains_nothing():
     assert r["lost_product"] == [250]
 
 
+def test_the_last_packet_in_flight_when_both_pings_stop_is_not_lost():
+    # CI of c4eaa06: the mesh ping sent 1313 an instant before the signal, the control ping was answered
+    r = ping_compare.compare(log(1000, 1313, lost={1313}), log(1000, 1314))
+    assert r["in_flight"] == [1313] and r["lost_product"] == [] and r["mesh_lost"] == 0
+
+
+def test_a_mesh_that_broke_before_the_stop_still_loses():
+    # the last 3 s unanswered: only the final second is in flight, the rest is the product's
+    r = ping_compare.compare(log(1000, 300, lost=set(range(271, 301))), log(1000, 300))
+    assert r["lost_product"] == list(range(271, 291)) and len(r["in_flight"]) == 10
+
+
 @pytest.mark.parametrize("lost,rc", [(set(), 0), ({7}, 1)])
 def test_main_exit_code(tmp_path, capsys, lost, rc):
     (tmp_path / "m").write_text(log(1000, 100, lost=lost))

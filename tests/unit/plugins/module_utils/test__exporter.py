@@ -601,7 +601,7 @@ def test_idle_connections_stop_neither_scrapes_nor_the_collector(serving, addres
     server, collector = serving(listen_address=address, client_timeout=3.0)
     assert get(server, "/metrics")[0] == 200
     threads = threading.active_count()
-    idle = [socket.create_connection(server.server_address[:2], timeout=2.0) for _ in range(100)]
+    idle = [socket.create_connection(server.server_address[:2], timeout=2.0) for _i in range(100)]
     try:
         generation = collector.collections
         start = time.perf_counter()
@@ -616,7 +616,7 @@ def test_idle_connections_stop_neither_scrapes_nor_the_collector(serving, addres
 
 
 def test_silent_and_slow_clients_are_dropped_after_the_client_timeout(serving):
-    server, _ = serving(client_timeout=1.0)
+    server, _collector = serving(client_timeout=1.0)
     socks = {name: socket.create_connection(server.server_address[:2]) for name in ("silent", "slow")}
     request, sent, closed = b"GET /metrics HTTP/1.0\r\n\r\n", 0, {}
     start = next_byte = time.perf_counter()
@@ -756,7 +756,7 @@ def test_peer_states_are_bounded_in_size_and_time(fake_peers):
 
 def test_mesh_html_shows_a_peer_too_slow_to_answer_as_not_answering(serving, fake_peers):
     peers = fake_peers("good", "trickle")
-    server, _ = serving(
+    server, _collector = serving(
         timeout=0.5,
         peers=[dict(p, state_url=peers[how].url) for p, how in zip(config("n1")["peers"], ("good", "trickle"))],
     )
@@ -769,9 +769,9 @@ def test_mesh_html_shows_a_peer_too_slow_to_answer_as_not_answering(serving, fak
 def test_over_the_request_limit_a_connection_gets_503_at_once(serving, fake_peers):
     silent = fake_peers("silent")["silent"]
     peers = [dict(p, state_url=silent.url) for p in config("n1")["peers"][:1]]
-    server, _ = serving(max_requests=2, timeout=0.5, peers=peers)
+    server, _collector = serving(max_requests=2, timeout=0.5, peers=peers)
     pages = []
-    pagers = [threading.Thread(target=lambda: pages.append(get(server, "/mesh.html")[0])) for _ in range(2)]
+    pagers = [threading.Thread(target=lambda: pages.append(get(server, "/mesh.html")[0])) for _i in range(2)]
     for pager in pagers:
         pager.start()
     try:

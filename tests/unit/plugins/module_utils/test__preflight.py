@@ -549,7 +549,7 @@ def test_endpoint_index_bounds_and_families():
             "d": ip_address("::a00:1"),
         }
     )
-    assert [h for h, _ in index.inside(ip_network("10.0.0.0/24"))] == ["a", "b"]
-    assert [h for h, _ in index.inside(ip_network("10.0.1.0/32"))] == ["c"]
+    assert [h for h, _addr in index.inside(ip_network("10.0.0.0/24"))] == ["a", "b"]
+    assert [h for h, _addr in index.inside(ip_network("10.0.1.0/32"))] == ["c"]
     assert index.inside(ip_network("::a00:0/120")) == [("d", ip_address("::a00:1"))]
     assert index.inside(ip_network("192.0.2.0/24")) == []
