@@ -62,8 +62,13 @@ def compare(mesh_text, control_text, window=2.0, slow=1.0):
     m_sent, m_replies, m_pending = read(mesh_text)
     c_sent, c_replies, c_pending = read(control_text)
     # the last moment either log saw: the stop, give or take one interval
-    end = max([t for t, _ in m_replies.values()] + [t for t, _ in c_replies.values()]
-              + list(m_pending.values()) + list(c_pending.values()) + [0.0])
+    end = max(
+        [t for t, _ in m_replies.values()]
+        + [t for t, _ in c_replies.values()]
+        + list(m_pending.values())
+        + list(c_pending.values())
+        + [0.0]
+    )
     c_bad = [t for _, t in lost_times(c_sent, c_replies, c_pending) if t <= end - slow]
     c_bad += [t for t, rtt in c_replies.values() if rtt > slow * 1000]
     lab, product, in_flight = [], [], []
@@ -98,9 +103,9 @@ def main(argv=None):
     r = compare(mesh, control, a.window, a.slow)
     verdict = "product loss" if r["lost_product"] else ("lab hiccup" if r["lost_lab"] else "no loss")
     print(
-        f"mesh sent={r['mesh_sent']} lost={r['mesh_lost']} in_flight_at_stop={len(r['in_flight'])} control sent={r['control_sent']} "
-        f"lost={r['control_lost']} slow={r['control_slow']} lost_by_lab={len(r['lost_lab'])} "
-        f"lost_by_product={len(r['lost_product'])} verdict={verdict}"
+        f"mesh sent={r['mesh_sent']} lost={r['mesh_lost']} in_flight_at_stop={len(r['in_flight'])} "
+        f"control sent={r['control_sent']} lost={r['control_lost']} slow={r['control_slow']} "
+        f"lost_by_lab={len(r['lost_lab'])} lost_by_product={len(r['lost_product'])} verdict={verdict}"
         + (f" product_seqs={r['lost_product'][:20]}" if r["lost_product"] else "")
     )
     return 1 if r["lost_product"] else 0
