@@ -128,6 +128,18 @@ def _expected(peers: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]
     return [{"name": p["name"], "public_key": p.get("public_key"), "tunnel": p.get("tunnel")} for p in peers]
 
 
+def expected_from_plan(host_plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The peers one host's entry of the mesh plan (``_peers.plan_host``) names: WireGuard peer and GRE tunnel."""
+    try:
+        tunnels = {t["peer"]: t["name"] for t in host_plan.get("tunnels") or []}
+        return [
+            {"name": p["name"], "public_key": p.get("public_key"), "tunnel": tunnels.get(p["name"])}
+            for p in (host_plan.get("wireguard") or {}).get("peers") or []
+        ]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a host's entry of the mesh plan (wireguard.peers, tunnels): {exc!r}") from None
+
+
 def _wg_view(peer: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
     if peer is None:
         return {

@@ -73,6 +73,12 @@ options:
       tunnel:
         description: The name of this node's GRE tunnel to the peer (the peer's C(gre_name), for example V(mo-n2)).
         type: str
+  plan:
+    description:
+      - This node's entry of the plan of M(meshover.mesh.mesh_peers) (its C(wireguard.peers) and C(tunnels)), as
+        C(playbooks/status.yml) passes it. The peers it names are expected, as with O(peers).
+      - Mutually exclusive with O(peers).
+    type: dict
   timeout:
     description: Seconds each command may run (C(wg), C(ip), C(vtysh)); one that takes longer is an error of its source.
     type: int
@@ -194,7 +200,12 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import TIMEOUT_RC, with_timeout
-from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import VTYSH_ARGS, node_view, read_sources
+from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
+    VTYSH_ARGS,
+    expected_from_plan,
+    node_view,
+    read_sources,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import config_peer_names
 
 C_ENV = {"LC_ALL": "C", "LANG": "C"}
@@ -252,11 +263,19 @@ def main():
                     tunnel=dict(type="str"),
                 ),
             ),
+            plan=dict(type="dict"),
             timeout=dict(type="int", default=20),
         ),
+        mutually_exclusive=[("peers", "plan")],
         supports_check_mode=True,
     )
     p = module.params
+    expected = p["peers"]
+    if p["plan"] is not None:
+        try:
+            expected = expected_from_plan(p["plan"])
+        except ValueError as exc:
+            module.fail_json(msg=f"plan: {exc}")
     reader = Reader(module)
     outputs = {}
     outputs["wg"], outputs["wg_error"] = reader.tool("wg", ["show", p["wg_interface"], "dump"])
@@ -270,7 +289,7 @@ def main():
     sources = read_sources(outputs)
     view = node_view(
         sources,
-        expected=p["peers"],
+        expected=expected,
         wg_names=wg_names(p["wg_config_path"] or f"/etc/wireguard/{p['wg_interface']}.conf"),
         owner_prefix=p["owner_prefix"],
         now=time.time(),

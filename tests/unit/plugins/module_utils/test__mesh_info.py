@@ -25,6 +25,7 @@ from mesh_fixtures import (
 )
 
 from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
+    expected_from_plan,
     frr_access,
     node_view,
     read_sources,
@@ -232,3 +233,20 @@ def test_ip_filtered_by_type_prints_empty_objects():
     """iproute2 6.1 prints {} for each link `ip -j link show type ip6gre` leaves out: the module asks for all."""
     sources = read_sources(dict(exporter_outputs("n1"), ip="[{},{}]"))
     assert "KeyError" in sources["errors"]["gre"]
+
+
+def test_expected_from_plan_names_each_wireguard_peer_and_its_tunnel():
+    plan = {
+        "wireguard": {"peers": [{"name": "n2", "public_key": "K2", "endpoint": "192.0.2.2:51820"}, {"name": "n3"}]},
+        "tunnels": [{"name": "mo-n2", "peer": "n2", "local": "fd00::1"}],
+    }
+    assert expected_from_plan(plan) == [
+        {"name": "n2", "public_key": "K2", "tunnel": "mo-n2"},
+        {"name": "n3", "public_key": None, "tunnel": None},
+    ]
+    assert expected_from_plan({}) == []
+
+
+def test_expected_from_plan_refuses_what_is_not_a_plan():
+    with pytest.raises(ValueError, match="not a host's entry of the mesh plan"):
+        expected_from_plan({"wireguard": {"peers": [{"public_key": "K"}]}})
