@@ -69,7 +69,6 @@ options:
       public_key:
         description: The peer's WireGuard public key (names its WireGuard peer).
         type: str
-        no_log: false
       tunnel:
         description: The name of this node's GRE tunnel to the peer (the peer's C(gre_name), for example V(mo-n2)).
         type: str
