@@ -768,7 +768,8 @@ class Collector:
         # Lower this thread's CPU priority (Linux: per thread, inherited by the worker threads and
         # commands it starts), so a scrape is served promptly even while `podman exec` or `docker exec` runs.
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COLLECTOR_NICE)
+            tid = threading.get_native_id()  # relative: a service started with Nice= keeps the gap
+            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + COLLECTOR_NICE, 19))
         except (AttributeError, OSError):
             pass
         while True:
