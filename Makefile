@@ -6,6 +6,7 @@ PYTHON      ?= python3
 VENV        := $(CURDIR)/.venv
 VBIN        := $(VENV)/bin
 STAMP       := $(VENV)/.installed
+VENV218     := $(CURDIR)/.venv-2.18
 # ansible needs the collection at .../ansible_collections/meshover/mesh: a symlink outside the tree
 # (inside it, tree walkers would loop) for running, a plain copy for ansible-test (it wants a real path).
 TREE_ID     := $(shell echo '$(CURDIR)' | md5sum | cut -c1-8)
@@ -19,13 +20,13 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: help venv collection lint sanity unit molecule test demo demo-down demo-status bench build clean host-deps
+.PHONY: help venv collection lint sanity unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
 	@echo "make demo-down  stop the demo lab (no qemu/vde process left behind)"
 	@echo "make test       everything CI runs: lint, sanity, unit, molecule"
-	@echo "tiers: make lint | make sanity | make unit | make molecule | make build"
+	@echo "tiers: make lint | make sanity | make unit | make unit-2.18 | make molecule | make build"
 	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
 
 $(STAMP): requirements.txt
@@ -64,6 +65,15 @@ sanity: venv
 unit: venv collection
 	$(VBIN)/python -m pytest -q tests/unit
 
+# The unit tests again on the oldest ansible-core meta/runtime.yml claims (2.18), its own venv.
+$(VENV218)/.installed: tests/requirements-ansible-2.18.txt
+	test -x $(VENV218)/bin/python || $(PYTHON) -m venv $(VENV218)
+	$(VENV218)/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements-ansible-2.18.txt
+	touch $@
+
+unit-2.18: $(VENV218)/.installed collection
+	PATH=$(VENV218)/bin:$$PATH $(VENV218)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
 # Scenarios run one after another (2 host cores: the lab is CPU-bound).
 SCENARIOS ?= default
 molecule: venv collection host-deps
@@ -73,7 +83,7 @@ molecule: venv collection host-deps
 	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json test -s $$s || exit 1; \
 	done
 
-test: lint sanity unit molecule
+test: lint sanity unit unit-2.18 molecule
 
 demo: venv collection host-deps
 	MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy bash molecule/lab/demo.sh up

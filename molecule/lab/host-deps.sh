@@ -2,7 +2,8 @@
 # Installs the host packages the qemu lab needs (Debian 12). Quiet and quick when all are present.
 set -euo pipefail
 # chromium: verify renders the exporter's /mesh.html headless on the controller (issue 7)
-pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium)
+# graphviz: verify draws the status playbook's -e format=dot with dot -Tsvg (issue 19)
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium graphviz)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,10 +6,12 @@ frr_coil_method and frr_probe (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
+from ansible.release import __version__ as ansible_version
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import coil_method, parse_probe, undrained_prefixes
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
@@ -96,11 +98,34 @@ def _collect(name: str, hostnames: Any, hostvars: Any, wanted: Any, skip_undefin
             if not wanted(key):
                 continue
             try:
-                result[host][key] = host_vars[key]
+                value = host_vars[key]
+                if _TEMPLATES_GIVE_TEXT and isinstance(value, str):
+                    value = _as_native(hostvars, host, key, value)
+                result[host][key] = value
             except AnsibleUndefinedVariable as exc:
                 if not skip_undefined:
                     raise AnsibleFilterError(f"{_PREFIX}{name}: {host}: {key} is undefined: {exc}") from None
     return result
+
+
+# ansible-core 2.18 renders a template to text unless jinja2_native is on, and leaves a template whose
+# variable is undefined as it was written; 2.19 returns the template's native value and raises on an
+# undefined one. The checks expect 2.19's: on 2.18, a value that came from a template is read back
+# as a Python literal (51001, true, [..]) when it is one, and an unrendered template is undefined.
+_TEMPLATES_GIVE_TEXT = tuple(int(x) for x in ansible_version.split(".")[:2]) < (2, 19)
+
+
+def _as_native(hostvars: Any, host: str, key: str, value: str) -> Any:
+    raw_get = getattr(hostvars, "raw_get", None)
+    raw = raw_get(host).get(key) if raw_get is not None else None
+    if not (isinstance(raw, str) and ("{{" in raw or "{%" in raw)):
+        return value  # written as text, stays text
+    if value == raw:
+        raise AnsibleUndefinedVariable(f"{raw!r} could not be templated (a variable in it is undefined)")
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return value
 
 
 def mesh_hostvars(hostnames: Any, hostvars: Any) -> dict[str, dict[str, Any]]:

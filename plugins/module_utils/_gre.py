@@ -247,12 +247,22 @@ def render_batch(want, owner_prefix: str = "meshover:") -> str:
 ADDR_GEN_MODES = {"eui64": 0, "none": 1, "stable_secret": 2, "random": 3}
 
 
+def oper_up(flags: list, operstate) -> bool:
+    """Whether a link carries traffic: administratively up, carrier (``LOWER_UP``), and an operational
+    state of UP or UNKNOWN (tunnels have no carrier detection and report UNKNOWN while working). The
+    exporter's parse_ip_links() applies the same rule (it runs alone on the node and cannot import this)."""
+    return "UP" in flags and "LOWER_UP" in flags and (operstate or "UNKNOWN") in ("UP", "UNKNOWN")
+
+
 def links_from_ip_json(links: list, addrs: list) -> list:
     """The kernel's links as plan_tunnels() reads them, from iproute2's JSON output.
 
-    ``links``: ``ip -j -d link show``; ``addrs``: ``ip -j -6 addr show``. Reading through the ip
-    command (~20 ms) instead of pyroute2 keeps an unchanged run from importing pyroute2 (~2.5 s
-    under qemu-TCG); pyroute2 is imported only to apply a change.
+    ``links``: ``ip -j -d link show``; ``addrs``: ``ip -j -6 addr show`` (``[]`` when the addresses are
+    not needed). Reading through the ip command (~20 ms) instead of pyroute2 keeps an unchanged run from
+    importing pyroute2 (~2.5 s under qemu-TCG); pyroute2 is imported only to apply a change.
+    ``up`` is the administrative state (what plan_tunnels() sets); ``operstate`` is the kernel's word
+    (UP, DOWN, UNKNOWN, ...) and ``oper_up`` whether the link carries traffic (oper_up()); both are
+    read by meshover.mesh.mesh_info only.
     """
     by_index = {}
     for entry in addrs:
@@ -272,6 +282,8 @@ def links_from_ip_json(links: list, addrs: list) -> list:
             "alias": link.get("ifalias"),
             "mtu": link.get("mtu"),
             "up": "UP" in (link.get("flags") or []),
+            "operstate": link.get("operstate"),
+            "oper_up": oper_up(link.get("flags") or [], link.get("operstate")),
             "addresses": sorted(by_index.get(link["ifindex"], [])),
             "addrgenmode": ADDR_GEN_MODES.get(link.get("inet6_addr_gen_mode")),
             "local": None,

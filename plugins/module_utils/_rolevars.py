@@ -311,7 +311,9 @@ def check_role_vars(role_vars: Mapping[str, Mapping[str, Any]]) -> list[str]:
                 value = result.validated_parameters.get(var)
                 if ROLE_SPECS[var][1]["type"] == "path" and isinstance(known[var], str):
                     value = known[var]  # as the role writes it: `type: path` expands ~ and $VAR on the controller
-                seen[key] = list(result.error_messages) or [_semantic(var, value)]
+                # ansible-core 2.18 says "of type <class 'str'>", 2.19 "of type str": one message on both
+                errors = [re.sub(r"<class '(\w+)'>", r"\1", e) for e in result.error_messages]
+                seen[key] = errors or [_semantic(var, value)]
             for msg in filter(None, seen[key]):
                 where.setdefault(f"{msg} (role {ROLE_SPECS[var][0]})", []).append(host)
     return [f"{hosts_label(hosts)}: {msg}" for msg, hosts in where.items()]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
 from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     FilterModule,
@@ -193,3 +193,26 @@ def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):
     }
     with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.mesh_rolevars"):
         mesh_rolevars(["n9"], hostvars)
+
+
+class _RawHostvars(dict):
+    """hostvars whose raw (untemplated) values are known, as Ansible's HostVars.raw_get gives them."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self.raw = raw
+
+    def raw_get(self, host):
+        return self.raw[host]
+
+
+def test_a_template_rendered_to_text_is_read_back_as_its_value():
+    # ansible-core 2.18 renders '{{ base + 1 }}' to '51001' and leaves a template with an undefined variable as written
+    from ansible_collections.meshover.mesh.plugins.filter import mesh as mesh_filter
+
+    hv = _RawHostvars({"n1": {"p": "{{ base + 1 }}", "t": "51001", "u": "{{ later.plan }}", "s": "{{ name }}"}})
+    assert mesh_filter._as_native(hv, "n1", "p", "51001") == 51001
+    assert mesh_filter._as_native(hv, "n1", "t", "51001") == "51001"  # written as text, stays text
+    assert mesh_filter._as_native(hv, "n1", "s", "eth0") == "eth0"  # not a literal: text
+    with pytest.raises(AnsibleUndefinedVariable):
+        mesh_filter._as_native(hv, "n1", "u", "{{ later.plan }}")

@@ -12,6 +12,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     GreError,
     links_from_ip_json,
     normalize_tunnels,
+    oper_up,
     plan_is_empty,
     plan_tunnels,
     render_batch,
@@ -223,6 +224,8 @@ def test_links_from_ip_json_real_output():
         "alias": "meshover:n2",
         "mtu": 1376,
         "up": True,
+        "operstate": "UNKNOWN",
+        "oper_up": True,
         "addresses": ["fe80::3d27:e462:938b:c19a/64"],
         "addrgenmode": 1,
         "local": "fd46:76a3:fa9b:1:3d27:e462:938b:c19a",
@@ -246,3 +249,18 @@ def test_links_from_ip_json_real_output():
     )
     plan = plan_tunnels(want, have)
     assert (plan["create"], plan["recreate"], plan["modify"], plan["delete"]) == ([], [], [], [])
+
+
+@pytest.mark.parametrize(
+    "flags, operstate, up",
+    [
+        (["POINTOPOINT", "NOARP", "UP", "LOWER_UP"], "UNKNOWN", True),  # ip6gre at work
+        (["BROADCAST", "UP", "LOWER_UP"], "UP", True),
+        (["POINTOPOINT", "NOARP", "UP", "LOWER_UP"], None, True),  # no operstate printed: UNKNOWN
+        (["POINTOPOINT", "NOARP"], "DOWN", False),  # administratively down
+        (["POINTOPOINT", "NOARP", "UP"], "LOWERLAYERDOWN", False),  # no carrier
+        (["BROADCAST", "UP", "LOWER_UP"], "DORMANT", False),
+    ],
+)
+def test_oper_up(flags, operstate, up):
+    assert oper_up(flags, operstate) is up

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import render_config
 from ansible_collections.meshover.mesh.plugins.modules import wireguard_interface

@@ -11,7 +11,7 @@ import stat
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.modules import wireguard_keypair
 
