@@ -37,6 +37,11 @@ DEFAULT_TIMERS = {"keepalive": 3, "hold": 9}
 DEFAULT_BFD = {"enabled": True, "interval": 300, "multiplier": 3}
 DEFAULT_COIL_TABLE = 119
 DEFAULT_PURELB_INTERFACE = "kube-lb0"
+# Maximum number of prefixes one session may bring in one address family (`neighbor MESH maximum-prefix`),
+# counted after the inbound policy. Above it FRR ends the session; it comes back after
+# MAXIMUM_PREFIX_RESTART minutes (FRR's `restart`, 1..65535). See docs/design.md "BGP policy".
+DEFAULT_MAXIMUM_PREFIX = 1000
+MAXIMUM_PREFIX_RESTART = 5
 # Kernel tables a Coil export table must not be: unspec, default, main, local.
 RESERVED_TABLES = (0, 253, 254, 255)
 
@@ -102,6 +107,10 @@ def parse_host_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def parse_maximum_prefix(value: Any) -> int:
+    return parse_int(value, 1, 4294967295, " (prefixes per session and address family, FRR's range)")
+
+
 def parse_extra_config(value: Any) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         value = "\n".join(v.rstrip("\n") for v in value)
@@ -121,6 +130,7 @@ BGP_MESH_PARSERS: dict[str, tuple[Any, Any]] = {
     "meshover_bgp_timers": (parse_timers, DEFAULT_TIMERS),
     "meshover_bfd": (parse_bfd, DEFAULT_BFD),
     "meshover_default_route_from": (parse_host_list, ()),
+    "meshover_bgp_maximum_prefix": (parse_maximum_prefix, DEFAULT_MAXIMUM_PREFIX),
 }
 # Per-host routing variables -> (parser, default).
 BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
@@ -131,6 +141,7 @@ BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
     "meshover_frr_extra_config": (parse_extra_config, ""),
     "meshover_frr_template": (parse_template, None),
     "meshover_bgp_graceful_shutdown": (parse_bool, False),
+    "meshover_announce_more_specifics": (parse_bool, False),
 }
 
 
@@ -141,6 +152,7 @@ class BgpSettings:
     timers: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TIMERS))
     bfd: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_BFD))
     default_route_from: tuple[str, ...] = ()
+    maximum_prefix: int = DEFAULT_MAXIMUM_PREFIX
 
 
 def host_options(host_vars: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +186,25 @@ def host_prefixes(ident: Identity, host_vars: Mapping[str, Any]) -> dict[str, di
     return {"loopbacks": _split(loops), "announce": _split(announce)}
 
 
+def owned_entries(prefixes: Mapping[str, Mapping[str, list[str]]], more_specifics: bool) -> dict[str, list[dict]]:
+    """The prefix-list entries of one host's own prefixes (host_prefixes()), per address family.
+
+    Loopbacks are host routes. meshover_announce prefixes are exact (`permit P`), so no other AS can get a
+    more-specific of them accepted; with meshover_announce_more_specifics the host's announced prefixes
+    also cover their more-specifics (`le 32`/`le 128`), for a host that announces sub-blocks of them.
+    """
+    return {
+        af: [prefix_entry(p) for p in prefixes["loopbacks"][af]]
+        + [prefix_entry(p, more_specifics) for p in prefixes["announce"][af]]
+        for af in ("ipv4", "ipv6")
+    }
+
+
+def announces_more_specifics(host_vars: Mapping[str, Any]) -> bool:
+    value = host_vars.get("meshover_announce_more_specifics")
+    return False if value is None else parse_bool(value)
+
+
 def origin_table(
     inventory: Mapping[str, Mapping[str, Any]],
     identities: Mapping[str, Identity],
@@ -184,24 +215,36 @@ def origin_table(
     table = []
     for host in sorted(identities, key=lambda h: identities[h].asn):
         ident = identities[host]
-        prefixes = host_prefixes(ident, inventory.get(host) or {})
+        host_vars = inventory.get(host) or {}
+        owned = owned_entries(host_prefixes(ident, host_vars), announces_more_specifics(host_vars))
         table.append(
             {
                 "host": host,
                 "asn": ident.asn,
-                "ipv4": [prefix_entry(x) for x in prefixes["loopbacks"]["ipv4"] + prefixes["announce"]["ipv4"]],
-                "ipv6": [prefix_entry(x) for x in prefixes["loopbacks"]["ipv6"] + prefixes["announce"]["ipv6"]],
+                "ipv4": owned["ipv4"],
+                "ipv6": owned["ipv6"],
                 "default": host in allowed_default,
             }
         )
     return table
 
 
-def prefix_entry(prefix: str) -> dict[str, Any]:
-    """A prefix-list entry accepting the prefix and anything more specific inside it."""
+def prefix_entry(prefix: str, more_specifics: bool = True) -> dict[str, Any]:
+    """A prefix-list entry: the prefix, and with more_specifics anything more specific inside it (`le`)."""
     net = ipaddress.ip_network(prefix)
-    le = net.max_prefixlen if net.prefixlen < net.max_prefixlen else None
+    le = net.max_prefixlen if more_specifics and net.prefixlen < net.max_prefixlen else None
     return {"prefix": prefix, "le": le}
+
+
+def owned_prefix_counts(inventory: Mapping[str, Mapping[str, Any]], identities: Mapping[str, Identity]) -> dict:
+    """How many of the mesh's own prefixes (every host's loopbacks and meshover_announce) each address family
+    has: a session may legitimately carry them all, so a maximum-prefix limit must be above them."""
+    counts = {"ipv4": 0, "ipv6": 0}
+    for host, ident in identities.items():
+        prefixes = host_prefixes(ident, inventory.get(host) or {})
+        for af in counts:
+            counts[af] += len(prefixes["loopbacks"][af]) + len(prefixes["announce"][af])
+    return counts
 
 
 # ---------------------------------------------------------------- the per-host plan
@@ -227,9 +270,8 @@ def plan_bgp(
     originate = {af: own["loopbacks"][af] + own["announce"][af] for af in ("ipv4", "ipv6")}
     # What this host may send as its own routes: its prefixes, shared ones (Coil/PureLB), and the default
     # route when it is an allowed default origin. Never the WireGuard transport subnet (not in any of these).
-    self_allowed = {
-        af: [prefix_entry(p) for p in originate[af]] + [prefix_entry(p) for p in shared[af]] for af in ("ipv4", "ipv6")
-    }
+    owned = owned_entries(own, options["meshover_announce_more_specifics"])
+    self_allowed = {af: owned[af] + [prefix_entry(p) for p in shared[af]] for af in ("ipv4", "ipv6")}
     return {
         "asn": ident.asn,
         "router_id": str(ident.router_id),
@@ -240,10 +282,14 @@ def plan_bgp(
         "default_originate_allowed": is_default_origin,
         # Link-locals: BFD sessions are configured statically on both ends (see frr.conf.j2).
         "link_local": str(ident.link_local),
+        # One session per tunnel. Each neighbour accepts only paths that start with its peer's ASN (an inbound
+        # as-path filter per neighbour, see frr.conf.j2): a member speaking with another member's ASN is refused.
         "neighbours": [
             {"interface": p.gre_name, "peer": p.hostname, "peer_asn": p.asn, "peer_link_local": str(p.link_local)}
             for p in neighbours
         ],
+        # FRR's `neighbor MESH maximum-prefix <limit> restart <minutes>` in each address family.
+        "maximum_prefix": {"limit": bgp_settings.maximum_prefix, "restart": MAXIMUM_PREFIX_RESTART},
         "origins": origins,
         "shared": {af: [prefix_entry(x) for x in shared[af]] for af in ("ipv4", "ipv6")},
         "timers": dict(bgp_settings.timers),
@@ -274,6 +320,7 @@ def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
         timers=values.get("meshover_bgp_timers") or dict(DEFAULT_TIMERS),
         bfd=values.get("meshover_bfd") or dict(DEFAULT_BFD),
         default_route_from=tuple(values.get("meshover_default_route_from") or ()),
+        maximum_prefix=values.get("meshover_bgp_maximum_prefix") or DEFAULT_MAXIMUM_PREFIX,
     )
 
 

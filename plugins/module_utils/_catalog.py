@@ -237,6 +237,16 @@ CATALOG: dict[str, dict[str, Any]] = {
         "description": "Hosts whose ASN may originate a default route (0.0.0.0/0, ::/0) into the mesh. Every "
         "other default route is rejected by origin validation.",
     },
+    "meshover_bgp_maximum_prefix": {
+        "scope": "mesh",
+        "type": "int",
+        "default": 1000,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Most prefixes one BGP session may bring in one address family, counted after origin "
+        "validation (FRR's neighbor maximum-prefix, 1..4294967295). Above it FRR ends that session and brings it "
+        "back after 5 minutes. Preflight refuses a value not above the number of loopbacks and meshover_announce "
+        "prefixes of the whole inventory in either address family.",
+    },
     "meshover_frr_mode": {
         "scope": "host",
         "type": "str",
@@ -295,6 +305,15 @@ CATALOG: dict[str, dict[str, Any]] = {
         "description": "Drain the host (RFC 8326 BGP graceful shutdown): its routes carry the GRACEFUL_SHUTDOWN "
         "community and every node gives them local-preference 0, so traffic uses other paths where there are "
         "any. Sessions stay up. playbooks/decommission.yml drains the leaving node this way.",
+    },
+    "meshover_announce_more_specifics": {
+        "scope": "host",
+        "type": "bool",
+        "default": False,
+        "roles": (*_CORE, "frr_bgp"),
+        "description": "Let the host's meshover_announce prefixes carry more-specifics: every node then accepts, "
+        "from this host's ASN, any prefix inside them (le 32 / le 128). Default false: each announced prefix is "
+        "accepted exactly as written, so no member can get a more-specific of it installed.",
     },
     # ---- managed by meshover
     "meshover_wg_public_key": {

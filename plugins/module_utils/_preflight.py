@@ -24,6 +24,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     BGP_MESH_PARSERS,
     BgpSettings,
     bgp_settings_from,
+    owned_prefix_counts,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
@@ -460,6 +461,29 @@ def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], Bg
     return problems, bgp_settings_from(values)
 
 
+def check_maximum_prefix(
+    inventory: Mapping[str, Mapping[str, Any]], identities: Mapping[str, Identity], bgp: BgpSettings
+) -> list[str]:
+    """meshover_bgp_maximum_prefix must be above the number of the mesh's own prefixes in each address family:
+    a session may carry every host's loopbacks and meshover_announce, and FRR ends a session above the limit."""
+    try:
+        counts = owned_prefix_counts(inventory, identities)
+    except ValueError:
+        return []  # an unparsable meshover_announce is reported by check_prefixes
+    set_here = any(host_vars.get("meshover_bgp_maximum_prefix") is not None for host_vars in inventory.values())
+    shown = f"= {bgp.maximum_prefix}" if set_here else f"(default {bgp.maximum_prefix})"
+    problems = []
+    for af, count in counts.items():
+        if count >= bgp.maximum_prefix:
+            problems.append(
+                f"meshover_bgp_maximum_prefix {shown} is not above the {count} {af.replace('ip', 'IP')} prefixes the "
+                "inventory itself puts in the mesh (every host's loopbacks and meshover_announce): a session may "
+                "carry them all, and FRR would end it; set meshover_bgp_maximum_prefix above "
+                f"{count} plus the Coil blocks, PureLB addresses and more-specifics you expect"
+            )
+    return problems
+
+
 # ---------------------------------------------------------------- entry points
 
 
@@ -499,6 +523,7 @@ def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = No
     problems.extend(check_gathering(clean))
     bgp_problems, bgp = check_bgp(clean)
     problems.extend(bgp_problems)
+    problems.extend(check_maximum_prefix(clean, identities, bgp))
     return PreflightResult(problems=problems, settings=settings, identities=identities, bgp=bgp)
 
 

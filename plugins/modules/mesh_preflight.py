@@ -19,6 +19,8 @@ description:
     two hosts share one with the same port, however it is written. Announced, gathered and shared prefixes are
     ranges that can be routed between hosts. No WireGuard endpoint lies inside an announced or shared prefix or
     the mesh's address plan, where the mesh would route the packets of the tunnel into the tunnel.
+  - The BGP maximum-prefix limit (C(meshover_bgp_maximum_prefix)) is above the number of loopbacks and announced
+    prefixes of the whole inventory in each address family, since a session may carry them all.
   - With O(role_vars), also checks the variables of meshover's roles that the inventory sets (type and choices
     as in the roles' argument specs, likely misspellings, addresses and ports), which the roles would
     otherwise only reject on a node that the earlier roles have already changed; and the paths and names

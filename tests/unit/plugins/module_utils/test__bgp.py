@@ -64,7 +64,8 @@ def test_plan_of_n1():
     assert bgp["frr"] == {"mode": "container", "image": DEFAULT_FRR_IMAGE, "template": None, "extra_config": ""}
     n2 = next(o for o in bgp["origins"] if o["host"] == "n2")
     assert n2["asn"] == ASN["n2"]
-    assert n2["ipv4"] == [{"prefix": "10.99.0.162/32", "le": None}, {"prefix": "192.0.2.0/24", "le": 32}]
+    # owned prefixes are exact: no other AS can get a more-specific of n2's /24 accepted
+    assert n2["ipv4"] == [{"prefix": "10.99.0.162/32", "le": None}, {"prefix": "192.0.2.0/24", "le": None}]
     assert n2["ipv6"] == [{"prefix": LO6["n2"], "le": None}]
     assert bgp["shared"] == {
         "ipv4": [{"prefix": "10.88.0.0/16", "le": 32}],
@@ -72,6 +73,7 @@ def test_plan_of_n1():
     }
     # n1 may send its own loopbacks and the shared prefixes, not n2's announce
     assert {e["prefix"] for e in bgp["self_allowed"]["ipv4"]} == {"10.99.0.56/32", "10.88.0.0/16"}
+    assert bgp["maximum_prefix"] == {"limit": 1000, "restart": 5}
 
 
 def test_transport_addresses_never_in_bgp():
@@ -124,6 +126,11 @@ def test_default_route_from_and_options():
         ({"meshover_frr_extra_config": 5}, "n1: meshover_frr_extra_config = 5 must be FRR configuration text"),
         ({"meshover_frr_template": ""}, "n1: meshover_frr_template = '' must be the path of a Jinja2 template"),
         ({"meshover_bgp_graceful_shutdown": "maybe"}, "n1: meshover_bgp_graceful_shutdown = 'maybe'"),
+        (
+            {"meshover_announce_more_specifics": "sometimes"},
+            "n1: meshover_announce_more_specifics = 'sometimes' is not a boolean: use true or false",
+        ),
+        ({"meshover_announce_more_specifics": 1}, "n1: meshover_announce_more_specifics = 1 is not a boolean"),
     ],
 )
 def test_preflight_host_vars(host_vars, message):
@@ -148,6 +155,8 @@ def test_parsers_and_helpers():
     assert parse_bfd(False) == {"enabled": False, "interval": 300, "multiplier": 3}
     assert prefix_entry("10.0.0.1/32") == {"prefix": "10.0.0.1/32", "le": None}
     assert prefix_entry("fd88::/48") == {"prefix": "fd88::/48", "le": 128}
+    assert prefix_entry("fd88::/48", more_specifics=False) == {"prefix": "fd88::/48", "le": None}
+    assert prefix_entry("10.0.0.1/32", more_specifics=True) == {"prefix": "10.0.0.1/32", "le": None}
 
 
 def test_plan_coil_does_not_depend_on_mode_or_image():
@@ -350,3 +359,187 @@ def test_undrained_prefixes():
     assert undrained_prefixes(near, N3) == ["ipv6 fd46::9/128"]
     assert undrained_prefixes({"ipv6": {"routes": {"x": [_path(f"{N3}0", best=True), _path("1")]}}}, N3) == []
     assert undrained_prefixes({}, N3) == [] and undrained_prefixes({"ipv4": {}}, N3) == []
+
+
+# ---------------------------------------------------------------- BGP policy (#17 item 3)
+
+ANNOUNCE = ["192.0.2.0/24", "2001:db8:f2::/64"]
+
+
+def _entries(bgp, af, asn):
+    return next(o[af] for o in bgp["origins"] if o["asn"] == asn)
+
+
+def test_owned_prefixes_are_exact_inbound_and_outbound():
+    plan, _w, _u = plan_mesh(inv(n2={"meshover_announce": ANNOUNCE}))
+    for host in ("n1", "n2", "n3"):
+        bgp = plan[host]["bgp"]
+        # every node's MO-OWN entries for n2: loopbacks and announces, none with `le`
+        assert _entries(bgp, "ipv4", ASN["n2"]) == [
+            {"prefix": "10.99.0.162/32", "le": None},
+            {"prefix": "192.0.2.0/24", "le": None},
+        ]
+        assert _entries(bgp, "ipv6", ASN["n2"]) == [
+            {"prefix": LO6["n2"], "le": None},
+            {"prefix": "2001:db8:f2::/64", "le": None},
+        ]
+        # shared prefixes keep their more-specifics (Coil blocks, PureLB addresses)
+        assert bgp["shared"]["ipv4"] == [{"prefix": "10.88.0.0/16", "le": 32}]
+    # n2's outbound list (MO-SELF) lets out exactly its prefixes, and the shared ones with more-specifics
+    assert plan["n2"]["bgp"]["self_allowed"]["ipv4"] == [
+        {"prefix": "10.99.0.162/32", "le": None},
+        {"prefix": "192.0.2.0/24", "le": None},
+        {"prefix": "10.88.0.0/16", "le": 32},
+    ]
+    assert plan["n2"]["bgp"]["self_allowed"]["ipv6"] == [
+        {"prefix": LO6["n2"], "le": None},
+        {"prefix": "2001:db8:f2::/64", "le": None},
+        {"prefix": "fd88::/48", "le": 128},
+    ]
+
+
+@pytest.mark.parametrize("flag", [True, "yes", "true"])
+def test_announce_more_specifics_is_per_host(flag):
+    plan, _w, _u = plan_mesh(
+        inv(
+            n2={"meshover_announce": ANNOUNCE, "meshover_announce_more_specifics": flag},
+            n3={"meshover_announce": ["198.51.100.0/24"]},
+        )
+    )
+    for host in ("n1", "n2", "n3"):
+        bgp = plan[host]["bgp"]
+        # n2's announces carry more-specifics everywhere; its loopbacks are host routes either way
+        assert _entries(bgp, "ipv4", ASN["n2"]) == [
+            {"prefix": "10.99.0.162/32", "le": None},
+            {"prefix": "192.0.2.0/24", "le": 32},
+        ]
+        assert _entries(bgp, "ipv6", ASN["n2"])[1] == {"prefix": "2001:db8:f2::/64", "le": 128}
+        # n3 did not ask: exact
+        assert _entries(bgp, "ipv4", ASN["n3"])[1] == {"prefix": "198.51.100.0/24", "le": None}
+    assert plan["n2"]["bgp"]["self_allowed"]["ipv4"][1] == {"prefix": "192.0.2.0/24", "le": 32}
+    assert plan["n3"]["bgp"]["self_allowed"]["ipv4"][1] == {"prefix": "198.51.100.0/24", "le": None}
+
+
+def test_announce_more_specifics_false_is_the_default():
+    explicit, _w, _u = plan_mesh(inv(n2={"meshover_announce": ANNOUNCE, "meshover_announce_more_specifics": False}))
+    default, _w, _u = plan_mesh(inv(n2={"meshover_announce": ANNOUNCE}))
+    assert explicit["n1"]["bgp"]["origins"] == default["n1"]["bgp"]["origins"]
+    assert explicit["n2"]["bgp"]["self_allowed"] == default["n2"]["bgp"]["self_allowed"]
+
+
+def test_maximum_prefix_is_mesh_wide():
+    every = {"meshover_bgp_maximum_prefix": 5000}
+    plan, _w, _u = plan_mesh(inv(n1=every, n2=every, n3=every))
+    assert {h: p["bgp"]["maximum_prefix"]["limit"] for h, p in plan.items()} == {"n1": 5000, "n2": 5000, "n3": 5000}
+    assert plan["n1"]["bgp"]["maximum_prefix"]["restart"] == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "is out of range 1..4294967295"),
+        (4294967296, "is out of range 1..4294967295"),
+        (-1, "is out of range 1..4294967295"),
+        ("1000", "is a str, not an integer"),
+        (True, "is a bool, not an integer"),
+        (100.0, "is a float, not an integer"),
+    ],
+)
+def test_preflight_maximum_prefix_range(value, message):
+    every = {"meshover_bgp_maximum_prefix": value}
+    problems = validate(inv(n1=every, n2=every, n3=every))
+    assert any(p.startswith(f"n1, n2 and n3: meshover_bgp_maximum_prefix = {value!r} {message}") for p in problems), (
+        problems
+    )
+
+
+def test_preflight_maximum_prefix_same_everywhere():
+    problems = validate(inv(n1={"meshover_bgp_maximum_prefix": 2000}))
+    assert any(p.startswith("meshover_bgp_maximum_prefix differs between hosts") for p in problems), problems
+
+
+def test_preflight_maximum_prefix_above_the_inventory_prefixes():
+    # 3 hosts: 3 IPv4 loopbacks + n2's 2 announces = 5; 3 IPv6 loopbacks + 1 announce = 4
+    announce = {"meshover_announce": ["192.0.2.0/24", "198.51.100.0/24", "2001:db8:f2::/64"]}
+    limit = {"meshover_bgp_maximum_prefix": 5}
+    problems = validate(inv(n1=limit, n2={**limit, **announce}, n3=limit))
+    assert problems == [
+        "meshover_bgp_maximum_prefix = 5 is not above the 5 IPv4 prefixes the inventory itself puts in the mesh "
+        "(every host's loopbacks and meshover_announce): a session may carry them all, and FRR would end it; set "
+        "meshover_bgp_maximum_prefix above 5 plus the Coil blocks, PureLB addresses and more-specifics you expect"
+    ]
+    limit = {"meshover_bgp_maximum_prefix": 6}
+    assert validate(inv(n1=limit, n2={**limit, **announce}, n3=limit)) == []
+    limit = {"meshover_bgp_maximum_prefix": 4}
+    problems = validate(inv(n1=limit, n2={**limit, **announce}, n3=limit))
+    assert [p.split(" prefixes the")[0] for p in problems] == [
+        "meshover_bgp_maximum_prefix = 4 is not above the 5 IPv4",
+        "meshover_bgp_maximum_prefix = 4 is not above the 4 IPv6",
+    ]
+
+
+def test_preflight_maximum_prefix_default_named_when_unset():
+    # 1000 hosts' IPv6 loopbacks reach the default limit of 1000: the message says it is the default
+    hosts = {f"h{i}": {"meshover_endpoint": f"2001:db8:1::{i + 1:x}"} for i in range(1000)}
+    problems = validate(hosts)
+    assert problems == [
+        "meshover_bgp_maximum_prefix (default 1000) is not above the 1000 IPv6 prefixes the inventory itself puts "
+        "in the mesh (every host's loopbacks and meshover_announce): a session may carry them all, and FRR would "
+        "end it; set meshover_bgp_maximum_prefix above 1000 plus the Coil blocks, PureLB addresses and "
+        "more-specifics you expect"
+    ]
+    del hosts["h999"]
+    assert validate(hosts) == []
+
+
+def test_frr_conf_bgp_policy():
+    plan, _w, _u = plan_mesh(inv(n2={"meshover_announce": ANNOUNCE}))
+    conf = _render_frr_conf(plan["n1"]["bgp"])
+    lines = conf.splitlines()
+    router = next(i for i, line in enumerate(lines) if line.startswith("router bgp "))
+    # (a) owned prefixes exact; shared ones with more-specifics
+    assert "ip prefix-list MO-OWN-IPV4-4284140060 seq 10 permit 192.0.2.0/24" in lines
+    assert "ipv6 prefix-list MO-OWN-IPV6-4284140060 seq 10 permit 2001:db8:f2::/64" in lines
+    assert "ip prefix-list MO-SELF-IPV4 seq 5 permit 10.99.0.56/32" in lines
+    assert "ip prefix-list MO-SHARED-IPV4 seq 5 permit 10.88.0.0/16 le 32" in lines
+    assert "ip prefix-list MO-SELF-IPV4 seq 10 permit 10.88.0.0/16 le 32" in lines
+    assert not any(" le " in line for line in lines if "MO-OWN-" in line)
+    # (c) the group keeps remote-as external (see docs/design.md); each tunnel accepts only paths that start
+    # with its peer's ASN, in both address families, with the as-path lists defined before router bgp
+    assert " neighbor MESH remote-as external" in lines
+    for peer, tunnel in (("n2", "mo-n2"), ("n3", "mo-n3")):
+        acl = f"bgp as-path access-list MO-PEER-{ASN[peer]} seq 5 permit ^{ASN[peer]}_"
+        assert acl in lines and lines.index(acl) < router
+        for af in ("ipv4", "ipv6"):
+            assert f"  neighbor {tunnel} filter-list MO-PEER-{ASN[peer]} in" in _af_block(conf, af)
+    assert not any(f"MO-PEER-{ASN['n1']}" in line for line in lines)  # none for itself
+    # (b) maximum-prefix on the group, per address family, written as FRR writes it back (frr-reload diff)
+    for af in ("ipv4", "ipv6"):
+        assert "  neighbor MESH maximum-prefix 1000 restart 5" in _af_block(conf, af)
+    assert sum("maximum-prefix" in line for line in lines) == 2
+
+
+def test_frr_conf_more_specifics_and_limit():
+    every = {"meshover_bgp_maximum_prefix": 4294967295}
+    plan, _w, _u = plan_mesh(
+        inv(
+            n1=every,
+            n2={**every, "meshover_announce": ANNOUNCE, "meshover_announce_more_specifics": True},
+            n3=every,
+        )
+    )
+    n1 = _render_frr_conf(plan["n1"]["bgp"]).splitlines()
+    assert "ip prefix-list MO-OWN-IPV4-4284140060 seq 10 permit 192.0.2.0/24 le 32" in n1
+    assert "ipv6 prefix-list MO-OWN-IPV6-4284140060 seq 10 permit 2001:db8:f2::/64 le 128" in n1
+    assert "  neighbor MESH maximum-prefix 4294967295 restart 5" in n1
+    n2 = _render_frr_conf(plan["n2"]["bgp"]).splitlines()
+    assert "ip prefix-list MO-SELF-IPV4 seq 10 permit 192.0.2.0/24 le 32" in n2
+
+
+def test_frr_conf_removed_neighbour_leaves_no_filter():
+    full = inv()
+    del full["n3"]
+    plan, _w, _u = plan_mesh(full)
+    conf = _render_frr_conf(plan["n1"]["bgp"])
+    assert f"MO-PEER-{ASN['n3']}" not in conf and "mo-n3" not in conf
+    assert f"  neighbor mo-n2 filter-list MO-PEER-{ASN['n2']} in" in _af_block(conf, "ipv6")
