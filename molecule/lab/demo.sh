@@ -11,6 +11,10 @@ step() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 
 export ANSIBLE_HOST_KEY_CHECKING=false ANSIBLE_PIPELINING=true ANSIBLE_INJECT_FACT_VARS=false
 export ANSIBLE_RETRY_FILES_ENABLED=false ANSIBLE_CALLBACK_RESULT_FORMAT=yaml
+# The connection timeout covers Mitogen's start on a node (a second Python under sudo): 13 s on the
+# lab's emulated Debian 13 nodes, over Ansible's default 10 s (the status after the converge timed
+# out on n1 and n2). Molecule's lab runs use 60 s too (molecule/default/molecule.yml).
+export ANSIBLE_TIMEOUT=60
 if [ -n "${MESHOVER_MITOGEN_STRATEGY_PLUGINS:-}" ]; then
   export ANSIBLE_STRATEGY_PLUGINS="$MESHOVER_MITOGEN_STRATEGY_PLUGINS" ANSIBLE_STRATEGY=mitogen_linear
 fi
