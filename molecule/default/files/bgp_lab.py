@@ -88,20 +88,8 @@ def hijack(arg: dict) -> int:
             "exit-address-family",
         ]
     vtysh(*cmds)
-    ok = True
-    for af, victim in (("ipv6", arg["victim6"]), ("ipv4", arg.get("victim4"))):
-        if not victim:
-            continue
-        seen = False
-        for _ in range(20):
-            adv = vtysh(f"show bgp {af} unicast neighbors {arg['peer_if']} advertised-routes json")
-            seen = victim in (json.loads(adv or "{}").get("advertisedRoutes") or {})
-            if seen:
-                break
-            time.sleep(1)
-        print(("PASS" if seen else "FAIL") + f" hijacker advertises {victim} to {arg['peer_if']}")
-        ok = ok and seen
-    return 0 if ok else 1
+    victims = [("ipv6", arg["victim6"])] + ([("ipv4", arg["victim4"])] if arg.get("victim4") else [])
+    return 0 if advertised(arg["peer_if"], victims) else 1
 
 
 def hijack_check(arg: dict) -> int:

@@ -127,6 +127,18 @@ def test_forge_speaks_as_the_victim_on_one_session(node):
     ]
 
 
+@pytest.mark.parametrize("advertised,rc", [({LO6: {}, LO4: {}}, 0), ({LO6: {}}, 1)])
+def test_hijack_waits_for_each_victim_to_be_advertised(node, advertised, rc):
+    adv = {"advertisedRoutes": advertised}
+    node(
+        {
+            "show bgp ipv6 unicast neighbors mo-n2 advertised-routes json": adv,
+            "show bgp ipv4 unicast neighbors mo-n2 advertised-routes json": adv,
+        }
+    )
+    assert bgp_lab.hijack({"asn": N3, "peer_if": "mo-n2", "victim6": LO6, "victim4": LO4}) == rc
+
+
 MORE = {"prefix4": "10.200.2.128/25", "prefix6": "2001:db8:f2:0:8000::/65"}
 
 
