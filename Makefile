@@ -20,13 +20,13 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: help venv collection lint sanity unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
+.PHONY: help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
 	@echo "make demo-down  stop the demo lab (no qemu/vde process left behind)"
 	@echo "make test       everything CI runs: lint, sanity, unit, molecule"
-	@echo "tiers: make lint | make sanity | make unit | make unit-2.18 | make molecule | make build"
+	@echo "tiers: make lint | make sanity | make sanity-2.18 | make unit | make unit-2.18 | make molecule | make build"
 	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
 
 $(STAMP): requirements.txt
@@ -52,7 +52,8 @@ lint: venv collection
 	$(VBIN)/ruff format --check plugins tests bench molecule
 	$(VBIN)/ansible-lint --profile production
 
-sanity: venv
+# ansible-test sanity in a plain copy of the tree (it wants a real path), with the ansible-test of $(1).
+define run_sanity
 	@# ansible-test fetches a pip bootstrap script from a host outside this network: provide it.
 	@mkdir -p $(HOME)/.ansible/test/cache
 	@for v in 24.2 25.0 25.1 25.2; do f=$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py; \
@@ -60,7 +61,15 @@ sanity: venv
 	rm -rf $(SANITYROOT) && mkdir -p $(SANITYROOT)/ansible_collections/meshover/mesh
 	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITYROOT)/ansible_collections/meshover/mesh/
 	cd $(SANITYROOT)/ansible_collections/meshover/mesh && \
-	  $(VBIN)/ansible-test sanity --venv --python 3.11 --color no --exclude molecule/ --exclude bench/
+	  $(1)/bin/ansible-test sanity --venv --python 3.11 --color no --exclude molecule/ --exclude bench/
+endef
+
+sanity: venv
+	$(call run_sanity,$(VENV))
+
+# The sanity tests of the oldest ansible-core meta/runtime.yml claims (2.18), in its own venv.
+sanity-2.18: $(VENV218)/.installed
+	$(call run_sanity,$(VENV218))
 
 unit: venv collection
 	$(VBIN)/python -m pytest -q tests/unit
@@ -83,7 +92,7 @@ molecule: venv collection host-deps
 	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json test -s $$s || exit 1; \
 	done
 
-test: lint sanity unit unit-2.18 molecule
+test: lint sanity sanity-2.18 unit unit-2.18 molecule
 
 demo: venv collection host-deps
 	MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy bash molecule/lab/demo.sh up

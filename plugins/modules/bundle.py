@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: bundle
 short_description: Reconcile a role's packages, files and the systemd units that use them, in one module run
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - Installs the Debian packages the role needs, writes a set of files whose content was rendered
     on the controller (for example with C(lookup('ansible.builtin.template', ...))), removes the

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: gre_tunnels
 short_description: Reconcile the ip6gre tunnels owned by meshover and write their boot replay file
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates, modifies, re-creates and deletes ip6gre tunnels through netlink (pyroute2) so that the tunnels
     owned by meshover are exactly O(tunnels).

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: node_preflight
 short_description: Check that a node can carry the mesh before anything changes on it
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - Runs on every node of the mesh, before meshover's roles change anything there, and reports B(all) problems
     of that node at once, each as C(<what is wrong>; <what to do>).

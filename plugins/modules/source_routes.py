@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: source_routes
 short_description: Reconcile meshover's source-routing policy rules and tables, and write their boot replay files
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Makes the policy rules and routes owned by meshover exactly those needed so that packets whose source is in
     another host's C(meshover_gathering) leave through the GRE tunnel to that host (IPv4 and IPv6).

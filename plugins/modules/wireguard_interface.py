@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: wireguard_interface
 short_description: Reconcile a WireGuard interface and its wg-quick config without restarting it
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Writes a wg-quick configuration for the interface (the private key is not inline, C(PostUp) loads it
     from O(private_key_path); C(Table = off)) and enables C(wg-quick@<name>) for boot.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: wireguard_keypair
 short_description: Ensure a WireGuard private key exists on the node and return its public key
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Generates a WireGuard private key on the managed node with C(wg genkey) if O(path) does not exist,
     and returns the matching public key (computed with C(wg pubkey), the private key passed on stdin).
