@@ -92,7 +92,7 @@ molecule: venv collection host-deps
 	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json test -s $$s || exit 1; \
 	done
 
-test: lint sanity sanity-2.18 unit unit-2.18 molecule
+test: lint sanity unit sanity-2.18 unit-2.18 molecule
 
 demo: venv collection host-deps
 	MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy bash molecule/lab/demo.sh up
