@@ -64,10 +64,17 @@ def format_endpoint(address: str, port: int) -> str:
 
 
 def resolve_keys(
-    inventory: Mapping[str, Mapping[str, Any]], learned_keys: Mapping[str, Any] | None
+    inventory: Mapping[str, Mapping[str, Any]],
+    learned_keys: Mapping[str, Any] | None,
+    cached_keys: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str | None], dict[str, str], list[str]]:
-    """Merge keys learned this run over the cached meshover_wg_public_key. Returns (keys, cache_updates, warnings)."""
+    """Merge keys learned this run over the cached ones. Returns (keys, cache_updates, warnings).
+
+    The cache is cached_keys (read from the key cache directory by mesh_peers: what the last run that
+    reached the host learned) over the host variable meshover_wg_public_key (the same files when the
+    cache directory is the inventory's host_vars, the default; the inventory's own value otherwise)."""
     learned_keys = learned_keys or {}
+    cached_keys = cached_keys or {}
     warnings = []
     keys: dict[str, str | None] = {}
     updates: dict[str, str] = {}
@@ -77,7 +84,7 @@ def resolve_keys(
                 f"{host}: a WireGuard public key was learned but the host is not in the mesh inventory: ignored"
             )
     for host, host_vars in inventory.items():
-        cached = host_vars.get("meshover_wg_public_key")
+        cached = cached_keys.get(host) or host_vars.get("meshover_wg_public_key")
         learned = learned_keys.get(host)
         if learned is not None:
             try:
@@ -201,6 +208,7 @@ def plan_mesh(
     inventory: Mapping[str, Mapping[str, Any]],
     learned_keys: Mapping[str, Any] | None = None,
     for_hosts: Iterable[str] | None = None,
+    cached_keys: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, str]]:
     """Validate the inventory, then plan every host (or only for_hosts).
 
@@ -210,7 +218,7 @@ def plan_mesh(
     result = check(inventory)
     if result.problems:
         raise MeshError(result.problems)
-    keys, updates, warnings = resolve_keys(inventory, learned_keys)
+    keys, updates, warnings = resolve_keys(inventory, learned_keys, cached_keys)
     nodes = build_nodes(inventory, result.identities, keys, result.settings.persistent_keepalive)
     wanted = set(inventory) if for_hosts is None else set(for_hosts)
     unknown = sorted(wanted - set(inventory))

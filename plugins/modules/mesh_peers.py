@@ -44,8 +44,12 @@ options:
     default: {}
   key_cache_dir:
     description:
-      - The inventory's C(host_vars) directory. When set, learned keys that differ from the file on disk are
-        written to C(<key_cache_dir>/<host>/meshover_wg_public_key.yml) (mode 0644, directory created if needed).
+      - The public-key cache, on the controller. By default the role passes the inventory's C(host_vars) directory,
+        where Ansible also loads the files as the host variable C(meshover_wg_public_key).
+      - When set, a host's key is taken from C(<key_cache_dir>/<host>/meshover_wg_public_key.yml) when this run did not
+        learn it (that file wins over the host variable), and learned keys that differ from the file on disk are written
+        there (mode 0644, directory created if needed). A directory outside the inventory (an AWX job's inventory is a
+        fresh checkout on every run) therefore works as a cache too.
     type: path
   hosts:
     description:
@@ -126,6 +130,7 @@ cache_updates:
 """
 
 import os
+import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -148,6 +153,36 @@ def _read(path: str) -> str | None:
         return None
     with open(path, encoding="utf-8") as handle:
         return handle.read()
+
+
+# The one line of a cache file that matters, as cache_content() writes it.
+CACHE_LINE = re.compile(r"""^meshover_wg_public_key:\s*["']?([A-Za-z0-9+/=]+)["']?\s*$""", re.M)
+
+
+def read_cache(hosts, key_cache_dir: str) -> tuple[dict[str, str], list[str]]:
+    """The keys cached in key_cache_dir for these hosts, and a warning per unreadable file.
+
+    Read here, not only through the inventory's host_vars, so that a cache directory outside the
+    inventory (an AWX job's inventory is a fresh checkout every run) is a cache, not a write-only log."""
+    keys, warnings = {}, []
+    for host in sorted(hosts):
+        path = os.path.join(key_cache_dir, host, CACHE_FILE)
+        try:
+            text = _read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            warnings.append(f"{host}: key cache file {path} cannot be read ({exc}): ignored")
+            continue
+        if text is None:
+            continue
+        match = CACHE_LINE.search(text)
+        try:
+            keys[host] = parse_wg_public_key(match.group(1) if match else "")
+        except ValueError:
+            warnings.append(
+                f"{host}: key cache file {path} holds no WireGuard public key: ignored"
+                f" (the next run that reaches {host} rewrites it)"
+            )
+    return keys, warnings
 
 
 def wanted_cache(inventory: dict, learned_keys: dict, key_cache_dir: str) -> list[tuple[str, str, str | None, str]]:
@@ -194,14 +229,16 @@ def main() -> None:
     )
     inventory = module.params["inventory"]
     learned = module.params["learned_keys"] or {}
+    cache_dir = module.params["key_cache_dir"]
+    cached, cache_warnings = read_cache(inventory, cache_dir) if cache_dir else ({}, [])
     try:
-        plan, warnings, _updates = plan_mesh(inventory, learned, for_hosts=module.params["hosts"])
+        plan, warnings, _updates = plan_mesh(inventory, learned, for_hosts=module.params["hosts"], cached_keys=cached)
     except MeshError as exc:
         module.fail_json(
             msg=f"meshover preflight found {len(exc.messages)} problem(s):\n" + "\n".join(exc.messages),
             problems=exc.messages,
         )
-    for warning in warnings:
+    for warning in cache_warnings + warnings:
         module.warn(warning)
 
     changes = wanted_cache(inventory, learned, module.params["key_cache_dir"]) if module.params["key_cache_dir"] else []

@@ -41,6 +41,8 @@ def test_build_install_and_use(tmp_path):
         names = tar.getnames()
     assert "plugins/filter/mesh.py" in names
     assert "roles/wireguard_mesh/tasks/main.yml" in names
+    # what ansible-builder reads from the installed collection (docs/awx.md)
+    assert {"meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"} <= set(names)
     assert not [n for n in names if n.startswith(("molecule/", "bench/", ".lab/", ".venv"))]
     sh(["ansible-galaxy", "collection", "install", str(tarball), "-p", str(tmp_path / "collections")], env, tmp_path)
     (tmp_path / "play.yml").write_text(PLAYBOOK)

@@ -114,3 +114,46 @@ def test_invalid_inventory_fails_like_preflight(run, capsys):
     assert rc == 1 and result["failed"] is True
     assert len(result["problems"]) == 2
     assert result["msg"].startswith("meshover preflight found 2 problem(s):\n")
+
+
+def test_cache_dir_outside_inventory_is_read(run, tmp_path, capsys):
+    """An AWX job's inventory is a fresh checkout: its host_vars hold no key. With --limit n1, n2's key
+    comes from the cache directory (written by an earlier run), so n1 keeps its peer."""
+    path = cache_file(tmp_path, "n2")
+    path.parent.mkdir()
+    path.write_text(mesh_peers.cache_content(K2))
+    args = {"inventory": inventory(), "learned_keys": {"n1": K1}, "key_cache_dir": str(tmp_path), "hosts": ["n1"]}
+    rc, result = run(args, capsys)
+    assert rc == 0
+    assert result["plan"]["n1"]["wireguard"]["peers"][0]["public_key"] == K2
+    assert result["cache_updates"] == ["n1"]  # n1's learned key is new to the directory
+
+
+def test_cache_file_wins_over_host_variable_learned_wins_over_both(run, tmp_path, capsys):
+    path = cache_file(tmp_path, "n2")
+    path.parent.mkdir()
+    path.write_text(mesh_peers.cache_content(K2_NEW))
+    rc, result = run({"inventory": inventory(K2), "key_cache_dir": str(tmp_path)}, capsys)
+    assert rc == 0 and result["plan"]["n1"]["wireguard"]["peers"][0]["public_key"] == K2_NEW
+    rc, result = run({"inventory": inventory(K2), "learned_keys": {"n2": K2}, "key_cache_dir": str(tmp_path)}, capsys)
+    assert rc == 0 and result["plan"]["n1"]["wireguard"]["peers"][0]["public_key"] == K2
+    assert result["cache_updates"] == ["n2"]
+
+
+def test_unreadable_cache_file_warns_and_falls_back(run, tmp_path, capsys):
+    path = cache_file(tmp_path, "n2")
+    path.parent.mkdir()
+    path.write_text("meshover_wg_public_key: not-a-key\n")
+    rc, result = run({"inventory": inventory(K2), "key_cache_dir": str(tmp_path)}, capsys)
+    assert rc == 0 and result["plan"]["n1"]["wireguard"]["peers"][0]["public_key"] == K2
+    assert "key cache file" in json.dumps(result["warnings"]) and "holds no WireGuard public key" in json.dumps(
+        result["warnings"]
+    )
+
+
+def test_read_cache_reads_what_cache_content_writes(tmp_path):
+    for host, key in (("n1", K1), ("n2", K2)):
+        cache_file(tmp_path, host).parent.mkdir()
+        cache_file(tmp_path, host).write_text(mesh_peers.cache_content(key))
+    keys, warnings = mesh_peers.read_cache(["n1", "n2", "n3"], str(tmp_path))
+    assert keys == {"n1": K1, "n2": K2} and warnings == []
