@@ -101,11 +101,16 @@ ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "
 ACTIVE_STATES = {"active", "activating", "reloading"}
 
 
+SHOW_PROPERTIES = "UnitFileState,ActiveState,NeedDaemonReload"
+
+
 def parse_systemctl_show(output):
-    """[{"enabled", "active"}] per unit from `systemctl show --property=UnitFileState,ActiveState U...`.
+    """[{"enabled", "active", "need_reload"}] per unit from `systemctl show --property=SHOW_PROPERTIES U...`.
 
     systemctl prints one block of KEY=VALUE lines per unit, in the order asked, separated by an
     empty line; a unit that does not exist has an empty UnitFileState and ActiveState=inactive.
+    NeedDaemonReload=yes: the unit's file or a drop-in changed on disk since systemd loaded it (a run
+    that wrote it and was interrupted before its daemon-reload leaves this behind).
     """
     states = []
     for block in output.strip().split("\n\n"):
@@ -115,9 +120,62 @@ def parse_systemctl_show(output):
                 {
                     "enabled": props.get("UnitFileState", "") in ENABLED_STATES,
                     "active": props.get("ActiveState", "") in ACTIVE_STATES,
+                    "need_reload": props.get("NeedDaemonReload", "") == "yes",
                 }
             )
     return states
+
+
+# -- Work that survives an interrupted run --------------------------------------------------------
+#
+# A run that writes a file and is killed before the restart, reload or apply that the file asks for
+# leaves a node whose files are new and whose daemons and kernel are not; the next run finds the files
+# unchanged and would do nothing. So before the module writes such a file it leaves a marker in
+# PENDING_DIR, and removes it only once the work is done: the restart here, or the role's own step
+# (e.g. frr-reload, systemd-sysctl) for a file's `pending` marker. A marker found at the start of a run
+# is work left over, done in this run.
+
+PENDING_DIR = "/var/lib/meshover/pending"
+PENDING_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+
+
+def restart_marker(unit_name):
+    """The marker of a restart the unit still owes (one of its restart_on files changed)."""
+    return f"restart@{unit_name}"
+
+
+def markers_before_write(path, files, units):
+    """Markers to leave before `path` is written or removed: its own `pending` name, and the restart of
+    every started unit that lists it in restart_on."""
+    names = [f["pending"] for f in files if f["path"] == path and f.get("pending")]
+    names += [
+        restart_marker(u["name"]) for u in units if u.get("state") == "started" and path in (u.get("restart_on") or [])
+    ]
+    return names
+
+
+def markers_done(unit, verbs):
+    """Markers a unit's actions settle: a (re)start re-reads everything (its restart marker and its
+    clears_pending names); a stopped unit owes no restart."""
+    if "start" in verbs or "restart" in verbs:
+        return [restart_marker(unit["name"]), *(unit.get("clears_pending") or [])]
+    if unit.get("state") == "stopped":
+        return [restart_marker(unit["name"])]
+    return []
+
+
+def validate_pending(files, units):
+    """Errors for marker names that are not plain file names."""
+    errors = []
+    for f in files:
+        name = f.get("pending")
+        if name is not None and not PENDING_NAME_RE.match(name):
+            errors.append(f"files[{f['path']}].pending {name!r} is not a plain name (letters, digits, _.@-)")
+    for u in units:
+        for name in u.get("clears_pending") or []:
+            if not PENDING_NAME_RE.match(name):
+                errors.append(f"units[{u['name']}].clears_pending {name!r} is not a plain name (letters, digits, _.@-)")
+    return errors
 
 
 def is_sysusers(path):
@@ -165,7 +223,7 @@ def needs_daemon_reload(changed_paths):
     return False
 
 
-def unit_actions(unit, current, changed_paths, packages_changed=False):
+def unit_actions(unit, current, changed_paths, packages_changed=False, restart_pending=False):
     """systemctl verbs for one unit, in order.
 
     unit: {"name", "enabled" (bool or None), "state" ("started", "stopped" or None),
@@ -174,6 +232,8 @@ def unit_actions(unit, current, changed_paths, packages_changed=False):
     current: {"enabled": bool, "active": bool}.
     changed_paths: files this run wrote or removed.
     packages_changed: whether this run installed or upgraded a package.
+    restart_pending: a restart marker of this unit exists (an earlier run changed a restart_on file
+      and did not get to the restart).
 
     A unit that is started by this run is never restarted as well; a running unit is restarted
     only when one of its restart_on files changed or restart is set (a reload-capable daemon
@@ -190,6 +250,7 @@ def unit_actions(unit, current, changed_paths, packages_changed=False):
             verbs.append("start")
         elif (
             unit.get("restart")
+            or restart_pending
             or (packages_changed and unit.get("restart_on_packages"))
             or set(unit.get("restart_on") or []) & set(changed_paths)
         ):

@@ -34,8 +34,16 @@ description:
   - A candidate file is checked with O(files[].validate) before it replaces the live one; a
     failing check leaves the live file untouched and fails the module.
   - C(systemctl daemon-reload) runs when a unit file or a drop-in under a C(systemd) directory
-    changed. A unit started by this run is not also restarted; a running unit is restarted only
-    when one of its O(units[].restart_on) files changed.
+    changed, or when systemd reports that a listed unit's files changed on disk since it loaded
+    them (C(NeedDaemonReload), left by an interrupted run). A unit started by this run is not also
+    restarted; a running unit is restarted only when one of its O(units[].restart_on) files changed.
+  - Work a changed file asks for survives an interrupted run. Before such a file is written, a
+    marker is left in O(pending_dir) - the restart of each unit that lists the file in
+    O(units[].restart_on), and the file's own O(files[].pending) name - and removed only when the
+    work is done - by the restart, by a (re)start of a unit that lists the name in
+    O(units[].clears_pending), or by the role's own step for a O(files[].pending) name (which
+    removes the marker file). A run that finds a marker does the restart it owes, and returns the
+    file markers in RV(pending), so a rerun after a run killed halfway finishes the job.
 author:
   - meshover contributors (@meshover)
 options:
@@ -53,6 +61,12 @@ options:
     type: str
     choices: [present, latest]
     default: present
+  pending_dir:
+    description:
+      - Directory of the markers of work a changed file still asks for (created when needed, mode
+        C(0755)). Only tests change it.
+    type: path
+    default: /var/lib/meshover/pending
   cache_valid_time:
     description:
       - Package lists older than this many seconds are refreshed with C(apt-get update) before a
@@ -111,6 +125,14 @@ options:
         description: V(false) shows only the sizes in the diff (for long generated files).
         type: bool
         default: true
+      pending:
+        description:
+          - A name (letters, digits, C(_.@-)) for work outside this module that a change of this file asks
+            for, such as applying a sysctl.d file or reloading a daemon's configuration. A marker of that
+            name is left in O(pending_dir) before the file is written; RV(pending) lists it until the
+            work's own step removes C(<pending_dir>/<name>), or a unit that lists it in
+            O(units[].clears_pending) is (re)started.
+        type: str
   units:
     description:
       - systemd units and their wanted states, handled after the files.
@@ -146,6 +168,13 @@ options:
             O(packages) (for example the package that provides the daemon).
         type: bool
         default: false
+      clears_pending:
+        description:
+          - O(files[].pending) names whose work a (re)start of this unit does (a daemon that reads its
+            whole configuration when it starts needs no reload afterwards).
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.PLATFORM_LINUX
@@ -221,6 +250,15 @@ commands:
   type: list
   elements: str
   sample: [systemctl daemon-reload, systemctl restart meshover-exporter.service]
+pending:
+  description:
+    - O(files[].pending) names of this run's files whose work is still to be done - the file changed in
+      this run or in an earlier run that was interrupted - (in check mode, also those whose file would
+      change). The role does that work and then removes C(<pending_dir>/<name>).
+  returned: always
+  type: list
+  elements: str
+  sample: [gre_overlay-sysctl]
 started:
   description: Units started by this run.
   returned: always
@@ -265,6 +303,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     APT_LISTS_DIR,
     APT_UPDATE_STAMP,
+    PENDING_DIR,
+    SHOW_PROPERTIES,
     TIMEOUT_RC,
     TIMEOUTS,
     apt_argv,
@@ -276,16 +316,20 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     is_sysusers,
     lists_state,
     lock_holder,
+    markers_before_write,
+    markers_done,
     missing_packages,
     needs_daemon_reload,
     normalize_mode,
     parse_apt_simulation,
     parse_dpkg_query,
     parse_systemctl_show,
+    restart_marker,
     retry_delay,
     unit_actions,
     validate_files,
     validate_packages,
+    validate_pending,
     with_timeout,
 )
 
@@ -497,9 +541,30 @@ def write_file(module, wanted):
             os.unlink(tmp)
 
 
+def set_marker(module, pending_dir, name):
+    """Leave a marker (an empty file) before the work it stands for is asked for."""
+    try:
+        os.makedirs(pending_dir, mode=0o755, exist_ok=True)
+        with open(os.path.join(pending_dir, name), "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        module.fail_json(msg=f"cannot leave the marker {name} in {pending_dir}: {exc}")
+
+
+def clear_marker(pending_dir, name):
+    try:
+        os.unlink(os.path.join(pending_dir, name))
+    except FileNotFoundError:
+        pass
+
+
+def has_marker(pending_dir, name):
+    return os.path.exists(os.path.join(pending_dir, name))
+
+
 def unit_states(module, systemctl, names):
-    """{"enabled", "active"} of each unit, in order, from one `systemctl show` (a block per unit)."""
-    argv = [systemctl, "show", "--property=UnitFileState,ActiveState", *names]
+    """{"enabled", "active", "need_reload"} of each unit, in order, from one `systemctl show` (a block per unit)."""
+    argv = [systemctl, "show", f"--property={SHOW_PROPERTIES}", *names]
     rc, out, err = module.run_command(
         with_timeout(module.get_bin_path("timeout"), TIMEOUTS["systemctl"], argv), environ_update=C_ENV
     )
@@ -516,6 +581,7 @@ def main():
             package_state=dict(type="str", choices=["present", "latest"], default="present"),
             cache_valid_time=dict(type="int", default=3600),
             lock_timeout=dict(type="int", default=300),
+            pending_dir=dict(type="path", default=PENDING_DIR),
             files=dict(
                 type="list",
                 elements="dict",
@@ -529,6 +595,7 @@ def main():
                     group=dict(type="str", default="root"),
                     validate=dict(type="str"),
                     diff=dict(type="bool", default=True),
+                    pending=dict(type="str"),
                 ),
             ),
             units=dict(
@@ -542,13 +609,16 @@ def main():
                     restart_on=dict(type="list", elements="path", default=[]),
                     restart=dict(type="bool", default=False),
                     restart_on_packages=dict(type="bool", default=False),
+                    clears_pending=dict(type="list", elements="str", default=[]),
                 ),
             ),
         ),
         supports_check_mode=True,
     )
     files = module.params["files"]
-    errors = validate_packages(module.params["packages"]) + validate_files(files)
+    units = module.params["units"]
+    pending_dir = module.params["pending_dir"]
+    errors = validate_packages(module.params["packages"]) + validate_files(files) + validate_pending(files, units)
     if errors:
         module.fail_json(msg="; ".join(errors))
 
@@ -586,6 +656,9 @@ def main():
             diffs.append(file_diff(f["path"], wanted, current, show_content=f["diff"]))
         if module.check_mode:
             return
+        if "write" in actions or "remove" in actions:
+            for name in markers_before_write(f["path"], files, units):
+                set_marker(module, pending_dir, name)
         if "remove" in actions:
             os.unlink(f["path"])
         elif "write" in actions:
@@ -615,7 +688,6 @@ def main():
             reconcile(f)
 
     started, restarted = [], []
-    units = module.params["units"]
     if units:
         systemctl = module.get_bin_path("systemctl", required=True)
 
@@ -634,20 +706,47 @@ def main():
                     commands=commands,
                 )
 
-        # daemon-reload before the states are read: a changed unit file is then what systemd reports.
-        if needs_daemon_reload(changed_paths):
+        # daemon-reload before the states are acted on: a changed unit file is then what systemd
+        # reports. Also when systemd says a unit's files changed since it loaded them (a run killed
+        # between writing a unit file and its daemon-reload).
+        names = [u["name"] for u in units]
+        states = unit_states(module, systemctl, names)
+        if needs_daemon_reload(changed_paths) or any(st["need_reload"] for st in states):
             systemctl_run(["daemon-reload"])
-        states = unit_states(module, systemctl, [u["name"] for u in units])
+            if not module.check_mode:
+                states = unit_states(module, systemctl, names)
         for unit, current in zip(units, states):
-            for verb in unit_actions(unit, current, changed_paths, packages_changed=bool(installed)):
+            verbs = unit_actions(
+                unit,
+                current,
+                changed_paths,
+                packages_changed=bool(installed),
+                restart_pending=has_marker(pending_dir, restart_marker(unit["name"])),
+            )
+            for verb in verbs:
                 systemctl_run([verb, unit["name"]])
                 if verb == "start":
                     started.append(unit["name"])
                 elif verb == "restart":
                     restarted.append(unit["name"])
+            if not module.check_mode:
+                for name in markers_done(unit, verbs):
+                    clear_marker(pending_dir, name)
+
+    # The work of the files' `pending` names that is still to do (its markers), and in check mode that
+    # of the files that would change now.
+    pending = sorted(
+        {
+            f["pending"]
+            for f in files
+            if f.get("pending")
+            and (has_marker(pending_dir, f["pending"]) or (module.check_mode and f["path"] in changed_paths))
+        }
+    )
 
     result = dict(
-        changed=bool(installed or changed_paths or commands),
+        changed=bool(installed or changed_paths or commands or pending),
+        pending=pending,
         installed=installed,
         changed_paths=changed_paths,
         commands=commands,

@@ -178,15 +178,15 @@ def test_validate_packages():
 def test_parse_systemctl_show_blocks_in_order():
     out = (
         "ActiveState=inactive\nUnitFileState=\n\n"
-        "ActiveState=active\nUnitFileState=enabled\n\n"
-        "ActiveState=activating\nUnitFileState=static\n\n"
+        "ActiveState=active\nUnitFileState=enabled\nNeedDaemonReload=yes\n\n"
+        "ActiveState=activating\nUnitFileState=static\nNeedDaemonReload=no\n\n"
         "ActiveState=failed\nUnitFileState=masked\n"
     )
     assert parse_systemctl_show(out) == [
-        {"enabled": False, "active": False},
-        {"enabled": True, "active": True},
-        {"enabled": True, "active": True},
-        {"enabled": False, "active": False},
+        {"enabled": False, "active": False, "need_reload": False},
+        {"enabled": True, "active": True, "need_reload": True},
+        {"enabled": True, "active": True, "need_reload": False},
+        {"enabled": False, "active": False, "need_reload": False},
     ]
 
 

@@ -50,8 +50,12 @@ class FakeSystemctl:
                     blocks.append(
                         f"ActiveState={'active' if u.get('active') else 'inactive'}\n"
                         f"UnitFileState={'enabled' if u.get('enabled') else ('disabled' if u else '')}\n"
+                        f"NeedDaemonReload={'yes' if u.get('need_reload') else 'no'}\n"
                     )
                 return 0, "\n".join(blocks), ""
+            if args[1] == "daemon-reload":
+                for u in self.units.values():
+                    u["need_reload"] = False
             return 0, "", ""
         if tool == "dpkg-query":
             names = args[4:]
@@ -99,6 +103,7 @@ def lists(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(bundle, "APT_UPDATE_STAMP", str(root / "periodic/update-success-stamp"))
     monkeypatch.setattr(bundle, "DPKG_FRONTEND_LOCK", str(root / "lock-frontend"))
     monkeypatch.setattr(bundle.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bundle, "PENDING_DIR", str(root / "pending"))
     return root / "lists"
 
 
@@ -349,3 +354,75 @@ def test_lock_held_past_lock_timeout_fails_naming_the_holder(fake, lists, run_mo
     rc, res = run_module(bundle.main, {"packages": ["wireguard-tools"], "lock_timeout": 0})
     assert rc == 1 and "812 (apt-get)" in res["msg"] and "lock_timeout=0s" in res["msg"]
     assert fake.updates == 1
+
+
+# -- a rerun after an interrupted run finishes the job (issue 17, item 5) -----------------------------
+
+
+def test_restart_owed_by_an_interrupted_run_is_done_by_the_next(tmp_path, fake, run_module, monkeypatch):
+    """The run that changed daemons was killed before its restart: the file is new, FRR is not. The
+    next run finds the file unchanged, and restarts FRR anyway because of the marker."""
+    daemons = tmp_path / "daemons"
+    fake.units["frr.service"] = {"enabled": True, "active": True}
+    unit = {"name": "frr.service", "enabled": True, "state": "started", "restart_on": [str(daemons)]}
+    real = bundle.unit_states
+
+    class Killed(Exception):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed  # the run dies after the files were written, before any systemctl verb
+
+    monkeypatch.setattr(bundle, "unit_states", killed)
+    with pytest.raises(Killed):
+        run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
+    assert daemons.read_text() == "bgpd=yes\n" and fake.systemctl_calls() == []
+    monkeypatch.setattr(bundle, "unit_states", real)
+    _rc, res = run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
+    assert res["changed_paths"] == [] and res["changed"] is True
+    assert res["restarted"] == ["frr.service"] and fake.systemctl_calls() == [["restart", "frr.service"]]
+    _rc, res = run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
+    assert res["changed"] is False and res["commands"] == []
+
+
+def test_file_pending_until_its_step_removes_the_marker(tmp_path, fake, run_module, lists):
+    sysctl = tmp_path / "90-meshover.conf"
+    args = {"files": [owned(sysctl, "net.ipv6.conf.all.forwarding = 1\n", "0644", pending="gre_overlay-sysctl")]}
+    _rc, res = run_module(bundle.main, dict(args))
+    assert res["changed"] is True and res["pending"] == ["gre_overlay-sysctl"]
+    # the role's apply step was not reached (run killed): the next run still reports the work
+    _rc, res = run_module(bundle.main, dict(args))
+    assert res["changed_paths"] == [] and res["changed"] is True and res["pending"] == ["gre_overlay-sysctl"]
+    (lists.parent / "pending" / "gre_overlay-sysctl").unlink()  # what the apply step does once done
+    _rc, res = run_module(bundle.main, dict(args))
+    assert res["changed"] is False and res["pending"] == []
+
+
+def test_a_start_clears_the_work_it_does(tmp_path, fake, run_module):
+    conf = tmp_path / "frr.conf"
+    fake.units["frr.service"] = {"enabled": True, "active": False}
+    unit = {"name": "frr.service", "enabled": True, "state": "started", "clears_pending": ["frr_bgp-reload"]}
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "x\n", pending="frr_bgp-reload")], "units": [unit]})
+    assert res["started"] == ["frr.service"] and res["pending"] == []
+
+
+def test_check_mode_reports_pending_and_leaves_no_marker(tmp_path, fake, run_module, lists):
+    conf = tmp_path / "frr.conf"
+    args = {"files": [owned(conf, "x\n", pending="frr_bgp-reload")], "_ansible_check_mode": True}
+    _rc, res = run_module(bundle.main, args)
+    assert res["pending"] == ["frr_bgp-reload"] and not conf.exists()
+    assert not (lists.parent / "pending").exists()
+
+
+def test_unit_file_changed_on_disk_gets_its_daemon_reload(tmp_path, fake, run_module):
+    """systemd says NeedDaemonReload=yes (a run wrote the unit file and died before its daemon-reload)."""
+    fake.units["x.service"] = {"enabled": True, "active": True, "need_reload": True}
+    _rc, res = run_module(bundle.main, {"units": [{"name": "x.service", "enabled": True, "state": "started"}]})
+    assert res["commands"] == ["systemctl daemon-reload"] and res["changed"] is True
+    _rc, res = run_module(bundle.main, {"units": [{"name": "x.service", "enabled": True, "state": "started"}]})
+    assert res["commands"] == [] and res["changed"] is False
+
+
+def test_pending_names_must_be_plain(tmp_path, fake, run_module):
+    rc, res = run_module(bundle.main, {"files": [owned(tmp_path / "f", "x\n", pending="../etc/passwd")]})
+    assert rc == 1 and "is not a plain name" in res["msg"]
