@@ -27,6 +27,10 @@ description:
     (interfaces, packages, units, containers, runtimes, capabilities, user, groups) that the roles write into
     unit files, scripts, sudoers and other files, so that no newline, space, quote or command substitution
     gets there.
+  - With O(inventory_export), also refuses a host that two of its groups of the same depth and
+    C(ansible_group_priority) give different values of a C(meshover_*) or role variable (Ansible would
+    silently take the value of the group whose name sorts last). A value the host sets itself, or a child
+    group's, wins on purpose and is not reported.
   - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
@@ -50,6 +54,18 @@ options:
         usually built with the P(meshover.mesh.mesh_rolevars#filter) filter.
     type: dict
     default: {}
+  inventory_export:
+    description:
+      - The output of C(ansible-inventory --list --export) for the same inventory (group variables kept on
+        their groups), to find hosts given different values by two groups. Empty skips that check.
+    type: str
+    default: ""
+  inventory_export_error:
+    description:
+      - Why O(inventory_export) could not be read (for example a vault-encrypted group variable and no vault
+        secret for C(ansible-inventory)); reported as a warning, and the group check is skipped.
+    type: str
+    default: ""
 seealso:
   - module: meshover.mesh.mesh_peers
   - plugin: meshover.mesh.mesh_hostvars
@@ -94,19 +110,42 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import conflicts, parse_export
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
+from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLE_SPECS
+
+
+def ours(name: str) -> bool:
+    """A variable meshover reads: meshover_* or a role option."""
+    return name.startswith("meshover_") or name in ROLE_SPECS
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={"inventory": {"type": "dict", "required": True}, "role_vars": {"type": "dict", "default": {}}},
+        argument_spec={
+            "inventory": {"type": "dict", "required": True},
+            "role_vars": {"type": "dict", "default": {}},
+            "inventory_export": {"type": "str", "default": ""},
+            "inventory_export_error": {"type": "str", "default": ""},
+        },
         supports_check_mode=True,
     )
     result = check(module.params["inventory"], module.params["role_vars"])
-    if result.problems:
+    problems = list(result.problems)
+    error = module.params["inventory_export_error"].strip()
+    if not error and module.params["inventory_export"].strip():
+        try:
+            groups, host_vars = parse_export(module.params["inventory_export"])
+        except ValueError as exc:
+            error = f"its output is not the inventory's JSON ({exc})"
+        else:
+            problems += conflicts(groups, module.params["inventory"], host_vars, ours)
+    if error:
+        module.warn(f"group variables not compared (a host given two values by two groups is not found): {error}")
+    if problems:
         module.fail_json(
-            msg=f"meshover preflight found {len(result.problems)} problem(s):\n" + "\n".join(result.problems),
-            problems=result.problems,
+            msg=f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems),
+            problems=problems,
         )
     module.exit_json(
         changed=False,

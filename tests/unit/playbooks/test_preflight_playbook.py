@@ -115,8 +115,9 @@ def test_the_group_check_runs_on_localhost_only(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     recap = res.stdout[res.stdout.index("PLAY RECAP") :]
     assert re.search(r"^localhost +: ok=1 ", recap, re.M), recap
-    # the mesh hosts' tally is what it was without the check: one controller task, run once
-    assert re.search(r"^n1 +: ok=1 ", recap, re.M), recap
+    # the mesh hosts' tally is what it was without the check: two controller tasks (ansible-inventory
+    # for the group variables, then mesh_preflight), run once
+    assert re.search(r"^n1 +: ok=2 ", recap, re.M), recap
 
 
 def test_with_limit_the_group_check_is_skipped(tmp_path):
@@ -126,3 +127,47 @@ def test_with_limit_the_group_check_is_skipped(tmp_path):
     first_play = res.stdout[res.stdout.index("Preflight - the inventory has hosts in group mesh") :]
     assert first_play.split("PLAY [", 1)[0].strip().endswith("skipping: no hosts matched"), res.stdout
     assert "localhost" not in res.stdout[res.stdout.index("PLAY RECAP") :]
+
+
+def grouped_inventory(tmp_path: Path, dc1: dict, dc2: dict, n1: dict | None = None) -> Path:
+    """n1 in two sibling groups dc1 and dc2 (same depth), with these group variables."""
+    hosts = {
+        name: {"ansible_host": "127.0.0.1", "ansible_port": 1, "meshover_endpoint": f"fd00:10::{i}"}
+        for i, name in enumerate(["n1", "n2", "n3"], start=1)
+    }
+    hosts["n1"].update(n1 or {})
+    inv = {
+        "mesh": {
+            "hosts": hosts,
+            "children": {
+                "dc1": {"hosts": {"n1": None, "n2": None}, "vars": dc1},
+                "dc2": {"hosts": {"n1": None, "n3": None}, "vars": dc2},
+            },
+        }
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return path
+
+
+def test_two_groups_two_values_fail_before_any_node(tmp_path):
+    res = run(grouped_inventory(tmp_path, {"exporter_port": 9100}, {"exporter_port": 9200}))
+    assert res.returncode != 0
+    assert "n1: exporter_port is set to different values by groups of the same depth and priority" in res.stdout
+    assert "dc1 (9100), dc2 (9200)" in res.stdout and "take dc2's" in res.stdout, res.stdout
+    assert "n2: exporter_port" not in res.stdout and "n3: exporter_port" not in res.stdout
+    assert "unreachable=1" not in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("dc1", "dc2", "n1"),
+    [
+        ({"exporter_port": 9100}, {"exporter_port": 9100}, None),  # the same value twice
+        ({"exporter_port": 9100}, {"exporter_port": 9200}, {"exporter_port": 9300}),  # the host says which
+        ({"exporter_port": 9100, "ansible_group_priority": 2}, {"exporter_port": 9200}, None),  # ranked
+        ({"not_ours": 1}, {"not_ours": 2}, None),  # not a variable meshover reads
+    ],
+)
+def test_group_values_that_are_not_a_conflict(tmp_path, dc1, dc2, n1):
+    res = run(grouped_inventory(tmp_path, dc1, dc2, n1), "--skip-tags", "node_preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
