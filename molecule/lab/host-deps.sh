@@ -3,7 +3,8 @@
 set -euo pipefail
 # chromium: verify renders the exporter's /mesh.html headless on the controller (issue 7)
 # graphviz: verify draws the status playbook's -e format=dot with dot -Tsvg (issue 19)
-pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium graphviz)
+# nftables: the unit tests check the firewall template with `nft -c` (issue 17)
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium graphviz nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

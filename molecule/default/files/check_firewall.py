@@ -5,6 +5,7 @@
 
 Usage: check_firewall.py listen            (on the target: its own sockets and table)
        check_firewall.py probe JSON        (on another node, against the target)
+       check_firewall.py detour JSON       (on another node, through a third one: {"lo6", "via", "exporter_port"})
 JSON: {"underlay": target's underlay address, "lo6": target's overlay loopback, "link_local":
 target's GRE link-local address, "tunnel": this node's tunnel to the target, "exporter_port": N,
 "wg_port": N}.
@@ -13,6 +14,8 @@ target's GRE link-local address, "tunnel": this node's tunnel to the target, "ex
 - probe: from the underlay, BGP (179) and the exporter port do not answer (dropped, so the connect
   times out); over the overlay both answer. For the exporter from the underlay, a /128 route to the
   target's loopback via its underlay address is added for the probe and removed afterwards.
+- detour: the target's loopback routed through a third node's underlay address: ping answers, BGP and
+  the exporter don't (the third node's forward chain drops what enters a tunnel from outside the overlay).
 Prints one PASS/FAIL line per check; exits 1 if any failed.
 """
 
@@ -89,11 +92,42 @@ def probe(cfg: dict) -> None:
     check(got == "open", f"exporter over the overlay answers again: {got}")
 
 
+def ping(addr: str) -> bool:
+    return subprocess.run(["ping", "-n", "-c", "2", "-W", "2", addr], capture_output=True, check=False).returncode == 0
+
+
+def detour(cfg: dict) -> None:
+    """From the underlay to the target's loopback, routed through a third node (its underlay address
+    `via`): the third node forwards the packets into its tunnel to the target. Ping goes through (the
+    detour exists); BGP and the exporter must not (the third node's forward chain drops them)."""
+    route = f"{cfg['lo6']}/128"
+    dev = sh("ip", "-6", "route", "get", cfg["via"]).split(" dev ")[1].split()[0]
+    subprocess.run(["ip", "-6", "route", "add", route, "via", cfg["via"], "dev", dev, "metric", "1"], check=True)
+    try:
+        via = sh("ip", "-6", "route", "get", cfg["lo6"])
+        check(f"via {cfg['via']}" in via, f"the probe's route to {cfg['lo6']} goes through {cfg['via']}: {via.strip()}")
+        reached = any(ping(cfg["lo6"]) for _ in range(3))
+        check(reached, f"ping through the third node reaches the target's loopback (the detour exists): {reached}")
+        for port, what in ((179, "BGP"), (cfg["exporter_port"], "exporter")):
+            got = connect(cfg["lo6"], port)
+            check(got == "timeout", f"{what} ([{cfg['lo6']}]:{port}) through the third node is dropped: {got}")
+    finally:
+        subprocess.run(["ip", "-6", "route", "del", route, "via", cfg["via"], "dev", dev], check=False)
+    for _ in range(20):
+        got = connect(cfg["lo6"], cfg["exporter_port"])
+        if got == "open":
+            break
+        time.sleep(0.5)
+    check(got == "open", f"exporter over the overlay answers again: {got}")
+
+
 def main() -> int:
     if sys.argv[1:2] == ["listen"]:
         listen()
     elif sys.argv[1:2] == ["probe"] and len(sys.argv) == 3:
         probe(json.loads(sys.argv[2]))
+    elif sys.argv[1:2] == ["detour"] and len(sys.argv) == 3:
+        detour(json.loads(sys.argv[2]))
     else:
         print(__doc__)
         return 2
