@@ -1246,8 +1246,9 @@ def main(argv: list[str] | None = None) -> None:
         config = json.load(fh)
     try:
         import prometheus_client  # noqa: F401  (said at start, not at the first scrape)
-    except ImportError:
-        raise SystemExit("meshover exporter: needs prometheus_client (Debian: apt install python3-prometheus-client)")
+    except ImportError as exc:
+        msg = "meshover exporter: needs prometheus_client (Debian: apt install python3-prometheus-client)"
+        raise SystemExit(msg) from exc
     collector = Collector(config)
     collector.start()
     make_server(config, collector).serve_forever()
