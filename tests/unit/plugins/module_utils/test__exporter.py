@@ -342,6 +342,76 @@ def test_dashboard_queries_only_use_emitted_metrics():
     assert any(p["type"] == "nodeGraph" for p in dashboard["panels"])
 
 
+def promtool():
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool not installed (make host-deps installs Debian's prometheus)")
+    return path
+
+
+def promtool_series(hosts=HOSTS, job="meshover"):
+    """input_series of a promtool test: every host's exposition as Prometheus would have scraped it."""
+    result = []
+    for host in hosts:
+        for name, labels, value in samples(exposition(host)):
+            labels = dict(labels, job=job, instance=host)
+            selector = name + "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
+            text = "NaN" if math.isnan(value) else ("Inf" if value == math.inf else repr(float(value)))
+            result.append({"series": selector, "values": " ".join([text] * 4)})
+    return result
+
+
+def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
+    """The Node Graph panel's queries, run by Prometheus's engine (promtool) on the exporter's series:
+    one row per node with the fields Node Graph reads (id, title, subtitle; the value becomes mainstat),
+    one per edge (id, source, target, color; the value, the handshake age, becomes mainstat)."""
+    panel = next(
+        p
+        for p in json.loads((REPO / "roles" / "exporter" / "files" / "grafana-meshover.json").read_text())["panels"]
+        if p["type"] == "nodeGraph"
+    )
+    exprs = {t["refId"]: t["expr"].replace("$job", "meshover") for t in panel["targets"]}
+    assert set(exprs) == {"nodes", "edges"} and all(t["format"] == "table" and t["instant"] for t in panel["targets"])
+    renames = panel["transformations"][-1]["options"]["renameByName"]
+    assert renames["Value #nodes"] == renames["Value #edges"] == "mainstat"  # Grafana's names with two queries
+    every = [s for h in HOSTS for s in samples(exposition(h))]
+    age = {lab["id"]: v for n, lab, v in every if n == "meshover_graph_edge_handshake_age_seconds"}
+    nodes = [
+        {"labels": "{" + f'id="{lab["id"]}",subtitle="{lab["subtitle"]}",title="{lab["title"]}"' + "}", "value": v}
+        for n, lab, v in every
+        if n == "meshover_graph_node"
+    ]
+    edges = []
+    for n, lab, v in every:
+        if n == "meshover_graph_edge":
+            colour = "green" if v == 1 else "red"
+            text = f'color="{colour}",id="{lab["id"]}",source="{lab["source"]}",target="{lab["target"]}"'
+            edges.append({"labels": "{" + text + "}", "value": age[lab["id"]]})
+    assert (
+        len(nodes) == 3
+        and len(edges) == 3
+        and [e["labels"] for e in edges if "green" in e["labels"]]
+        == ['{color="green",id="n1--n2",source="n1",target="n2"}']
+    )
+    tests = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": promtool_series(),
+                "promql_expr_test": [
+                    {"expr": exprs["nodes"], "eval_time": "2m", "exp_samples": nodes},
+                    {"expr": exprs["edges"], "eval_time": "2m", "exp_samples": edges},
+                ],
+            }
+        ]
+    }
+    (tmp_path / "dashboard.test.yml").write_text(json.dumps(tests))
+    proc = subprocess.run(
+        [promtool(), "test", "rules", str(tmp_path / "dashboard.test.yml")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_mesh_graph_merges_both_views():
     graph = E.mesh_graph([snapshot(h) for h in HOSTS])
     assert [n["id"] for n in graph["nodes"]] == list(HOSTS)
