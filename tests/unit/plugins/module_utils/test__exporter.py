@@ -412,6 +412,41 @@ def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_alert_rules_fire_on_the_exporters_own_series(tmp_path):
+    """The shipped alert rules on the series the exporter emits for the fixture mesh, where n3's FRR is
+    stopped (tests/prometheus/rules.test.yml proves each rule on synthetic series; this proves that the
+    rules and the exporter agree on names and labels): the peers' BGP (both address families) and BFD
+    sessions to n3 and n3's FRR collector alert, nothing else does."""
+    tests = {
+        "rule_files": [str(REPO / "roles" / "exporter" / "files" / "prometheus-rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": promtool_series(),
+                "promql_expr_test": [
+                    {
+                        "expr": 'count by (alertname, instance, peer_host, collector) (ALERTS{alertstate="firing"})',
+                        "eval_time": "3m",
+                        "exp_samples": [
+                            {"labels": '{alertname="MeshoverBFDDown",instance="n1",peer_host="n3"}', "value": 1},
+                            {"labels": '{alertname="MeshoverBFDDown",instance="n2",peer_host="n3"}', "value": 1},
+                            {"labels": '{alertname="MeshoverBGPSessionDown",instance="n1",peer_host="n3"}', "value": 2},
+                            {"labels": '{alertname="MeshoverBGPSessionDown",instance="n2",peer_host="n3"}', "value": 2},
+                            {"labels": '{alertname="MeshoverCollectorDown",collector="frr",instance="n3"}', "value": 1},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "alerts.test.yml").write_text(json.dumps(tests))
+    proc = subprocess.run(
+        [promtool(), "test", "rules", str(tmp_path / "alerts.test.yml")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_mesh_graph_merges_both_views():
     graph = E.mesh_graph([snapshot(h) for h in HOSTS])
     assert [n["id"] for n in graph["nodes"]] == list(HOSTS)
