@@ -47,10 +47,14 @@ collection:
 host-deps:
 	bash molecule/lab/host-deps.sh
 
+# promtool: Debian's prometheus package (make host-deps).
 lint: venv collection
 	$(VBIN)/ruff check plugins tests bench molecule
 	$(VBIN)/ruff format --check plugins tests bench molecule
 	$(VBIN)/ansible-lint --profile production
+	@command -v promtool >/dev/null || { echo "promtool not found: make host-deps (Debian's prometheus)"; exit 1; }
+	promtool check rules roles/exporter/files/prometheus-rules.yml
+	promtool test rules tests/prometheus/rules.test.yml
 
 # ansible-test sanity in a plain copy of the tree (it wants a real path), with the ansible-test of $(1).
 define run_sanity

@@ -4,7 +4,10 @@ set -euo pipefail
 # chromium: verify renders the exporter's /mesh.html headless on the controller (issue 7)
 # graphviz: verify draws the status playbook's -e format=dot with dot -Tsvg (issue 19)
 # nftables: the unit tests check the firewall template with `nft -c` (issue 17)
-pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium graphviz nftables)
+# prometheus: its promtool checks the alert rules (make lint) and the exporter's output (make unit);
+#   the server it also installs is not needed on the host and is stopped
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs vde2 openssh-client rsync git make python3-venv chromium graphviz
+  nftables prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,4 +22,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
 echo "host-deps: done"

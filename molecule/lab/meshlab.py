@@ -92,12 +92,14 @@ BASE_PACKAGES = sorted(
 # The lab's package archive of a release: every package the roles and playbooks install, with the
 # dependencies a base image lacks (recommends included, as apt installs them). Each group is resolved
 # on its own, as a node installs it (podman's and docker.io's alternatives differ). Keep in step with
-# wireguard_mesh_packages, frr_bgp_packages, frr_bgp__runtime_package and playbooks/monitoring.yml.
+# wireguard_mesh_packages, frr_bgp_packages, frr_bgp__runtime_package, exporter_packages and
+# playbooks/monitoring.yml.
 ARCHIVE_GROUPS = [
     ["wireguard-tools", "iproute2", "python3-pyroute2", "nftables"],
     ["frr", "frr-pythontools"],
     ["podman"],
     ["docker.io"],
+    ["python3-prometheus-client", "sudo"],
     ["prometheus"],
 ]
 FRR_PACKAGES = ["frr", "frr-pythontools", "iproute2", "procps", "tini"]

@@ -8,10 +8,12 @@ PRIVATE to meshover.mesh: not a public API, may change without notice.
 This one file is both the collection's module_utils (the pure parts are unit-tested in
 tests/unit/plugins/module_utils/test__exporter.py) and the script the role meshover.mesh.exporter
 installs on every node (``python3 meshover_exporter.py --config /etc/meshover/exporter.json``).
-It imports only the standard library: render_exposition() writes Prometheus's text format itself.
+It needs prometheus_client (Debian's python3-prometheus-client, 0.16 in bookworm, 0.21 in trixie) for
+/metrics only, imported where it is used: the parsers and mesh_graph() (which meshover.mesh.mesh_info
+and the status play import) need the standard library only.
 
 Pure parts: parse_wg_dump_all(), parse_ip_links(), parse_frr_output(), build_snapshot(),
-metric_families(), render_exposition(), mesh_graph(), render_mesh_html().
+metric_families(), prometheus_families(), render_exposition(), mesh_graph(), render_mesh_html().
 Side effects (commands, HTTP) live in Collector, fetch_peer_states(), ExporterServer,
 make_server() and main() only.
 """
@@ -331,13 +333,22 @@ def _fmt_age(age: float | None) -> str:
     return "never" if age is None else f"{int(age)}s"
 
 
+NAN, INF = float("nan"), float("inf")
+
+
 def metric_families(
     snap: dict, errors_total: dict | None = None, stale: float = DEFAULT_HANDSHAKE_STALE, timing: dict | None = None
 ) -> list:
-    """The metric model: a list of (name, type, help, [(labels dict, value)]). Counter names lack _total.
+    """The metric model: a list of (name, type, help, [(labels dict, value)]).
 
-    timing (from Collector.timing()): {"age", "duration", "interval"} in seconds, emitted as the
-    exporter_* gauges that make a stale snapshot visible; None (a one-off render) emits none.
+    type is gauge, counter (the name lacks _total) or info (the name ends in _info, the value is 1).
+    No label carries a value that changes while the mesh runs (a state, an age, a count): every node,
+    peer, session and edge is one series for its whole life, and what changes is its sample value.
+    Info series (node_info, frr_info, wg_peer_info) change only when the configuration or the FRR
+    version does. render_exposition() and MeshCollector turn this model into prometheus_client's
+    metric families. timing (from Collector.timing()): {"age", "duration", "interval"} in seconds,
+    emitted as the exporter_* gauges that make a stale snapshot visible; None (a one-off render)
+    emits none.
     """
     fams = []
 
@@ -347,8 +358,8 @@ def metric_families(
     host = snap["hostname"]
     fam(
         "node_info",
-        "gauge",
-        "This node: hostname, ASN, router id, loopbacks, FRR mode and version (value 1).",
+        "info",
+        "This node: hostname, ASN, router id, loopbacks and FRR mode (value 1).",
         [
             (
                 {
@@ -358,12 +369,18 @@ def metric_families(
                     "loopback6": snap["loopback6"],
                     "loopback4": snap["loopback4"],
                     "frr_mode": snap["frr_mode"],
-                    "frr_version": snap["frr_version"],
                 },
                 1,
             )
         ],
     )
+    if snap["frr_version"]:
+        fam(
+            "frr_info",
+            "info",
+            "The FRR version that answered the latest collection (value 1).",
+            [({"version": snap["frr_version"]}, 1)],
+        )
     parts = ("wireguard", "gre", "frr")
     fam(
         "collector_up",
@@ -405,7 +422,7 @@ def metric_families(
 
         fam(
             "wg_peer_info",
-            "gauge",
+            "info",
             "WireGuard peer (value 1): its endpoint and allowed ips.",
             [(dict(lab(p), endpoint=p["endpoint"] or "", allowed_ips=",".join(p["allowed_ips"])), 1) for p in wg],
         )
@@ -418,8 +435,8 @@ def metric_families(
         fam(
             "wg_peer_handshake_age_seconds",
             "gauge",
-            "Seconds since the latest handshake with the peer (absent if never).",
-            [(lab(p), round(p["handshake_age"], 3)) for p in wg if p["handshake_age"] is not None],
+            "Seconds since the latest handshake with the peer (+Inf = never).",
+            [(lab(p), INF if p["handshake_age"] is None else round(p["handshake_age"], 3)) for p in wg],
         )
         fam("wg_peer_received_bytes", "counter", "Bytes received from the peer.", [(lab(p), p["rx_bytes"]) for p in wg])
         fam("wg_peer_sent_bytes", "counter", "Bytes sent to the peer.", [(lab(p), p["tx_bytes"]) for p in wg])
@@ -429,7 +446,7 @@ def metric_families(
             "gre_tunnel_up",
             "gauge",
             "1 if the GRE tunnel to the peer is admin up and operationally UP/UNKNOWN with LOWER_UP.",
-            [({"tunnel": t["name"], "peer": t["peer"], "operstate": t["operstate"]}, 1 if t["up"] else 0) for t in gre],
+            [({"tunnel": t["name"], "peer": t["peer"]}, 1 if t["up"] else 0) for t in gre],
         )
         fam(
             "gre_tunnel_mtu_bytes",
@@ -447,7 +464,7 @@ def metric_families(
             "bgp_peer_state",
             "gauge",
             "BGP session state: 1 = Established, 0 = down, 2 = administratively down.",
-            [(dict(blab(s), remote_as=s["remote_as"], state=s["state"]), s["state_code"]) for s in bgp],
+            [(dict(blab(s), remote_as=s["remote_as"]), s["state_code"]) for s in bgp],
         )
         fam(
             "bgp_peer_uptime_seconds",
@@ -473,78 +490,99 @@ def metric_families(
             "gauge",
             "BFD session state: 1 = up, 0 = anything else.",
             [
-                (
-                    {
-                        "peer": b["peer"],
-                        "interface": b["interface"],
-                        "peer_host": b["peer_host"],
-                        "status": b["status"],
-                    },
-                    b["up"],
-                )
+                ({"peer": b["peer"], "interface": b["interface"], "peer_host": b["peer_host"]}, b["up"])
                 for b in snap["bfd"]
             ],
         )
-    # Node Graph: one node series per node (each node emits its own), one edge per pair
-    # (emitted by the node whose name sorts first), ids equal on every node.
+    # Node Graph: one node series per node (each node emits its own), one edge per pair (emitted by
+    # the node whose name sorts first), ids equal on every node; labels are names only, the stats
+    # are the values (the dashboard's queries turn them into the panel's fields).
     views = {p: peer_status(snap, p, stale) for p in snap["peers"]}
     up = sum(1 for v in views.values() if v["bgp"] == "up")
+    node = {"id": host, "title": host, "subtitle": f"AS{snap['asn']}"}
+    fam("graph_node", "gauge", "Node Graph node (value = peers with BGP up).", [(node, up)])
+    edges = [
+        ({"id": edge_id(host, peer), "source": host, "target": peer}, view)
+        for peer, view in sorted(views.items())
+        if host < peer
+    ]
     fam(
-        "graph_node",
+        "graph_edge",
         "gauge",
-        "Node Graph node (value = peers with BGP up).",
+        "Node Graph edge between two peers (1 = WireGuard handshake fresh and BGP up, 0 = not).",
+        [(lab, 1 if v["wg"] == "up" and v["bgp"] == "up" else 0) for lab, v in edges],
+    )
+    fam(
+        "graph_edge_handshake_age_seconds",
+        "gauge",
+        "Node Graph edge: seconds since the source's latest WireGuard handshake with the target "
+        "(+Inf = never, NaN = WireGuard not read).",
         [
-            (
-                {
-                    "id": host,
-                    "title": host,
-                    "subTitle": f"AS{snap['asn']}",
-                    "mainStat": f"{up}/{len(views)} peers up",
-                },
-                up,
-            )
+            (lab, NAN if v["wg"] == "unknown" else INF if v["handshake_age"] is None else round(v["handshake_age"], 3))
+            for lab, v in edges
         ],
     )
-    edges = []
-    for peer, view in sorted(views.items()):
-        if host < peer:
-            healthy = view["wg"] == "up" and view["bgp"] == "up"
-            edges.append(
-                (
-                    {
-                        "id": edge_id(host, peer),
-                        "source": host,
-                        "target": peer,
-                        "mainStat": f"wg {view['wg']} {_fmt_age(view['handshake_age'])}, bgp {view['bgp']}",
-                    },
-                    1 if healthy else 0,
-                )
-            )
-    fam("graph_edge", "gauge", "Node Graph edge between two peers (1 = WireGuard and BGP up).", edges)
     return fams
 
 
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def prometheus_families(families: list) -> list:
+    """metric_families() as prometheus_client metric families (the library escapes and formats)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
-
-def _num(value) -> str:
-    if isinstance(value, float):
-        return repr(value) if value != int(value) else f"{value:.1f}"
-    return str(value)
-
-
-def render_exposition(families: list) -> str:
-    """Prometheus text format 0.0.4 of metric_families() (what prometheus_client renders, minus _created)."""
-    out = []
+    result = []
     for name, mtype, doc, samples in families:
-        sample_name = name + "_total" if mtype == "counter" else name
-        out.append(f"# HELP {sample_name} {doc}")
-        out.append(f"# TYPE {sample_name} {mtype}")
-        for labels, value in samples:
-            lab = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            out.append(f"{sample_name}{{{lab}}} {_num(value)}" if lab else f"{sample_name} {_num(value)}")
-    return "\n".join(out) + "\n"
+        if mtype == "info":
+            family = InfoMetricFamily(name[: -len("_info")], doc, labels=[])
+            for labels, _one in samples:
+                family.add_metric([], {k: str(v) for k, v in labels.items()})
+        else:
+            family = (CounterMetricFamily if mtype == "counter" else GaugeMetricFamily)(name, doc)
+            sample = name + "_total" if mtype == "counter" else name
+            for labels, value in samples:
+                family.add_sample(sample, {k: str(v) for k, v in labels.items()}, float(value))
+        result.append(family)
+    return result
+
+
+class MeshCollector:
+    """prometheus_client's custom collector of the node's state: the families of the latest snapshot.
+
+    ``source`` has a families() method returning metric_families() (Collector, or a fixed list's
+    holder in tests). Registered with a CollectorRegistry next to prometheus_client's ProcessCollector.
+    """
+
+    def __init__(self, source):
+        self.source = source
+
+    def collect(self):
+        yield from prometheus_families(self.source.families())
+
+
+class _Fixed:
+    def __init__(self, families: list):
+        self._families = families
+
+    def families(self) -> list:
+        return self._families
+
+
+def render_exposition(families: list, openmetrics: bool = False) -> str:
+    """metric_families() in Prometheus's text format 0.0.4 (or OpenMetrics 1.0), by prometheus_client."""
+    if openmetrics:
+        from prometheus_client.openmetrics.exposition import generate_latest
+    else:
+        from prometheus_client.exposition import generate_latest
+    return generate_latest(MeshCollector(_Fixed(families))).decode()
+
+
+def metrics_registry(source):
+    """What /metrics serves: the mesh (MeshCollector of ``source``) and this process (process_*)."""
+    from prometheus_client import CollectorRegistry, ProcessCollector
+
+    registry = CollectorRegistry()
+    registry.register(MeshCollector(source))
+    ProcessCollector(registry=registry)
+    return registry
 
 
 # ---------------------------------------------------------------- the mesh picture (pure)
@@ -1136,8 +1174,11 @@ def make_server(config: dict, collector: Collector) -> ExporterServer:
     """The HTTP server of /metrics, /state.json, /mesh.html and / for this collector, bound, not yet serving."""
     from http.server import BaseHTTPRequestHandler
 
+    from prometheus_client.exposition import choose_encoder
+
     peer_timeout = float(config.get("timeout", 2.0)) + 1.0
     pages = threading.BoundedSemaphore(MAX_MESH_PAGES)
+    registry = metrics_registry(collector)
 
     class Handler(BaseHTTPRequestHandler):
         def setup(self):  # socketserver API; ExporterServer has read the request head already
@@ -1154,9 +1195,9 @@ def make_server(config: dict, collector: Collector) -> ExporterServer:
 
         def do_GET(self):  # http.server API
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                body = render_exposition(collector.families()).encode()
-                self._send(200, "text/plain; version=0.0.4; charset=utf-8", body)
+            if path == "/metrics":  # OpenMetrics if the Accept header asks for it (Prometheus does), else text 0.0.4
+                encoder, ctype = choose_encoder(self.headers.get("Accept", ""))
+                self._send(200, ctype, encoder(registry))
             elif path == "/state.json":
                 self._send(200, "application/json", json.dumps(collector.current()).encode())
             elif path == "/mesh.html":
@@ -1203,6 +1244,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
+    try:
+        import prometheus_client  # noqa: F401  (said at start, not at the first scrape)
+    except ImportError as exc:
+        msg = "meshover exporter: needs prometheus_client (Debian: apt install python3-prometheus-client)"
+        raise SystemExit(msg) from exc
     collector = Collector(config)
     collector.start()
     make_server(config, collector).serve_forever()

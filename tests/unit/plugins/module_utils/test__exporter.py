@@ -6,16 +6,20 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import json
+import math
 import os
 import re
 import select
+import shutil
 import socket
 import socketserver
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _exporter as E
 
@@ -46,16 +50,8 @@ def exposition(host):
 
 
 def samples(text):
-    """[(name, {labels}, value)] of a text exposition (no escaped quotes in the fixtures)."""
-    result = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
-        assert m, line
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        result.append((m.group(1), labels, float(m.group(3))))
-    return result
+    """[(name, {labels}, value)] of an exposition, read by prometheus_client's own parser."""
+    return [(s.name, s.labels, s.value) for fam in text_string_to_metric_families(text) for s in fam.samples]
 
 
 def find(text, name, **labels):
@@ -151,7 +147,8 @@ def test_bgp_sessions_states():
 
 def test_metrics_of_a_healthy_node():
     text = exposition("n1")
-    assert find(text, "meshover_node_info", hostname="n1", asn="4275762751", frr_version="8.4.4") == [1]
+    assert find(text, "meshover_node_info", hostname="n1", asn="4275762751", frr_mode="container") == [1]
+    assert find(text, "meshover_frr_info", version="8.4.4") == [1]
     assert find(text, "meshover_wg_peer_handshake_age_seconds", peer="n2") == [5]
     assert find(text, "meshover_wg_peer_received_bytes_total", peer="n3") == [2000]
     assert find(text, "meshover_wg_peer_info", peer="n2", endpoint="192.0.2.2:51820") == [1]
@@ -159,11 +156,11 @@ def test_metrics_of_a_healthy_node():
     assert find(text, "meshover_gre_tunnel_mtu_bytes", tunnel="mo-n3") == [1376]
     assert find(text, "meshover_gre_tunnel_up", tunnel="mo-foreign") == []  # not ours
     assert find(text, "meshover_bgp_peer_state", peer_host="n2") == [1, 1]
-    assert find(text, "meshover_bgp_peer_state", peer_host="n3", afi="ipv6", state="Active") == [0]
+    assert find(text, "meshover_bgp_peer_state", peer_host="n3", afi="ipv6") == [0]  # Active
     assert find(text, "meshover_bgp_peer_uptime_seconds", peer_host="n2", afi="ipv4") == [600]
     assert find(text, "meshover_bgp_peer_prefixes_received", peer_host="n2", afi="ipv6") == [2]
     assert find(text, "meshover_bgp_peer_prefixes_advertised", peer_host="n2", afi="ipv6") == [3]
-    assert find(text, "meshover_bfd_peer_state", peer_host="n3", status="down") == [0]
+    assert find(text, "meshover_bfd_peer_state", peer_host="n3") == [0]  # down
     assert find(text, "meshover_collector_up") == [1, 1, 1]
     assert "cHJpdmF0ZS1rZXk" not in text  # the private key never leaves the parser
 
@@ -174,7 +171,7 @@ def test_dead_frr_makes_series_absent_not_an_exception():
     assert find(text, "meshover_bgp_peer_state") == []
     assert find(text, "meshover_bfd_peer_state") == []
     assert find(text, "meshover_wg_peer_sent_bytes_total", peer="n1") == [2000]  # the rest still works
-    assert find(text, "meshover_graph_node", id="n3", mainStat="0/2 peers up") == [0]
+    assert find(text, "meshover_graph_node", id="n3", title="n3") == [0]  # 0 peers with BGP up
 
 
 @pytest.mark.parametrize(
@@ -213,37 +210,72 @@ def test_stale_handshake_turns_the_edge_down():
     snap = E.build_snapshot(config("n1"), outputs("n1"), NOW + 1000)
     text = E.render_exposition(E.metric_families(snap, stale=180))
     assert find(text, "meshover_graph_edge", id="n1--n2") == [0]
-    assert "wg down 1005s" in text
+    assert find(text, "meshover_graph_edge_handshake_age_seconds", id="n1--n2") == [1005]
 
 
 def test_exposition_format():
+    """prometheus_client writes it: escaping (HELP and label values), NaN, +Inf, bool, _total."""
     fams = [
-        ("meshover_x", "counter", "help", [({"a": 'q"b\\c\nd'}, 3)]),
-        ("meshover_y", "gauge", "h", [({}, 1.5), ({"b": "1"}, 2.0)]),
+        ("meshover_x", "counter", "help with a\nnewline and \\", [({"a": 'q"b\\c\nd'}, 3)]),
+        ("meshover_y", "gauge", "h", [({}, 1.5), ({"b": "1"}, True), ({"b": "2"}, float("nan"))]),
+        ("meshover_z", "gauge", "h", [({}, float("inf"))]),
+        ("meshover_i_info", "info", "h", [({"k": "v"}, 1)]),
     ]
-    assert E.render_exposition(fams) == (
-        "# HELP meshover_x_total help\n# TYPE meshover_x_total counter\n"
-        'meshover_x_total{a="q\\"b\\\\c\\nd"} 3\n'
-        "# HELP meshover_y h\n# TYPE meshover_y gauge\nmeshover_y 1.5\n"
-        'meshover_y{b="1"} 2.0\n'
+    text = E.render_exposition(fams)
+    assert text.startswith("# HELP meshover_x_total help with a\\nnewline and \\\\\n# TYPE meshover_x_total counter\n")
+    assert 'meshover_x_total{a="q\\"b\\\\c\\nd"} 3.0\n' in text
+    assert "meshover_y 1.5\n" in text and 'meshover_y{b="1"} 1.0\n' in text and 'meshover_y{b="2"} NaN\n' in text
+    assert "meshover_z +Inf\n" in text and 'meshover_i_info{k="v"} 1.0\n' in text
+    parsed = {(n, tuple(sorted(lab.items()))): v for n, lab, v in samples(text)}
+    assert parsed[("meshover_x_total", (("a", 'q"b\\c\nd'),))] == 3
+    assert math.isnan(parsed[("meshover_y", (("b", "2"),))]) and parsed[("meshover_z", ())] == math.inf
+    helps = {fam.name: fam.documentation for fam in text_string_to_metric_families(text)}
+    assert helps["meshover_x"] == "help with a\nnewline and \\"
+
+
+def test_openmetrics_when_asked():
+    """The same model in OpenMetrics 1.0: info and counter types, # EOF; its own parser reads it back."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
+
+    text = E.render_exposition(E.metric_families(snapshot("n1")), openmetrics=True)
+    assert text.endswith("# EOF\n")
+    types = {fam.name: fam.type for fam in om_families(text)}
+    assert types["meshover_node"] == "info" and types["meshover_wg_peer_received_bytes"] == "counter"
+    om = {(s.name, tuple(sorted(s.labels.items())), s.value) for fam in om_families(text) for s in fam.samples}
+    plain = {(n, tuple(sorted(lab.items())), v) for n, lab, v in samples(exposition("n1"))}
+    assert om == plain and len(om) > 20
+
+
+def test_no_label_changes_with_state():
+    """One series per node, peer, session and edge whatever their state: values change, labels do not."""
+
+    def series(snap, **kw):
+        return {
+            (n, tuple(sorted(lab.items())))
+            for n, lab, _v in samples(E.render_exposition(E.metric_families(snap, **kw)))
+        }
+
+    healthy = E.build_snapshot(config("n1"), outputs("n1"), NOW)
+    later = E.build_snapshot(config("n1"), outputs("n1"), NOW + 1000)  # every handshake stale, edges down
+    frr = (FIX / "n1.frr").read_text().replace('"Established"', '"Active"').replace('"up"', '"down"')
+    broken = E.build_snapshot(config("n1"), dict(outputs("n1"), frr=frr), NOW)  # every session and BFD down
+    assert series(healthy) == series(later) == series(broken)
+    assert series(healthy, timing={"age": 1.0, "duration": 0.5, "interval": 5}) == series(
+        later, timing={"age": 9.0, "duration": 3.5, "interval": 5}
     )
 
 
-def test_prometheus_client_parses_our_exposition():
-    """The exporter writes the text format itself; Prometheus's own Python parser must read it back."""
-    from prometheus_client.parser import text_string_to_metric_families  # pinned in requirements.txt
-
-    text = exposition("n1")
-    parsed = {
-        (s.name, tuple(sorted(s.labels.items())), s.value)
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-    }
-    ours = {(n, tuple(sorted(lab.items())), float(v)) for n, lab, v in samples(text)}
-    assert parsed == ours and len(ours) > 20
-    types = {fam.name: fam.type for fam in text_string_to_metric_families(text)}
-    assert types["meshover_bgp_peer_state"] == "gauge"
-    assert types["meshover_wg_peer_received_bytes"] == "counter"  # the parser drops _total from the name
+@pytest.mark.parametrize("host", HOSTS)
+def test_promtool_checks_the_exposition(host):
+    """Prometheus's own linter (promtool, Debian's prometheus package: make host-deps) finds nothing."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (make host-deps installs Debian's prometheus)")
+    fams = E.metric_families(snapshot(host), {"frr": 1}, timing={"age": 1, "duration": 0.5, "interval": 5})
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=E.render_exposition(fams), capture_output=True, text=True, check=False
+    )
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 
 
 def test_fifty_peers_collect_fast():
@@ -308,6 +340,111 @@ def test_dashboard_queries_only_use_emitted_metrics():
     assert used, "the dashboard queries no meshover metric"
     assert used <= emitted, f"not emitted: {sorted(used - emitted)}"
     assert any(p["type"] == "nodeGraph" for p in dashboard["panels"])
+
+
+def promtool():
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool not installed (make host-deps installs Debian's prometheus)")
+    return path
+
+
+def promtool_series(hosts=HOSTS, job="meshover"):
+    """input_series of a promtool test: every host's exposition as Prometheus would have scraped it."""
+    result = []
+    for host in hosts:
+        for name, labels, value in samples(exposition(host)):
+            labels = dict(labels, job=job, instance=host)
+            selector = name + "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
+            text = "NaN" if math.isnan(value) else ("Inf" if value == math.inf else repr(float(value)))
+            result.append({"series": selector, "values": " ".join([text] * 4)})
+    return result
+
+
+def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
+    """The Node Graph panel's queries, run by Prometheus's engine (promtool) on the exporter's series:
+    one row per node with the fields Node Graph reads (id, title, subtitle; the value becomes mainstat),
+    one per edge (id, source, target, color; the value, the handshake age, becomes mainstat)."""
+    panel = next(
+        p
+        for p in json.loads((REPO / "roles" / "exporter" / "files" / "grafana-meshover.json").read_text())["panels"]
+        if p["type"] == "nodeGraph"
+    )
+    exprs = {t["refId"]: t["expr"].replace("$job", "meshover") for t in panel["targets"]}
+    assert set(exprs) == {"nodes", "edges"} and all(t["format"] == "table" and t["instant"] for t in panel["targets"])
+    renames = panel["transformations"][-1]["options"]["renameByName"]
+    assert renames["Value #nodes"] == renames["Value #edges"] == "mainstat"  # Grafana's names with two queries
+    every = [s for h in HOSTS for s in samples(exposition(h))]
+    age = {lab["id"]: v for n, lab, v in every if n == "meshover_graph_edge_handshake_age_seconds"}
+    nodes = [
+        {"labels": "{" + f'id="{lab["id"]}",subtitle="{lab["subtitle"]}",title="{lab["title"]}"' + "}", "value": v}
+        for n, lab, v in every
+        if n == "meshover_graph_node"
+    ]
+    edges = []
+    for n, lab, v in every:
+        if n == "meshover_graph_edge":
+            colour = "green" if v == 1 else "red"
+            text = f'color="{colour}",id="{lab["id"]}",source="{lab["source"]}",target="{lab["target"]}"'
+            edges.append({"labels": "{" + text + "}", "value": age[lab["id"]]})
+    assert (
+        len(nodes) == 3
+        and len(edges) == 3
+        and [e["labels"] for e in edges if "green" in e["labels"]]
+        == ['{color="green",id="n1--n2",source="n1",target="n2"}']
+    )
+    tests = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": promtool_series(),
+                "promql_expr_test": [
+                    {"expr": exprs["nodes"], "eval_time": "2m", "exp_samples": nodes},
+                    {"expr": exprs["edges"], "eval_time": "2m", "exp_samples": edges},
+                ],
+            }
+        ]
+    }
+    (tmp_path / "dashboard.test.yml").write_text(json.dumps(tests))
+    proc = subprocess.run(
+        [promtool(), "test", "rules", str(tmp_path / "dashboard.test.yml")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_alert_rules_fire_on_the_exporters_own_series(tmp_path):
+    """The shipped alert rules on the series the exporter emits for the fixture mesh, where n3's FRR is
+    stopped (tests/prometheus/rules.test.yml proves each rule on synthetic series; this proves that the
+    rules and the exporter agree on names and labels): the peers' BGP (both address families) and BFD
+    sessions to n3 and n3's FRR collector alert, nothing else does."""
+    tests = {
+        "rule_files": [str(REPO / "roles" / "exporter" / "files" / "prometheus-rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": promtool_series(),
+                "promql_expr_test": [
+                    {
+                        "expr": 'count by (alertname, instance, peer_host, collector) (ALERTS{alertstate="firing"})',
+                        "eval_time": "3m",
+                        "exp_samples": [
+                            {"labels": '{alertname="MeshoverBFDDown",instance="n1",peer_host="n3"}', "value": 1},
+                            {"labels": '{alertname="MeshoverBFDDown",instance="n2",peer_host="n3"}', "value": 1},
+                            {"labels": '{alertname="MeshoverBGPSessionDown",instance="n1",peer_host="n3"}', "value": 2},
+                            {"labels": '{alertname="MeshoverBGPSessionDown",instance="n2",peer_host="n3"}', "value": 2},
+                            {"labels": '{alertname="MeshoverCollectorDown",collector="frr",instance="n3"}', "value": 1},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "alerts.test.yml").write_text(json.dumps(tests))
+    proc = subprocess.run(
+        [promtool(), "test", "rules", str(tmp_path / "alerts.test.yml")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_mesh_graph_merges_both_views():
@@ -594,6 +731,39 @@ def get(server, path, timeout=3.0):
         return resp.status, resp.read().decode()
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    "accept, ctype",
+    [
+        (None, "text/plain; version=0.0.4"),
+        ("text/plain", "text/plain; version=0.0.4"),
+        # what Prometheus 2.42 sends: OpenMetrics first
+        (
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+            "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            "application/openmetrics-text; version=",  # 1.0.0; prometheus_client 0.16 (bookworm) says 0.0.1
+        ),
+    ],
+)
+def test_metrics_in_the_format_asked_with_process_metrics(serving, accept, ctype):
+    """/metrics: the mesh and the exporter's process_* metrics, OpenMetrics when the Accept header asks for it."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
+
+    server, _collector = serving()
+    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=3.0)
+    try:
+        conn.request("GET", "/metrics", headers={"Accept": accept} if accept else {})
+        resp = conn.getresponse()
+        body = resp.read().decode()
+    finally:
+        conn.close()
+    assert resp.status == 200 and resp.getheader("Content-Type").startswith(ctype)
+    parse = om_families if "openmetrics" in ctype else text_string_to_metric_families
+    found = {s.name: s.value for fam in parse(body) for s in fam.samples}
+    assert found["process_resident_memory_bytes"] > 0 and found["process_open_fds"] > 0
+    assert found["meshover_graph_node"] == 1 and found["meshover_exporter_collect_interval_seconds"] == 0.05
+    assert body.endswith("# EOF\n") == ("openmetrics" in ctype)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
