@@ -574,3 +574,22 @@ def test_coil_table_no_method_reads_is_refused_naming_host_and_variable(value, w
 def test_coil_table_some_method_reads_passes(value):
     # 70000: too large for FRR 10's table-direct but fine for the VRF method; the role decides on the node
     assert validate(inventory(n2={"meshover_coil_table": value})) == []
+
+
+def test_coil_table_that_is_a_source_routing_table_is_refused():
+    msg = only_problem(
+        inventory(
+            n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
+            n2={"meshover_coil_table": 20119},
+        )
+    )
+    assert msg.startswith("n2: meshover_coil_table 20119 is the source-routing table of n1")
+    assert (
+        validate(
+            inventory(
+                n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
+                n2={"meshover_coil_table": 119},
+            )
+        )
+        == []
+    )
