@@ -86,9 +86,14 @@ def test_the_unit_creates_the_vrf_brings_it_up_and_replays_coils_routes_for_a_ru
     calls = log.read_text().splitlines()
     assert "ip link add meshover-coil type vrf table 119" in calls
     assert "ip link set dev meshover-coil up" in calls
-    # Coil's routes are replaced by themselves (a running zebra hears of them); the kernel's own are left alone
-    assert "ip -4 route replace 10.88.3.0/27 dev lo proto 30 scope link table 119" in calls
-    assert "ip -6 route replace fd88:0:0:3::/120 dev lo proto 30 metric 1024 pref medium table 119" in calls
-    assert not any("replace" in c and "proto kernel" in c for c in calls)
+    # Coil's routes are deleted and added again, in that order (a running zebra hears of them); the kernel's own
+    # are left alone
+    for f, route in (
+        ("-4", "10.88.3.0/27 dev lo proto 30 scope link"),
+        ("-6", "fd88:0:0:3::/120 dev lo proto 30 metric 1024 pref medium"),
+    ):
+        deleted, added = f"ip {f} route del {route} table 119", f"ip {f} route add {route} table 119"
+        assert calls.index(deleted) < calls.index(added)
+    assert not any(("del" in c or "add" in c) and "proto kernel" in c for c in calls)
     assert calls.index("ip link add meshover-coil type vrf table 119") < calls.index("ip link set dev meshover-coil up")
     assert commands(unit, "ExecStop") == ["ip link del dev meshover-coil"]
