@@ -35,7 +35,9 @@ DEFAULT_FRR_MODE = "container"
 DEFAULT_FRR_IMAGE = "quay.io/frrouting/frr:10.4.1"
 DEFAULT_TIMERS = {"keepalive": 3, "hold": 9}
 DEFAULT_BFD = {"enabled": True, "interval": 300, "multiplier": 3}
-DEFAULT_COIL_TABLE = 119
+# The table Coil's coild exports its address blocks to by default (`--export-table-id`); the hand-off is
+# off unless a host sets meshover_coil_table (opt-in, issue 16).
+COIL_DEFAULT_EXPORT_TABLE = 119
 DEFAULT_PURELB_INTERFACE = "kube-lb0"
 # Maximum number of prefixes one session may bring in one address family (`neighbor MESH maximum-prefix`),
 # counted after the inbound policy. Above it FRR ends the session; it comes back after
@@ -84,9 +86,18 @@ def parse_bfd(value: Any) -> dict[str, Any]:
 
 
 def parse_table(value: Any) -> int:
+    """A Coil export table: any kernel table id that one of the Coil methods can read (see coil_method()).
+
+    The VRF method (FRR < 10) binds a VRF device to the table, which the kernel allows for any id but 0; the
+    main, local and default tables would put the node's own routes into the VRF. table-direct (FRR >= 10)
+    takes 1..65535 but main and local; the role refuses a larger id on such a node (coil_table_refusal()).
+    """
     table = parse_int(value, 1, 4294967295, " (a kernel routing table id)")
     if table in RESERVED_TABLES:
-        raise ValueError(f"is the kernel's reserved table {table}: use the table Coil exports to (default 119)")
+        raise ValueError(
+            f"is the kernel's reserved table {table}: use the table Coil exports to (coild's default is "
+            f"{COIL_DEFAULT_EXPORT_TABLE})"
+        )
     return table
 
 
@@ -136,7 +147,7 @@ BGP_MESH_PARSERS: dict[str, tuple[Any, Any]] = {
 BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
     "meshover_frr_mode": (parse_frr_mode, DEFAULT_FRR_MODE),
     "meshover_frr_image": (parse_image, DEFAULT_FRR_IMAGE),
-    "meshover_coil_table": (parse_optional(parse_table), DEFAULT_COIL_TABLE),
+    "meshover_coil_table": (parse_optional(parse_table), None),
     "meshover_purelb_interface": (parse_optional(parse_ifname), DEFAULT_PURELB_INTERFACE),
     "meshover_frr_extra_config": (parse_extra_config, ""),
     "meshover_frr_template": (parse_template, None),
@@ -299,7 +310,15 @@ def plan_bgp(
         # inbound policy turns that community into local-preference 0, so the others prefer any other path.
         "graceful_shutdown": options["meshover_bgp_graceful_shutdown"],
         # How FRR reads the table (coil_method) depends on the FRR version on the node: the role decides it.
-        "coil": None if options["meshover_coil_table"] is None else {"table": options["meshover_coil_table"]},
+        # `refused`: per method, why it cannot read this table ('' when it can); the role fails with it.
+        "coil": (
+            None
+            if options["meshover_coil_table"] is None
+            else {
+                "table": options["meshover_coil_table"],
+                "refused": {m: coil_table_refusal(m, options["meshover_coil_table"]) for m in COIL_METHODS},
+            }
+        ),
         "purelb": (
             None
             if options["meshover_purelb_interface"] is None
@@ -330,10 +349,12 @@ def bgp_settings_from(values: Mapping[str, Any]) -> BgpSettings:
 # 1:10.0-1): an optional epoch, major.minor, an optional patch and more numeric parts, then an optional
 # suffix that does not start with a digit or a dot (-1, ~deb12u2, -dev, rc1, +git...).
 _FRR_VERSION = re.compile(r"(?:\d+:)?v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.\d+)*(?:[-~+_a-zA-Z].*)?")
-# `redistribute table-direct` exists from FRR 10.0 on.
+# `redistribute table-direct` exists from FRR 10.0 on; it takes table ids 1..65535 (bgpd/bgp_vty.c, FRR 10.3).
 TABLE_DIRECT_SINCE = (10, 0, 0)
+TABLE_DIRECT_MAX = 65535
+COIL_METHODS = ("table-direct", "vrf")
 # The lines the frr_bgp role's probe prints (templates/frr_probe.sh.j2), one `key=value` each.
-PROBE_KEYS = ("mode", "runtime", "image_id", "frr_version", "source", "pulled", "note")
+PROBE_KEYS = ("mode", "runtime", "image_id", "frr_version", "source", "pulled", "coil_vrf", "note")
 
 
 def parse_frr_version(value: Any) -> tuple[int, int, int]:
@@ -351,16 +372,28 @@ def parse_frr_version(value: Any) -> tuple[int, int, int]:
 
 
 def coil_method(frr_version: str) -> str:
-    """How the FRR of this version reads the Coil table.
+    """How the FRR of this version reads the Coil table, in both address families.
 
     table-direct (FRR >= 10.0): BGP redistributes the kernel table without zebra importing it, so
-    nothing is installed back into the main table; IPv4 and IPv6.
-    import-table (older FRR, e.g. 8.4 in Debian bookworm): zebra imports the table (IPv4 only) and also
-    installs the routes into the main table. Denying them with `ip protocol table route-map` would keep
-    them out of the main table but, as verified on 8.4, also stops BGP from redistributing them.
+    nothing is installed back into the main table.
+    vrf (older FRR, e.g. 8.4 in Debian bookworm): a VRF device bound to the table makes its routes the
+    kernel routes of that VRF; a BGP instance in the VRF redistributes them, the default instance imports
+    them (`import vrf`) and announces them, and its `table-map` denies routes whose source VRF is that VRF,
+    so they are not installed into the main table. (`ip import-table` read IPv4 only, and zebra installed the
+    table into the main table: it is no longer used.)
     Raises ValueError when frr_version cannot be read (parse_frr_version).
     """
-    return "table-direct" if parse_frr_version(frr_version) >= TABLE_DIRECT_SINCE else "import-table"
+    return "table-direct" if parse_frr_version(frr_version) >= TABLE_DIRECT_SINCE else "vrf"
+
+
+def coil_table_refusal(method: str, table: int) -> str:
+    """Why this method cannot read this table ('' when it can). Preflight has refused the ids no method reads."""
+    if method == "table-direct" and table > TABLE_DIRECT_MAX:
+        return (
+            f"FRR 10's `redistribute table-direct` reads tables 1..{TABLE_DIRECT_MAX} only, and meshover_coil_table "
+            f"is {table}: export Coil's blocks to a table in that range (coild --export-table-id)"
+        )
+    return ""
 
 
 def parse_probe(text: str) -> dict[str, str]:

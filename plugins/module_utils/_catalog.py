@@ -266,12 +266,13 @@ CATALOG: dict[str, dict[str, Any]] = {
     "meshover_coil_table": {
         "scope": "host",
         "type": "int",
-        "default": 119,
+        "default": None,
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Kernel routing table whose routes (Coil's exported address blocks) the host announces, "
-        "without installing them into the main table. Null disables the hand-off. How FRR reads it follows the "
-        "FRR version frr_bgp reads on the node, never the image tag: table-direct from FRR 10.0, import-table "
-        "before (which also installs the routes into the main table).",
+        "description": "Kernel routing table whose routes (Coil's exported address blocks; coild exports to 119) "
+        "the host announces in IPv4 and IPv6, without installing them into its main table. Opt-in per host: "
+        "unset or null, no hand-off. How FRR reads it follows the FRR version frr_bgp reads on the node: "
+        "table-direct from FRR 10.0 (tables 1..65535), before that a VRF device bound to the table (any table "
+        "id). 0, 253, 254 and 255 are refused.",
     },
     "meshover_purelb_interface": {
         "scope": "host",

@@ -26,6 +26,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     bgp_settings_from,
     owned_prefix_counts,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import parse_table as parse_coil_table
 from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
@@ -45,7 +46,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     unroutable,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering
+from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering, gathering_tables
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -458,7 +459,29 @@ def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], Bg
     for host, host_vars in inventory.items():
         for var, (parser, default) in BGP_HOST_PARSERS.items():
             _host_value(problems, host, host_vars, var, parser, default)
+    problems.extend(_coil_table_clashes(inventory))
     return problems, bgp_settings_from(values)
+
+
+def _coil_table_clashes(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A Coil table must not be a source-routing table: every node but the gathering host routes through one,
+    and the Coil method reads its table whole (FRR < 10 binds a VRF to it)."""
+    by_table: dict[int, list[str]] = {}
+    for gatherer, table in gathering_tables(inventory).items():  # bad values are reported by check_gathering
+        by_table.setdefault(table, []).append(gatherer)
+    problems = []
+    for host, host_vars in inventory.items():
+        try:
+            table = parse_coil_table(host_vars["meshover_coil_table"])
+        except (KeyError, ValueError, TypeError):
+            continue  # unset, or reported by the parser above
+        if table in by_table:
+            problems.append(
+                f"{host}: meshover_coil_table {table} is the source-routing table of {', '.join(by_table[table])} "
+                "(meshover_gathering): give Coil's export table another id (coild --export-table-id), or move "
+                "the gathering host's table with meshover_gathering_table"
+            )
+    return problems
 
 
 def check_maximum_prefix(

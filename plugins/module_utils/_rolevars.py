@@ -56,6 +56,7 @@ ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "frr_bgp_container_unit": ("frr_bgp", {"type": "str"}),
     "frr_bgp_container_pull": ("frr_bgp", {"type": "str", "choices": ["always", "missing", "never", "newer"]}),
     "frr_bgp_container_capabilities": ("frr_bgp", {"type": "list", "elements": "str"}),
+    "frr_bgp_coil_vrf": ("frr_bgp", {"type": "str"}),
     "frr_bgp_packages": ("frr_bgp", {"type": "list", "elements": "str"}),
     "frr_bgp_package_unit": ("frr_bgp", {"type": "str"}),
     "frr_bgp_package_state": ("frr_bgp", {"type": "str", "choices": ["present", "latest"]}),
@@ -105,7 +106,7 @@ NODE_PATHS = (
 # A directory on the controller (relative to the working directory, or empty: no cache).
 CONTROLLER_DIRS = ("wireguard_mesh_key_cache_dir",)
 # Linux interface names (a string, or a list of them): in nftables, sysctl.d and unit files.
-INTERFACES = ("gre_overlay_wg_interface", "gre_overlay_accept_ra_interfaces")
+INTERFACES = ("gre_overlay_wg_interface", "gre_overlay_accept_ra_interfaces", "frr_bgp_coil_vrf")
 # Lists of Debian packages, installed by meshover.mesh.bundle (which takes plain names only).
 PACKAGE_LISTS = ("wireguard_mesh_packages", "frr_bgp_packages", "exporter_packages")
 SERVICE_UNITS = ("frr_bgp_container_unit", "frr_bgp_package_unit")

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Routing scenarios run ON a lab node (stdlib only): bgp_lab.py ACTION 'JSON'.
 
-handoff       {"coil": {"table": 119, "prefix": P, "address": A} | null, "vip": {"interface": I, "address": A} | null}
-              puts a Coil-style route into the export table (and an address inside it on lo), or a VIP on
-              PureLB's interface.
+handoff       {"coil": {"table": 119, "prefix": P, "address": A} | null,
+               "vip": {"interface": I, "addresses": [A, ...]} | null}
+              puts a Coil-style route into the export table (and an address inside it on lo), or VIPs (IPv4
+              and IPv6) on PureLB's interface.
 hijack        {"asn": own ASN, "victim6": prefix, "victim4": prefix | null, "peer_if": tunnel towards the observer}
               originates another node's loopbacks and lifts the node's own outbound filter, so only the
               observer's inbound origin validation can stop them. Proves they are advertised.
@@ -64,7 +65,9 @@ def handoff(arg: dict) -> int:
         if run(["ip", "link", "show", vip["interface"]]).returncode != 0:
             run(["ip", "link", "add", vip["interface"], "type", "dummy"], check=True)
         run(["ip", "link", "set", vip["interface"], "up"], check=True)
-        run(["ip", "addr", "replace", vip["address"], "dev", vip["interface"]], check=True)
+        for address in vip["addresses"]:
+            nodad = ["nodad"] if ":" in address else []  # PureLB's addresses are usable at once
+            run(["ip", "addr", "replace", address, "dev", vip["interface"], *nodad], check=True)
         print(run(["ip", "addr", "show", vip["interface"]]).stdout)
     return 0
 

@@ -88,6 +88,7 @@ def render(**overrides):
         "frr_bgp__version_cache": "/nonexistent/cache",
         "ansible_check_mode": False,
         "frr_bgp__probe_retry_delay": 0,
+        "frr_bgp_coil_vrf": "meshover-coil",
         **overrides,
     }
     return env.get_template("frr_probe.sh.j2").render(**values)
@@ -272,3 +273,20 @@ def test_container_named_runtime_is_looked_up_alone(tmp_path):
     os.remove(node.bin / "docker")
     out, _stdout, _log = node.run(render(frr_bgp__runtime_candidates=["docker"]))
     assert out["runtime"] == "" and out["note"] == "no container runtime installed (docker)"
+
+
+def test_the_coil_vrf_device_is_reported(node):
+    """coil_vrf=yes only when `ip link show dev <frr_bgp_coil_vrf>` finds the device (the role deletes a stale one)."""
+    script = render(frr_bgp_plan={"frr": {"mode": "package", "image": IMAGE}})
+    out, _stdout, _log = node.run(script, dpkg="installed 8.4.4-1.1~deb12u2")
+    assert out["coil_vrf"] == "no"  # no such device (here: no `ip` at all)
+    ip = node.bin / "ip"
+    ip.write_text('#!/bin/sh\necho "ip $*" >> "$STUB_LOG"\n[ "$*" = "link show dev meshover-coil" ]\n')
+    ip.chmod(0o755)
+    out, _stdout, log = node.run(script, dpkg="installed 8.4.4-1.1~deb12u2")
+    assert out["coil_vrf"] == "yes" and "ip link show dev meshover-coil" in log
+    out, _stdout, _log = node.run(
+        render(frr_bgp_plan={"frr": {"mode": "package", "image": IMAGE}}, frr_bgp_coil_vrf="other"),
+        dpkg="installed 8.4.4-1.1~deb12u2",
+    )
+    assert out["coil_vrf"] == "no"

@@ -157,7 +157,7 @@ def test_bgp_undrained_filter():
 
 def test_frr_coil_method_filter():
     assert frr_coil_method("10.3.1") == "table-direct"
-    assert frr_coil_method("8.4.4-1.1~deb12u2") == "import-table"
+    assert frr_coil_method("8.4.4-1.1~deb12u2") == "vrf"
     assert frr_coil_method("1:10.0-1") == "table-direct"
     with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_coil_method: 'lab' is not an FRR version"):
         frr_coil_method("lab")

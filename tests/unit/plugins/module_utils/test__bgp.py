@@ -12,9 +12,11 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     DEFAULT_FRR_IMAGE,
     PROBE_KEYS,
     coil_method,
+    coil_table_refusal,
     parse_bfd,
     parse_frr_version,
     parse_probe,
+    parse_table,
     parse_timers,
     prefix_entry,
     undrained_prefixes,
@@ -58,8 +60,8 @@ def test_plan_of_n1():
     assert bgp["bfd"] == {"enabled": True, "interval": 300, "multiplier": 3}
     assert bgp["graceful_restart"] is False
     assert bgp["graceful_shutdown"] is False
-    # the method (table-direct or import-table) follows the FRR version the role reads on the node
-    assert bgp["coil"] == {"table": 119}
+    # the Coil hand-off is opt-in per host (unset: off); the method follows the FRR version read on the node
+    assert bgp["coil"] is None
     assert bgp["purelb"] == {"interface": "kube-lb0"}
     assert bgp["frr"] == {"mode": "container", "image": DEFAULT_FRR_IMAGE, "template": None, "extra_config": ""}
     n2 = next(o for o in bgp["origins"] if o["host"] == "n2")
@@ -162,13 +164,14 @@ def test_parsers_and_helpers():
 def test_plan_coil_does_not_depend_on_mode_or_image():
     plan, _w, _u = plan_mesh(
         inv(
-            n1={"meshover_frr_image": "10.0.2.100/frr:lab"},
-            n2={"meshover_frr_image": "quay.io/frrouting/frr@sha256:" + "0" * 64},
+            n1={"meshover_frr_image": "10.0.2.100/frr:lab", "meshover_coil_table": 119},
+            n2={"meshover_frr_image": "quay.io/frrouting/frr@sha256:" + "0" * 64, "meshover_coil_table": 119},
             n3={"meshover_frr_mode": "package", "meshover_coil_table": 120},
         )
     )
-    assert plan["n1"]["bgp"]["coil"] == plan["n2"]["bgp"]["coil"] == {"table": 119}
-    assert plan["n3"]["bgp"]["coil"] == {"table": 120}
+    none_refused = {"table-direct": "", "vrf": ""}
+    assert plan["n1"]["bgp"]["coil"] == plan["n2"]["bgp"]["coil"] == {"table": 119, "refused": none_refused}
+    assert plan["n3"]["bgp"]["coil"] == {"table": 120, "refused": none_refused}
 
 
 @pytest.mark.parametrize(
@@ -183,10 +186,10 @@ def test_plan_coil_does_not_depend_on_mode_or_image():
         ("v10.2.2", (10, 2, 2), "table-direct"),
         ("10.3.1.2+custom", (10, 3, 1), "table-direct"),
         (" 10.3.1\n", (10, 3, 1), "table-direct"),
-        ("8.4.4-1.1~deb12u2", (8, 4, 4), "import-table"),  # Debian 12's package
-        ("9.1.3", (9, 1, 3), "import-table"),
-        ("9.99.99", (9, 99, 99), "import-table"),
-        ("2:8.4rc1", (8, 4, 0), "import-table"),
+        ("8.4.4-1.1~deb12u2", (8, 4, 4), "vrf"),  # Debian 12's package
+        ("9.1.3", (9, 1, 3), "vrf"),
+        ("9.99.99", (9, 99, 99), "vrf"),
+        ("2:8.4rc1", (8, 4, 0), "vrf"),
     ],
 )
 def test_frr_version_and_coil_method(version, parsed, method):
@@ -211,6 +214,7 @@ def test_parse_probe_container():
         "frr_version": "10.3.1",
         "source": "cache",
         "pulled": "",
+        "coil_vrf": "",
         "note": "",
     }
 
@@ -254,6 +258,7 @@ def _render_frr_conf(bgp_plan, coil_method="table-direct"):
     return env.get_template("frr.conf.j2").render(
         frr_bgp_plan=bgp_plan,
         frr_bgp_runtime={"coil_method": coil_method},
+        frr_bgp_coil_vrf="meshover-coil",
         ansible_managed="Ansible managed",
     )
 
@@ -265,19 +270,60 @@ def _af_block(conf, af):
 
 
 def test_frr_conf_coil_follows_the_method_read_on_the_node():
-    plan, _w, _u = plan_mesh(inv(n3={"meshover_coil_table": None}))
+    plan, _w, _u = plan_mesh(inv(n1={"meshover_coil_table": 119}))
     direct = _render_frr_conf(plan["n1"]["bgp"], "table-direct")
     for af in ("ipv4", "ipv6"):
         assert f"  redistribute table-direct 119 route-map MO-SHARED-{af.upper()}" in _af_block(direct, af)
-    assert "import-table" not in direct and "redistribute table 119" not in direct
-    imported = _render_frr_conf(plan["n1"]["bgp"], "import-table")
-    assert "  redistribute table 119 route-map MO-SHARED-IPV4" in _af_block(imported, "ipv4")
-    assert not any("redistribute table" in line for line in _af_block(imported, "ipv6"))  # no IPv6 import
-    assert "ip import-table 119" in imported.splitlines() and "table-direct" not in imported
-    # no Coil table: neither, whatever the version
-    for method in ("table-direct", "import-table"):
+    assert "import-table" not in direct and "vrf" not in direct and "MO-COIL-RIB" not in direct
+    # FRR < 10: the VRF bound to the table, redistributed there, imported into the default instance in both
+    # families, and kept out of the main table by the table-map
+    vrf = _render_frr_conf(plan["n1"]["bgp"], "vrf")
+    lines = vrf.splitlines()
+    for af in ("ipv4", "ipv6"):
+        block = _af_block(vrf, af)  # the default instance's (it comes first)
+        assert "  import vrf meshover-coil" in block and "  table-map MO-COIL-RIB" in block
+        assert not any("redistribute table" in line or "redistribute kernel" in line for line in block)
+    assert "import-table" not in vrf and "table-direct" not in vrf
+    instance = lines[lines.index(f"router bgp {ASN['n1']} vrf meshover-coil") :]
+    instance = instance[: instance.index("exit")]
+    assert " bgp router-id 10.99.0.56" in instance
+    for af in ("ipv4", "ipv6"):
+        at = instance.index(f" address-family {af} unicast")
+        assert instance[at + 1] == f"  redistribute kernel route-map MO-SHARED-{af.upper()}"
+    rib = _blocks(vrf, "route-map MO-COIL-RIB ")
+    assert rib == [
+        ["route-map MO-COIL-RIB deny 10", " match source-vrf meshover-coil", "exit"],
+        ["route-map MO-COIL-RIB permit 20", "exit"],
+    ]
+    # the VRF instance comes after the default one (FRR's own order, what frr-reload.py compares against)
+    assert lines.index(f"router bgp {ASN['n1']}") < lines.index(f"router bgp {ASN['n1']} vrf meshover-coil")
+    # no Coil table (the default): neither, whatever the version
+    for method in ("table-direct", "vrf"):
         conf = _render_frr_conf(plan["n3"]["bgp"], method)
-        assert "table-direct" not in conf and "import-table" not in conf and "redistribute table" not in conf
+        assert "table-direct" not in conf and "import vrf" not in conf and " vrf " not in conf
+        assert "MO-COIL-RIB" not in conf and "redistribute kernel" not in conf
+
+
+def test_coil_hand_off_is_opt_in_and_each_method_says_what_it_refuses():
+    plan, _w, _u = plan_mesh(inv(n1={"meshover_coil_table": 119}, n2={"meshover_coil_table": 70000}))
+    assert plan["n1"]["bgp"]["coil"] == {"table": 119, "refused": {"table-direct": "", "vrf": ""}}
+    refused = plan["n2"]["bgp"]["coil"]["refused"]
+    assert refused["vrf"] == ""
+    assert "reads tables 1..65535 only" in refused["table-direct"] and "70000" in refused["table-direct"]
+    assert plan["n3"]["bgp"]["coil"] is None
+    assert coil_table_refusal("table-direct", 65535) == "" and coil_table_refusal("table-direct", 65536) != ""
+    assert coil_table_refusal("vrf", 4294967295) == ""
+
+
+@pytest.mark.parametrize("value", [0, 253, 254, 255, 4294967296, -1, "x"])
+def test_coil_table_refused_by_every_method(value):
+    with pytest.raises(ValueError):
+        parse_table(value)
+
+
+@pytest.mark.parametrize("value", [1, 119, 252, 256, 65535, 65536, 4294967295])
+def test_coil_table_some_method_reads(value):
+    assert parse_table(value) == value
 
 
 def _blocks(conf, header):

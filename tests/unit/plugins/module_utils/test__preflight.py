@@ -553,3 +553,43 @@ def test_endpoint_index_bounds_and_families():
     assert [h for h, _addr in index.inside(ip_network("10.0.1.0/32"))] == ["c"]
     assert index.inside(ip_network("::a00:0/120")) == [("d", ip_address("::a00:1"))]
     assert index.inside(ip_network("192.0.2.0/24")) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (254, "reserved table 254"),
+        (255, "reserved table 255"),
+        (0, "meshover_coil_table"),
+        (4294967296, "meshover_coil_table"),
+        ("main", "meshover_coil_table"),
+    ],
+)
+def test_coil_table_no_method_reads_is_refused_naming_host_and_variable(value, words):
+    msg = only_problem(inventory(n2={"meshover_coil_table": value}))
+    assert "n2" in msg and "meshover_coil_table" in msg and words in msg
+
+
+@pytest.mark.parametrize("value", [119, 70000, None])
+def test_coil_table_some_method_reads_passes(value):
+    # 70000: too large for FRR 10's table-direct but fine for the VRF method; the role decides on the node
+    assert validate(inventory(n2={"meshover_coil_table": value})) == []
+
+
+def test_coil_table_that_is_a_source_routing_table_is_refused():
+    msg = only_problem(
+        inventory(
+            n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
+            n2={"meshover_coil_table": 20119},
+        )
+    )
+    assert msg.startswith("n2: meshover_coil_table 20119 is the source-routing table of n1")
+    assert (
+        validate(
+            inventory(
+                n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
+                n2={"meshover_coil_table": 119},
+            )
+        )
+        == []
+    )

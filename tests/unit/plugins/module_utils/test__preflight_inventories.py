@@ -115,7 +115,7 @@ def test_the_doc_scan_finds_the_known_examples():
     assert ("meshover_endpoint", "192.0.2.30") in found  # README.md
     assert ("meshover_endpoint", "2001:db8:30::1") in found  # docs/quickstart.md
     assert ("meshover_gathering", "['198.51.100.0/24', '2001:db8:100::/64']") in found  # docs/source-routing.md
-    assert ("meshover_shared_prefixes", "['10.88.0.0/16', '10.77.0.0/24', 'fd88::/48']") in found
+    assert ("meshover_shared_prefixes", "['10.88.0.0/16', '10.77.0.0/24', 'fd88::/48', 'fd77::/64']") in found
 
 
 @pytest.mark.parametrize(("var", "value"), DOC_VALUES)
