@@ -34,7 +34,7 @@ NESTED = {
 
 
 def test_depths_and_memberships_follow_ansible():
-    groups, _ = parse_export(export(NESTED))
+    groups = parse_export(export(NESTED))[0]
     d = depths(groups)
     assert d["all"] == 0 and d["mesh"] == 1 and d["eu"] == 2 and d["fra"] == 3
     assert "web" not in d or d["web"] >= 0
