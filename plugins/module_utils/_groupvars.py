@@ -23,10 +23,11 @@ from typing import Any
 DEFAULT_PRIORITY = 1
 
 
-def parse_export(text: str) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def parse_export(text: str | Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """({group: {"hosts": [...], "children": [...], "vars": {...}}}, {host: its own variables}) from
-    ansible-inventory's JSON (--export: a host's own variables apart from its groups')."""
-    data = json.loads(text)
+    ansible-inventory's JSON (--export: a host's own variables apart from its groups'), as text or
+    already decoded."""
+    data = json.loads(text) if isinstance(text, str) else text
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     host_vars = {h: dict(v or {}) for h, v in ((data.get("_meta") or {}).get("hostvars") or {}).items()}

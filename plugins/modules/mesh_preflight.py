@@ -58,7 +58,8 @@ options:
     description:
       - The output of C(ansible-inventory --list --export) for the same inventory (group variables kept on
         their groups), to find hosts given different values by two groups. Empty skips that check.
-    type: str
+      - Its text, or the dict it decodes to (ansible-core 2.18 turns a templated JSON text into a dict).
+    type: raw
     default: ""
   inventory_export_error:
     description:
@@ -125,7 +126,7 @@ def main() -> None:
         argument_spec={
             "inventory": {"type": "dict", "required": True},
             "role_vars": {"type": "dict", "default": {}},
-            "inventory_export": {"type": "str", "default": ""},
+            "inventory_export": {"type": "raw", "default": ""},
             "inventory_export_error": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
@@ -133,9 +134,10 @@ def main() -> None:
     result = check(module.params["inventory"], module.params["role_vars"])
     problems = list(result.problems)
     error = module.params["inventory_export_error"].strip()
-    if not error and module.params["inventory_export"].strip():
+    export = module.params["inventory_export"]
+    if not error and (export.strip() if isinstance(export, str) else export):
         try:
-            groups, host_vars = parse_export(module.params["inventory_export"])
+            groups, host_vars = parse_export(export)
         except ValueError as exc:
             error = f"its output is not the inventory's JSON ({exc})"
         else:

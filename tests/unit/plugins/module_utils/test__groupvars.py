@@ -86,3 +86,9 @@ def test_ranked_groups_host_values_and_equal_values_pass(a_vars, host_vars):
 def test_not_json_is_a_value_error():
     with pytest.raises(ValueError):
         parse_export("[WARNING]: no inventory")
+
+
+def test_decoded_export_is_read_like_its_text():
+    """ansible-core 2.18 hands the module the templated JSON already decoded."""
+    text = export({"mesh": {"hosts": ["n1"], "vars": {"exporter_port": 1}}})
+    assert parse_export(json.loads(text)) == parse_export(text)
