@@ -11,22 +11,16 @@ import shutil
 import subprocess
 
 import pytest
+from role_templates import render as render_template
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ARGS = ["-c", "show bgp summary json", "-c", "show bfd peers json", "-c", "show version"]
 
 
 def _render(runtime):
-    jinja2 = pytest.importorskip("jinja2")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT / "roles" / "exporter" / "templates")),
-        trim_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["comment"] = lambda text, *a, **k: f"# {text}"
-    env.filters["quote"] = lambda s: shlex.quote(str(s))
-    return env.get_template("meshover-frr-state.j2").render(
-        ansible_managed="Ansible managed",
+    return render_template(
+        "exporter",
+        "meshover-frr-state.j2",
         exporter_frr_container_name="frr",
         exporter_container_runtime=runtime,
         exporter_command_timeout=5.0,

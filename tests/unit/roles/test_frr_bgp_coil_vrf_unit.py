@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+from role_templates import render as render_template
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SH = shutil.which("sh")
@@ -35,15 +36,9 @@ exit 0
 
 
 def render():
-    jinja2 = pytest.importorskip("jinja2")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT / "roles" / "frr_bgp" / "templates")),
-        trim_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["comment"] = lambda text, *a, **k: f"# {text}"
-    return env.get_template("meshover-coil-vrf.service.j2").render(
-        ansible_managed="Ansible managed",
+    return render_template(
+        "frr_bgp",
+        "meshover-coil-vrf.service.j2",
         frr_bgp_coil_vrf="meshover-coil",
         frr_bgp_plan={"coil": {"table": 119}},
         frr_bgp_package_unit="frr.service",

@@ -9,26 +9,19 @@ verify, tasks/firewall.yml)."""
 from __future__ import annotations
 
 import pathlib
-import re
 import shutil
 import subprocess
 
-import jinja2
 import pytest
+from role_templates import render as render_template
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def render(sources):
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT / "roles" / "gre_overlay" / "templates")),
-        trim_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["comment"] = lambda text, *a, **k: f"# {text}"
-    env.tests["search"] = lambda value, pattern: re.search(pattern, value) is not None  # Ansible's test
-    return env.get_template("meshover.nft.j2").render(
-        ansible_managed="Ansible managed",
+    return render_template(
+        "gre_overlay",
+        "meshover.nft.j2",
         gre_overlay_wg_interface="meshover0",
         gre_overlay_wg_port=51820,
         gre_overlay_firewall_exporter_port=9474,

@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import pathlib
 
-import pytest
+from role_templates import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def _render(interfaces):
-    jinja2 = pytest.importorskip("jinja2")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT / "roles" / "gre_overlay" / "templates")),
-        trim_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["comment"] = lambda text, *a, **k: f"# {text}"
-    return env.get_template("90-meshover.conf.j2").render(
-        ansible_managed="Ansible managed", gre_overlay_accept_ra_interfaces=interfaces
-    )
+    return render("gre_overlay", "90-meshover.conf.j2", gre_overlay_accept_ra_interfaces=interfaces)
 
 
 def _proc_sys(key):
