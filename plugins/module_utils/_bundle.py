@@ -278,8 +278,6 @@ TIMEOUTS = {
     "systemd-sysusers": 120,
     "validate": 120,
 }
-TIMEOUT_KILL_AFTER = 30
-TIMEOUT_RC = 124  # coreutils timeout(1): the command ran out of time
 
 LOCK_PATTERNS = ("could not get lock", "is another process using it", "unable to lock directory")
 NOT_FOUND_PATTERNS = (
@@ -358,14 +356,6 @@ def apt_argv(apt_get, action, packages=(), lock_timeout=0):
     if action == "update":
         return [apt_get, "update", "-q"]
     raise ValueError(f"unknown apt-get action {action!r}")
-
-
-def with_timeout(timeout_bin, seconds, argv):
-    """argv run under coreutils timeout(1) (TERM after `seconds`, KILL 30 s later); argv itself when
-    timeout(1) is not there."""
-    if not timeout_bin:
-        return list(argv)
-    return [timeout_bin, f"--kill-after={TIMEOUT_KILL_AFTER}", str(int(max(1, seconds))), *argv]
 
 
 def retry_delay(now, deadline, attempt):

@@ -305,7 +305,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     APT_UPDATE_STAMP,
     PENDING_DIR,
     SHOW_PROPERTIES,
-    TIMEOUT_RC,
     TIMEOUTS,
     apt_argv,
     file_actions,
@@ -330,10 +329,9 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     validate_files,
     validate_packages,
     validate_pending,
-    with_timeout,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import C_ENV, TIMEOUT_RC, with_timeout
 
-C_ENV = {"LC_ALL": "C", "LANG": "C"}
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
 DPKG_FRONTEND_LOCK = "/var/lib/dpkg/lock-frontend"
 

@@ -163,6 +163,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     want_view,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 
 AF_INET6 = 10
 IFF_UP = 0x1
@@ -183,9 +184,8 @@ def current_links(module) -> list:
     """All links and their IPv6 addresses, read with iproute2's JSON output (no pyroute2 import);
     through netlink when this ip cannot print JSON."""
     ip = module.get_bin_path("ip", required=True)
-    env = {"LC_ALL": "C"}
-    rc1, links, _err = module.run_command([ip, "-j", "-d", "link", "show"], environ_update=env)
-    rc2, addrs, _err = module.run_command([ip, "-j", "-6", "addr", "show"], environ_update=env)
+    rc1, links, _err = run_bounded(module, [ip, "-j", "-d", "link", "show"])
+    rc2, addrs, _err = run_bounded(module, [ip, "-j", "-6", "addr", "show"])
     try:
         if rc1 == 0 and rc2 == 0:
             return links_from_ip_json(json.loads(links), json.loads(addrs))
@@ -269,7 +269,7 @@ class Applier(NetlinkApplier):
         mode = _attr(links[0], "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE") if links else None
         if mode != ADDR_GEN_MODE_NONE:
             ip = self.module.get_bin_path("ip", required=True)
-            rc, _out, err = self.module.run_command([ip, "link", "set", "dev", name, "addrgenmode", "none"])
+            rc, _out, err = run_bounded(self.module, [ip, "link", "set", "dev", name, "addrgenmode", "none"])
             if rc != 0:
                 self.module.fail_json(msg=f"ip link set dev {name} addrgenmode none failed: {err.strip()}")
 

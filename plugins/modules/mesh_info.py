@@ -198,16 +198,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bundle import TIMEOUT_RC, with_timeout
 from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
     VTYSH_ARGS,
     expected_from_plan,
     node_view,
     read_sources,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import C_ENV, TIMEOUT_RC, with_timeout
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import config_peer_names
-
-C_ENV = {"LC_ALL": "C", "LANG": "C"}
 
 
 class Reader:

@@ -133,6 +133,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._node_preflight impo
     evaluate,
     gather,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 
 
 def main() -> None:
@@ -145,12 +146,10 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    # A wedged command (nft, systemctl) must not hang the play: bound each one with coreutils' timeout.
-    timeout = module.get_bin_path("timeout")
 
+    # A wedged command (nft, systemctl) must not hang the play: each one is bounded by timeout(1).
     def run(argv):
-        cmd = [timeout, str(COMMAND_TIMEOUT), *argv] if timeout else list(argv)
-        return module.run_command(cmd, check_rc=False, environ_update={"LC_ALL": "C"})
+        return run_bounded(module, argv, seconds=COMMAND_TIMEOUT)
 
     facts = gather(run, module.get_bin_path)
     p = module.params

@@ -142,6 +142,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
     SourceRoutingError,
     diff_is_empty,
@@ -189,11 +190,11 @@ def read_with_ip(module, protocol, tables):
         return None
 
     def ip_json(*args):
-        rc, out, err = module.run_command([ip, "-N", "-j", *args], environ_update={"LC_ALL": "C"})
+        rc, out, err = run_bounded(module, [ip, "-N", "-j", *args])
         if rc != 0 and "table does not exist" in err:  # a table nobody has put a route in yet
             return []
         if rc != 0:
-            raise ValueError(f"ip {' '.join(args)}: rc {rc}")
+            raise ValueError(f"ip {' '.join(args)}: rc {rc}: {err.strip()}")
         return json.loads(out) if out.strip() else []
 
     try:

@@ -162,6 +162,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
     config_peer_names,
@@ -180,7 +181,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
 )
 
 CONFIG_MODE = 0o600
-C_ENV = {"LC_ALL": "C", "LANG": "C"}
 
 
 class WireGuardInterface:
@@ -201,7 +201,7 @@ class WireGuardInterface:
 
     # -- read-only probes (also run in check mode) -------------------------------------------
     def run_ro(self, argv, data=None):
-        return self.module.run_command(argv, data=data, environ_update=C_ENV)
+        return run_bounded(self.module, argv, data=data)
 
     def own_public_key(self):
         if not os.path.exists(self.key_path):
@@ -247,7 +247,7 @@ class WireGuardInterface:
 
     def apply(self):
         for argv in self.commands:
-            rc, _out, err = self.module.run_command(argv, environ_update=C_ENV)
+            rc, _out, err = run_bounded(self.module, argv)
             if rc != 0:
                 self.module.fail_json(
                     msg=f"{shlex.join(argv)} failed (rc={rc}): {err.strip()}", commands=self.printable()

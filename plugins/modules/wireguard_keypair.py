@@ -99,6 +99,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import is_valid_key
 
 KEY_MODE = 0o600
@@ -106,7 +107,7 @@ DIR_MODE = 0o700
 
 
 def public_key(module, wg, private_key):
-    rc, out, err = module.run_command([wg, "pubkey"], data=private_key, environ_update={"LC_ALL": "C"})
+    rc, out, err = run_bounded(module, [wg, "pubkey"], data=private_key)
     pub = out.strip()
     if rc != 0 or not is_valid_key(pub):
         module.fail_json(msg=f"wg pubkey failed (rc={rc}): {err.strip()}")
@@ -174,7 +175,7 @@ def replace_key(module, path, key):
 
 
 def generate_key(module, wg):
-    rc, out, err = module.run_command([wg, "genkey"], environ_update={"LC_ALL": "C"})
+    rc, out, err = run_bounded(module, [wg, "genkey"])
     key = out.strip()
     if key:
         module.no_log_values.add(key)

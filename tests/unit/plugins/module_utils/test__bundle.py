@@ -26,7 +26,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     unit_actions,
     validate_files,
     validate_packages,
-    with_timeout,
 )
 
 WANT = {"path": "/etc/x", "state": "present", "content": "a\n", "mode": 0o640, "uid": 0, "gid": 7}
@@ -269,18 +268,6 @@ def test_apt_argv():
     assert "DPkg::Lock::Timeout=287" in install and "Dpkg::Options::=--force-confold" in install
     with pytest.raises(ValueError):
         apt_argv("apt-get", "remove")
-
-
-def test_with_timeout():
-    assert with_timeout("/usr/bin/timeout", 60, ["dpkg-query", "-W"]) == [
-        "/usr/bin/timeout",
-        "--kill-after=30",
-        "60",
-        "dpkg-query",
-        "-W",
-    ]
-    assert with_timeout(None, 60, ["x"]) == ["x"]
-    assert with_timeout("timeout", 0, ["x"])[2] == "1"
 
 
 def test_retry_delay_backs_off_and_stops_at_the_deadline():

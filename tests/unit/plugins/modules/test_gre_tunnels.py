@@ -10,7 +10,7 @@ import json
 
 import pytest
 from ansible.module_utils import basic
-from module_args import patch_module_args
+from module_args import bounded, patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.module_utils._gre import render_batch
@@ -201,6 +201,7 @@ def kernel(monkeypatch):
     k.commands = []
 
     def run_command(self, args, **kw):
+        args = bounded(args)
         if args[1] == "-j":
             k.reads += 1
             return (0, k.ip_json(args), "") if k.ip_works else (255, "", "Option -j is unknown")

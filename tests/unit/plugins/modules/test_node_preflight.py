@@ -83,4 +83,4 @@ def test_commands_are_bounded_by_timeout(run, monkeypatch):
     (rc, _result), seen = run({})
     assert rc == 0
     seen["runner"](["/usr/sbin/nft", "-j", "list", "ruleset"])
-    assert calls == [["/usr/bin/timeout", "10", "/usr/sbin/nft", "-j", "list", "ruleset"]]
+    assert calls == [["/usr/bin/timeout", "--kill-after=30", "10", "/usr/sbin/nft", "-j", "list", "ruleset"]]

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from ansible.module_utils import basic
-from module_args import patch_module_args
+from module_args import bounded, patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.modules import source_routes
@@ -183,6 +183,7 @@ def kernel(monkeypatch):
     monkeypatch.setattr(_pyroute2_dep, "HAS_PYROUTE2", True)
 
     def run_command(self, args, **kw):
+        args = bounded(args)
         assert args[:3] == ["/usr/sbin/ip", "-N", "-j"], args
         k.ip_calls += 1
         if not k.ip_works:
@@ -333,7 +334,7 @@ def test_netlink_read_gives_the_same_as_ip(kernel, capsys, tmp_path):
     assert res_nl == res_ip and len(res_ip["routes_deleted"]) == 4
     tables = {4: {22742}, 6: {22742}}
     module = type(
-        "M", (), {"get_bin_path": lambda self, n: "/usr/sbin/ip", "run_command": basic.AnsibleModule.run_command}
+        "M", (), {"get_bin_path": lambda self, n: f"/usr/sbin/{n}", "run_command": basic.AnsibleModule.run_command}
     )
     via_ip = source_routes.read_with_ip(module(), 77, tables)
     kernel.ip_works = False

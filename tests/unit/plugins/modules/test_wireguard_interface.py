@@ -10,7 +10,7 @@ import stat
 
 import pytest
 from ansible.module_utils import basic
-from module_args import patch_module_args
+from module_args import bounded, patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import render_config
 from ansible_collections.meshover.mesh.plugins.modules import wireguard_interface
@@ -116,7 +116,7 @@ class FakeSystem:
 @pytest.fixture
 def system(monkeypatch):
     fake = FakeSystem()
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(args, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(bounded(args), **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}")
     return fake
 

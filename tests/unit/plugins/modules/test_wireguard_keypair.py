@@ -11,7 +11,7 @@ import stat
 
 import pytest
 from ansible.module_utils import basic
-from module_args import patch_module_args
+from module_args import bounded, patch_module_args
 
 from ansible_collections.meshover.mesh.plugins.modules import wireguard_keypair
 
@@ -47,7 +47,7 @@ class FakeWg:
 @pytest.fixture
 def wg(monkeypatch):
     fake = FakeWg()
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(args, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(bounded(args), **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}")
     return fake
 
@@ -144,7 +144,7 @@ class RotatingWg(FakeWg):
 @pytest.fixture
 def rwg(monkeypatch):
     fake = RotatingWg()
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(args, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(bounded(args), **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}")
     return fake
 
