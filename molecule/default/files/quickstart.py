@@ -59,6 +59,7 @@ the doc does not parse, a check fails or WORKDIR is not empty; 124 when a comman
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -84,6 +85,9 @@ RUN_INFOS = frozenset({"sh", "bash"})
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 RECAP_PAIR = re.compile(r"(\w+)=(\d+)")
+FATAL = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\].*? => (?P<rest>\{.*)$")
+TASK_LINE = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<name>.*)\]")
+DETAIL_LINES = 15  # the last lines of a failed task's stderr and stdout shown in the summary
 
 # Shell words that are not programs on PATH.
 BUILTINS = frozenset(
@@ -465,6 +469,56 @@ def recap_problems(output, expected):
     ]
 
 
+def failures(output):
+    """[{host, task, rc, msg, stderr, stdout}] of the failed tasks in an ansible-playbook output: the
+    JSON after ``fatal: [host]: FAILED! =>`` (one line, or pretty-printed over several), so that the
+    reason of a failure reaches the end of the log and is not lost in the middle of a long result."""
+    lines = ANSI.sub("", output).splitlines()
+    found, task, i = [], "", 0
+    while i < len(lines):
+        line = lines[i]
+        heading = TASK_LINE.match(line)
+        if heading:
+            task = heading.group("name")
+        match = FATAL.match(line)
+        i += 1
+        if not match:
+            continue
+        text, result = match.group("rest"), None
+        while result is None:
+            try:
+                result = json.loads(text)
+            except ValueError:
+                if i >= len(lines) or text.count("\n") > 5000:
+                    break
+                text += "\n" + lines[i]
+                i += 1
+        result = result if isinstance(result, dict) else {}
+        found.append(
+            {
+                "host": match.group("host"),
+                "task": task,
+                "rc": result.get("rc"),
+                "msg": str(result.get("msg", "")),
+                "stderr": str(result.get("stderr", "")).splitlines()[-DETAIL_LINES:],
+                "stdout": str(result.get("stdout", "")).splitlines()[-DETAIL_LINES:],
+            }
+        )
+    return found
+
+
+def failure_summary(output):
+    """The failed tasks of an output as text a person reads: host, task, rc, msg, stderr and stdout."""
+    parts = []
+    for f in failures(output):
+        parts.append(f"  {f['host']}: task [{f['task']}] rc={f['rc']}: {f['msg'][:500]}")
+        for key in ("stderr", "stdout"):
+            if f[key]:
+                parts.append(f"    {key} (last {DETAIL_LINES} lines):")
+                parts.extend(f"      {line}" for line in f[key])
+    return "\n".join(parts)
+
+
 def execute(command, cwd, timeout, out):
     """Run one command with bash -c in cwd, echoing its output; (exit status, output, timed out)."""
     proc = subprocess.Popen(
@@ -545,7 +599,9 @@ def run(steps, doc, workdir, connection, timeout=0, out=sys.stdout, err=sys.stde
             if timed_out:
                 return fail(f"{where} ran longer than {timeout} s and was stopped: {command.text}", 124, err)
             if rc != 0:
-                return fail(f"{where} exited with {rc}: {command.text}", rc, err)
+                summary = failure_summary(output)
+                details = f"\nwhat failed:\n{summary}" if summary else ""
+                return fail(f"{where} exited with {rc}: {command.text}{details}", rc, err)
             if step.recap:
                 problems = recap_problems(output, step.recap)
                 if problems:

@@ -426,3 +426,39 @@ def test_the_doc_keeps_its_skips_few_and_explained():
     skips = [s for s in real_steps() if s.kind == "skip"]
     assert 0 < len(skips) <= 4
     assert all(s.reason for s in skips)
+
+
+# ---- the reason of a failure, at the end of the log
+
+FAILED_OUTPUT = """
+TASK [Apply FRR's new configuration now] ***
+changed: [n1]
+RUNNING HANDLER [meshover.mesh.frr_bgp : Reload FRR configuration] ***
+fatal: [n2]: FAILED! => {"changed": true, "cmd": ["docker", "exec"], "msg": "non-zero return code", "rc": 1, \
+"stderr": "line 1\\nfrr-reload.py failed with rc=1 (try 3 of 3)", "stdout": "a\\nb"}
+failed: [n3] (item=x) => {
+    "msg": "pretty",
+    "rc": 2
+}
+"""
+
+
+def test_failures_read_one_line_and_pretty_results():
+    found = quickstart.failures(FAILED_OUTPUT)
+    assert [(f["host"], f["task"], f["rc"], f["msg"]) for f in found] == [
+        ("n2", "meshover.mesh.frr_bgp : Reload FRR configuration", 1, "non-zero return code"),
+        ("n3", "meshover.mesh.frr_bgp : Reload FRR configuration", 2, "pretty"),
+    ]
+    assert found[0]["stderr"] == ["line 1", "frr-reload.py failed with rc=1 (try 3 of 3)"]
+    assert found[0]["stdout"] == ["a", "b"]
+    assert quickstart.failures("ok: [n1]\n") == []
+
+
+def test_a_failed_command_ends_with_what_failed(tmp_path, conn):
+    script = tmp_path / "failed.txt"
+    script.write_text(FAILED_OUTPUT)
+    text = doc("<!-- quickstart: run -->", block("sh", f"cat {shlex.quote(str(script))}; exit 2"))
+    rc, _out, err = run_doc(text, tmp_path, conn)
+    assert rc == 2
+    assert "what failed:\n  n2: task [meshover.mesh.frr_bgp : Reload FRR configuration] rc=1" in err
+    assert "      frr-reload.py failed with rc=1 (try 3 of 3)" in err
