@@ -172,27 +172,23 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": [],
         "roles": (*_CORE, "frr_bgp"),
         "description": "Prefixes (CIDR) this host announces into the mesh. Must not overlap another host's "
-        "prefixes, meshover_prefix6 or meshover_pool4. Must be routable between hosts: not loopback, link-local, "
-        "multicast, IPv4 written as IPv6 (::ffff:0:0/96), nor starting at 0.0.0.0 or :: (no default route: see "
-        "meshover_gathering). Must not contain any host's meshover_endpoint, this host's included.",
+        "meshover_announce, meshover_prefix6 or meshover_pool4 (it may lie inside another host's meshover_gathering: "
+        "VMs whose traffic leaves through that host). Must be routable between hosts: not loopback, link-local, "
+        "multicast, IPv4 written as IPv6 (::ffff:0:0/96), nor starting at 0.0.0.0 or :: (no default route). Must "
+        "not contain any host's meshover_endpoint, this host's included.",
     },
     "meshover_gathering": {
         "scope": "host",
         "type": "list",
         "elements": "str",
         "default": [],
-        "roles": (*_CORE, "frr_bgp", "source_routing"),
-        "description": "Prefixes (CIDR) for which this host is the mesh's gateway (traffic to them is gathered "
-        "here). 0.0.0.0/0 and ::/0 need meshover_gathering_allow_default. Otherwise routable as meshover_announce, "
-        "and not containing another host's meshover_endpoint (this host's own is fine).",
-    },
-    "meshover_gathering_allow_default": {
-        "scope": "host",
-        "type": "bool",
-        "default": False,
-        "roles": _CORE,
-        "description": "Allow 0.0.0.0/0 or ::/0 in meshover_gathering (this host becomes a default gateway). "
-        "Default routes are exempt from the overlap checks.",
+        "roles": (*_CORE, "source_routing"),
+        "description": "Source blocks (CIDR) whose traffic leaves the mesh through this host: on every other host, "
+        "packets *from* an address of these blocks to a destination outside the mesh go through the tunnel to this "
+        "host (policy rules; traffic *to* the blocks is routed by BGP as usual). Each block must overlap "
+        "meshover_shared_prefixes or another host's meshover_announce (otherwise no reply could come back through "
+        "the mesh). Routable as meshover_announce, no default route, not overlapping another host's "
+        "meshover_gathering, not containing another host's meshover_endpoint (this host's own is fine).",
     },
     "meshover_gathering_table": {
         "scope": "host",

@@ -71,8 +71,15 @@ def _key(value: Any) -> str:
 # ---------------------------------------------------------------- unknown variables
 
 
+# Variables that existed and went: what to do instead.
+REMOVED = {
+    "meshover_gathering_allow_default": "it was removed: it let meshover_gathering hold a default route, which "
+    "nothing acted on. Remove it, and list in meshover_gathering the blocks whose traffic leaves through the host",
+}
+
+
 def check_unknown(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """A meshover_* variable that is not in the catalogue is probably a typo."""
+    """A meshover_* variable that is not in the catalogue is probably a typo (or a removed variable)."""
     where: dict[str, list[str]] = {}
     for host, host_vars in inventory.items():
         for var in host_vars:
@@ -80,6 +87,9 @@ def check_unknown(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
                 where.setdefault(var, []).append(host)
     problems = []
     for var, hosts in where.items():
+        if var in REMOVED:
+            problems.append(f"{hosts_label(hosts)}: {var}: {REMOVED[var]}")
+            continue
         close = _closest(var)
         fix = f"did you mean {close}?" if close else "remove it (see docs/variables.md for the known variables)"
         problems.append(f"{hosts_label(hosts)}: {var} is not a known meshover variable: {fix}")
@@ -272,7 +282,6 @@ class Claim:
 
 
 def _host_claims(host: str, host_vars: Mapping[str, Any], problems: list[str]) -> list[Claim]:
-    allow_default = _host_value(problems, host, host_vars, "meshover_gathering_allow_default", parse_bool, False)
     claims: list[Claim] = []
     for var in PREFIX_LIST_VARS:
         value = host_vars.get(var)
@@ -284,7 +293,7 @@ def _host_claims(host: str, host_vars: Mapping[str, Any], problems: list[str]) -
             )
             continue
         for item in value:
-            claim = _claim(host, var, item, allow_default is True, problems)
+            claim = _claim(host, var, item, problems)
             if claim is not None and any(c.net == claim.net and c.var == var for c in claims):
                 problems.append(f"{host}: {var} lists {claim.net} twice: remove the duplicate")
             elif claim is not None:
@@ -292,19 +301,23 @@ def _host_claims(host: str, host_vars: Mapping[str, Any], problems: list[str]) -
     return claims
 
 
-def _claim(host: str, var: str, item: Any, allow_default: bool, problems: list[str]) -> Claim | None:
+def _claim(host: str, var: str, item: Any, problems: list[str]) -> Claim | None:
     try:
         net = parse_prefix(item)
     except ValueError as exc:
         problems.append(f"{host}: {var} entry {item!r} {exc}")
         return None
     if net.prefixlen == 0 and var == "meshover_announce":
-        problems.append(f"{host}: meshover_announce has the default route {net}: put it in meshover_gathering instead")
-        return None
-    if net.prefixlen == 0 and not allow_default:
         problems.append(
-            f"{host}: meshover_gathering has the default route {net}: set meshover_gathering_allow_default: true "
-            "if this host really is a default gateway"
+            f"{host}: meshover_announce has the default route {net}: meshover announces the prefixes of the "
+            "workloads behind a node, not a default route; list those prefixes"
+        )
+        return None
+    if net.prefixlen == 0:
+        problems.append(
+            f"{host}: meshover_gathering has the default route {net}: that is not a source block (every "
+            f"address, the nodes' own included, would leave through {host}); list the blocks of addresses "
+            f"(SNAT pools, LoadBalancer IPs) whose traffic must leave through {host}"
         )
         return None
     reason = unroutable(net)
@@ -337,9 +350,36 @@ def _cross_host_overlaps(claims: list[Claim]) -> list[str]:
         ):
             stack.pop()
         for outer in stack:
-            if outer.host != claim.host:
+            # an announced prefix is a route, a gathered one a source block: another host's VMs may use
+            # (and announce) addresses of the block this host gathers; two routes or two gateways conflict
+            if outer.host != claim.host and outer.var == claim.var:
                 problems.append(_overlap_message(outer, claim))
         stack.append(claim)
+    return problems
+
+
+def _gathering_without_reply_path(claims: list[Claim], settings: MeshSettings) -> list[str]:
+    """A gathered block whose addresses no other host can use: the replies to them arrive at the gathering
+    host, which routes them back through the mesh only with a BGP route, and BGP carries an address of the
+    block only inside meshover_shared_prefixes (PureLB VIPs, Coil pods) or another host's meshover_announce
+    (its VMs)."""
+    shared = [ipaddress.ip_network(p) for p in settings.shared_prefixes]
+    problems = []
+    for claim in claims:
+        if claim.var != "meshover_gathering":
+            continue
+        routed = [
+            net
+            for net in shared + [c.net for c in claims if c.var == "meshover_announce" and c.host != claim.host]
+            if net.version == claim.net.version and net.overlaps(claim.net)  # type: ignore[arg-type]
+        ]
+        if not routed:
+            problems.append(
+                f"{claim.host}: meshover_gathering {claim.net} overlaps no prefix that BGP carries, so no other host "
+                f"can use its addresses (the replies, arriving at {claim.host}, would have no route back through the "
+                "mesh): add the block, or the part the other hosts use, to meshover_shared_prefixes (PureLB VIPs, Coil "
+                "pods), or to the meshover_announce of the host whose VMs use it"
+            )
     return problems
 
 
@@ -365,6 +405,7 @@ def check_prefixes(
         if message:
             problems.append(message)
     problems.extend(_cross_host_overlaps([c for c in claims if c.net.prefixlen > 0]))
+    problems.extend(_gathering_without_reply_path(claims, settings))
     for shared in settings.shared_prefixes:
         message = _mesh_overlaps(Claim("mesh", "meshover_shared_prefixes", ipaddress.ip_network(shared)), settings)
         if message:

@@ -78,12 +78,21 @@ ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "source_routing_gateways": ("source_routing", {"type": "list", "elements": "dict"}),
     "source_routing_exempt": ("source_routing", {"type": "list", "elements": "str"}),
     "source_routing_extra_exempt": ("source_routing", {"type": "list", "elements": "str"}),
+    "source_routing_rule_priority": ("source_routing", {"type": "int"}),
     "source_routing_batch4_path": ("source_routing", {"type": "path"}),
     "source_routing_batch6_path": ("source_routing", {"type": "path"}),
     "source_routing_networkd_keep_foreign": ("source_routing", {"type": "bool"}),
 }
 
 PORTS = ("gre_overlay_wg_port", "gre_overlay_firewall_exporter_port", "exporter_port")
+# Integers with a range: (lowest, highest, why).
+RANGES = {
+    "source_routing_rule_priority": (
+        1,
+        32765,
+        "a policy rule here must come after the local table's rule (0) and before main's (32766)",
+    ),
+}
 POSITIVE = (
     "exporter_command_timeout",
     "exporter_collect_interval",
@@ -268,6 +277,9 @@ def _semantic(var: str, value: Any) -> str | None:
         return f"{var} is {value}: a port is 1..65535"
     if var in POSITIVE and not value > 0:
         return f"{var} is {value}: it must be greater than 0"
+    if var in RANGES and not RANGES[var][0] <= value <= RANGES[var][1]:
+        low, high, why = RANGES[var]
+        return f"{var} is {value}: it must be {low}..{high} ({why})"
     if var in NETWORK_LISTS:
         for i, item in enumerate(value):
             try:

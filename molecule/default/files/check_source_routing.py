@@ -10,11 +10,16 @@ a host playing the gateway's upstream provider, "block4", "block6", "src4", "src
 addresses), "up4", "up6" (upstream addresses), "mesh4", "mesh6" (the upstream's mesh loopbacks),
 "tunnels": {host: gre_name}}.
 
-- setup: lab-only addresses and routes (what PureLB/Coil, BGP and the provider would give) and
-  nftables counters on the gateway and the upstream.
+- setup: the source's addresses on its `kube-lb0` (as PureLB puts a VIP there; the block is in
+  meshover_shared_prefixes, so the source's FRR announces them), the upstream provider (lab-only: its
+  addresses, and a policy rule that sends its replies to the block through the gateway, as the
+  Internet would: it knows the block only from the gateway), nftables counters on the gateway, the
+  upstream and the source. The gateway waits until BGP, not this script, routes the source's
+  addresses back through the tunnel to the source.
 - probe (source only): ping the upstream and the mesh addresses from the gathered addresses.
 - check: rules and tables as planned (or none left in phase "removed"); the gateway counted the
-  upstream traffic and none of the mesh traffic; the upstream got the mesh traffic directly.
+  upstream traffic and none of the mesh traffic; the upstream got the mesh traffic directly; the
+  replies from the upstream reached the source through its tunnel to the gateway.
 - cleanup: remove what setup added (routes it added have protocol boot).
 Prints one PASS/FAIL line per check; exits 1 if any failed.
 """
@@ -22,11 +27,18 @@ Prints one PASS/FAIL line per check; exits 1 if any failed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 NFT_TABLE = "meshover_sr_check"
 DUMMY = "srcheck0"
+KUBE_LB = "kube-lb0"  # PureLB's interface: frr_bgp announces its addresses inside meshover_shared_prefixes
+CREATED_KUBE_LB = "/run/meshover-srcheck-kube-lb0"  # setup created kube-lb0 (cleanup deletes it then)
+PROVIDER_TABLE = "31000"  # the upstream's "Internet": the block is reached through the gateway only
+PROVIDER_PREF = "100"
+BGP_WAIT = 120  # seconds the gateway waits for BGP's routes to the source's addresses
 
 
 def run(cmd: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -37,12 +49,12 @@ def ip(*args: str) -> subprocess.CompletedProcess:
     return run(["ip", *args])
 
 
-def counters_rules(me: str, iif: str, w: dict, what: list[tuple[str, str]]) -> list[tuple[bool, str]]:
+def counters_rules(me: str, what: list[tuple[str, str, str, str]]) -> list[tuple[bool, str]]:
+    """nftables counters on me: (name, input interface, source, destination) each."""
     lines = []
-    for name, dst in what:
+    for name, iif, src, dst in what:
         fam = "ip6" if ":" in dst else "ip"
-        block = w["block6"] if fam == "ip6" else w["block4"]
-        lines.append(f'    iifname "{iif}" {fam} saddr {block} {fam} daddr {dst} counter comment "{name}"')
+        lines.append(f'    iifname "{iif}" {fam} saddr {src} {fam} daddr {dst} counter comment "{name}"')
     body = "\n".join(lines)
     rules = f"table inet {NFT_TABLE} {{\n  chain pre {{ type filter hook prerouting priority -300;\n{body}\n  }}\n}}\n"
     run(["nft", "delete", "table", "inet", NFT_TABLE])
@@ -50,39 +62,86 @@ def counters_rules(me: str, iif: str, w: dict, what: list[tuple[str, str]]) -> l
     return [(res.returncode == 0, f"nftables counters on {me} {res.stderr.strip()}")]
 
 
+def bgp_route(fam: str, addr: str, dev: str) -> dict | None:
+    """The route to addr (a host route) if BGP installed it through dev."""
+    for r in json.loads(ip(fam, "-j", "route", "show", addr).stdout or "[]"):
+        if r.get("protocol") == "bgp" and (
+            r.get("dev") == dev or any(h.get("dev") == dev for h in r.get("nexthops", []))
+        ):
+            return r
+    return None
+
+
 def setup(w: dict) -> list[tuple[bool, str]]:
-    """Lab-only addresses and routes: what PureLB/Coil, BGP and an upstream provider would provide."""
+    """Lab-only addresses and routes: what PureLB and an upstream provider would provide. BGP, not this
+    script, routes the source's addresses back to it."""
     me, tun = w["self"], w["tunnels"]
     out: list[tuple[bool, str]] = []
-    if me in (w["source"], w["upstream"]):
+    if me == w["upstream"]:
         ip("link", "add", DUMMY, "type", "dummy")
         ip("link", "set", DUMMY, "up")
     if me == w["source"]:
-        ip("addr", "replace", f"{w['src4']}/32", "dev", DUMMY)
-        ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", DUMMY, "nodad")
+        if ip("link", "show", KUBE_LB).returncode != 0:
+            ip("link", "add", KUBE_LB, "type", "dummy")
+            open(CREATED_KUBE_LB, "w").close()
+        ip("link", "set", KUBE_LB, "up")
+        ip("addr", "replace", f"{w['src4']}/32", "dev", KUBE_LB)
+        ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", KUBE_LB, "nodad")
         for fam, addr in (("-4", w["mesh4"]), ("-6", w["mesh6"])):
             if not ip(fam, "route", "show", addr).stdout.strip():  # BGP did not route the upstream's loopback
                 ip(fam, "route", "replace", addr, "dev", tun[w["upstream"]])
+        out += counters_rules(
+            me,
+            [
+                ("reply4", tun[w["gateway"]], w["up4"], w["src4"]),
+                ("reply6", tun[w["gateway"]], w["up6"], w["src6"]),
+            ],
+        )
     if me == w["upstream"]:
         for fam, addr in (("-4", w["up4"]), ("-6", w["up6"]), ("-4", w["mesh4"]), ("-6", w["mesh6"])):
             if not ip(fam, "addr", "show", "to", addr).stdout.strip():
                 ip(fam, "addr", "add", addr, "dev", DUMMY, *(["nodad"] if fam == "-6" else []))
-        # the provider routes the gathered block to the gathering host
-        ip("route", "replace", w["block4"], "dev", tun[w["gateway"]])
-        ip("-6", "route", "replace", w["block6"], "dev", tun[w["gateway"]])
-        out += counters_rules(me, tun[w["source"]], w, [("direct4", w["mesh4"]), ("direct6", w["mesh6"])])
-    if me == w["gateway"]:
-        # the gateway's upstream, and BGP's routes to the source's (PureLB/Coil) addresses
-        ip("route", "replace", w["up4"], "dev", tun[w["upstream"]])
-        ip("-6", "route", "replace", w["up6"], "dev", tun[w["upstream"]])
-        ip("route", "replace", w["src4"], "dev", tun[w["source"]])
-        ip("-6", "route", "replace", w["src6"], "dev", tun[w["source"]])
+        # The Internet knows the block from the gateway only: the upstream's replies go there, whatever
+        # BGP tells this mesh node about the source's addresses.
+        for fam, up, block in (("-4", w["up4"], w["block4"]), ("-6", w["up6"], w["block6"])):
+            ip(fam, "route", "replace", block, "dev", tun[w["gateway"]], "table", PROVIDER_TABLE)
+            ip(fam, "rule", "del", "pref", PROVIDER_PREF)
+            ip(fam, "rule", "add", "pref", PROVIDER_PREF, "from", up, "lookup", PROVIDER_TABLE)
         out += counters_rules(
             me,
-            tun[w["source"]],
-            w,
-            [("up4", w["up4"]), ("up6", w["up6"]), ("mesh4", w["mesh4"]), ("mesh6", w["mesh6"])],
+            [
+                ("direct4", tun[w["source"]], w["block4"], w["mesh4"]),
+                ("direct6", tun[w["source"]], w["block6"], w["mesh6"]),
+            ],
         )
+    if me == w["gateway"]:
+        # the gateway's upstream (lab-only: the provider's link)
+        ip("route", "replace", w["up4"], "dev", tun[w["upstream"]])
+        ip("-6", "route", "replace", w["up6"], "dev", tun[w["upstream"]])
+        out += counters_rules(
+            me,
+            [
+                ("up4", tun[w["source"]], w["block4"], w["up4"]),
+                ("up6", tun[w["source"]], w["block6"], w["up6"]),
+                ("mesh4", tun[w["source"]], w["block4"], w["mesh4"]),
+                ("mesh6", tun[w["source"]], w["block6"], w["mesh6"]),
+            ],
+        )
+        # the replies' way back: BGP's routes to the source's PureLB addresses, through its tunnel
+        start = time.monotonic()
+        for fam, addr in (("-4", w["src4"]), ("-6", w["src6"])):
+            route = bgp_route(fam, addr, tun[w["source"]])
+            while route is None and time.monotonic() - start < BGP_WAIT:
+                time.sleep(2)
+                route = bgp_route(fam, addr, tun[w["source"]])
+            waited = time.monotonic() - start
+            out.append(
+                (
+                    route is not None,
+                    f"{me} routes {addr} through {tun[w['source']]} by BGP "
+                    f"(waited {waited:.0f} s of {BGP_WAIT}): {route}",
+                )
+            )
     return out
 
 
@@ -145,6 +204,13 @@ def check(w: dict) -> list[tuple[bool, str]]:
         c = counters()
         out.append((c.get("direct4", 0) >= 5, f"{me} got {c.get('direct4')} IPv4 packets to its mesh address directly"))
         out.append((c.get("direct6", 0) >= 5, f"{me} got {c.get('direct6')} IPv6 packets to its mesh address directly"))
+    if me == w["source"] and w["phase"] == "gathering":
+        c = counters()
+        for fam in ("4", "6"):
+            got = c.get(f"reply{fam}", 0)
+            out.append(
+                (got >= 5, f"{me} got {got} IPv{fam} replies from the upstream through {w['tunnels'][w['gateway']]}")
+            )
     if me == w["gateway"] and w["phase"] == "gathering":
         c = counters()
         out.append((c.get("up4", 0) >= 5, f"{me} forwarded {c.get('up4')} IPv4 packets from the block to the upstream"))
@@ -155,14 +221,20 @@ def check(w: dict) -> list[tuple[bool, str]]:
 
 
 def cleanup(w: dict) -> list[tuple[bool, str]]:
-    ip("link", "del", DUMMY)
-    run(["nft", "delete", "table", "inet", NFT_TABLE])
     me, tun = w["self"], w["tunnels"]
-    for fam, dst in (("-4", w["up4"]), ("-4", w["src4"]), ("-4", w["mesh4"]), ("-4", w["block4"])):
-        for peer in (w["upstream"], w["source"], w["gateway"]):
-            if peer != me:
-                ip(fam, "route", "del", dst, "dev", tun[peer], "proto", "boot")
-    for fam, dst in (("-6", w["up6"]), ("-6", w["src6"]), ("-6", w["mesh6"]), ("-6", w["block6"])):
+    run(["nft", "delete", "table", "inet", NFT_TABLE])
+    if me == w["upstream"]:
+        ip("link", "del", DUMMY)
+        for fam in ("-4", "-6"):
+            ip(fam, "rule", "del", "pref", PROVIDER_PREF)
+            ip(fam, "route", "flush", "table", PROVIDER_TABLE)
+    if me == w["source"]:
+        ip("addr", "del", f"{w['src4']}/32", "dev", KUBE_LB)
+        ip("-6", "addr", "del", f"{w['src6']}/128", "dev", KUBE_LB)
+        if os.path.exists(CREATED_KUBE_LB):
+            ip("link", "del", KUBE_LB)
+            os.unlink(CREATED_KUBE_LB)
+    for fam, dst in (("-4", w["up4"]), ("-4", w["mesh4"]), ("-6", w["up6"]), ("-6", w["mesh6"])):
         for peer in (w["upstream"], w["source"], w["gateway"]):
             if peer != me:
                 ip(fam, "route", "del", dst, "dev", tun[peer], "proto", "boot")

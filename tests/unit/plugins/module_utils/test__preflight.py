@@ -151,21 +151,21 @@ CASES = [
         {"n2": {"meshover_gathering": ["0.0.0.0/0"]}},
         "n2",
         "meshover_gathering",
-        "meshover_gathering_allow_default",
+        "not a source block",
     ),
     (
         "gathering-default6",
         {"n2": {"meshover_gathering": ["::/0"]}},
         "n2",
         "meshover_gathering",
-        "meshover_gathering_allow_default",
+        "not a source block",
     ),
     (
-        "allow-default-not-bool",
-        {"n2": {"meshover_gathering_allow_default": "sure"}},
+        "allow-default-removed",
+        {"n2": {"meshover_gathering_allow_default": True}},
         "n2",
         "meshover_gathering_allow_default",
-        "boolean",
+        "it was removed",
     ),
     (
         "same-prefix-two-hosts",
@@ -176,9 +176,9 @@ CASES = [
     ),
     (
         "overlap-two-hosts",
-        {"n1": {"meshover_announce": ["10.5.0.0/16"]}, "n3": {"meshover_gathering": ["10.5.7.0/24"]}},
+        {"n1": {"meshover_announce": ["10.5.0.0/16"]}, "n3": {"meshover_announce": ["10.5.7.0/24"]}},
         "n3",
-        "meshover_gathering",
+        "meshover_announce",
         "overlapping",
     ),
     (
@@ -195,7 +195,13 @@ CASES = [
         "meshover_announce",
         "meshover_prefix6",
     ),
-    ("overlap-pool4", {"n2": {"meshover_gathering": ["10.0.0.0/8"]}}, "n2", "meshover_gathering", "meshover_pool4"),
+    (
+        "overlap-pool4",
+        {"n1": {"meshover_announce": ["10.0.1.0/24"]}, "n2": {"meshover_gathering": ["10.0.0.0/8"]}},
+        "n2",
+        "meshover_gathering",
+        "meshover_pool4",
+    ),
     (
         "shared-malformed",
         {h: {"meshover_shared_prefixes": ["10.7.0.1/24"]} for h in BASE},
@@ -326,7 +332,7 @@ CASES = [
     ("gathering-multicast", {"n2": {"meshover_gathering": ["ff02::/16"]}}, "n2", "meshover_gathering", "multicast"),
     (
         "gathering-unspecified",
-        {"n2": {"meshover_gathering": ["0.0.0.0/8"], "meshover_gathering_allow_default": True}},
+        {"n2": {"meshover_gathering": ["0.0.0.0/8"]}},
         "n2",
         "meshover_gathering",
         "unspecified",
@@ -400,16 +406,43 @@ def test_same_endpoint_different_port_is_fine():
     assert validate(inventory(n2={"meshover_endpoint": "2001:db8::1", "meshover_wg_port": 51821})) == []
 
 
-def test_gathering_default_allowed():
-    inv = inventory(
-        n1={"meshover_gathering": ["0.0.0.0/0", "::/0"], "meshover_gathering_allow_default": True},
-        n2={
-            "meshover_gathering": ["0.0.0.0/0"],
-            "meshover_gathering_allow_default": "yes",
-            "meshover_announce": ["10.5.0.0/24"],
-        },
+def test_gathering_default_refused_and_allow_default_removed():
+    problems = validate(
+        inventory(n1={"meshover_gathering": ["0.0.0.0/0", "::/0"], "meshover_gathering_allow_default": True})
     )
-    assert validate(inv) == []
+    assert sorted(problems) == [
+        "n1: meshover_gathering has the default route 0.0.0.0/0: that is not a source block (every address, the "
+        "nodes' own included, would leave through n1); list the blocks of addresses (SNAT pools, LoadBalancer IPs) "
+        "whose traffic must leave through n1",
+        "n1: meshover_gathering has the default route ::/0: that is not a source block (every address, the nodes' "
+        "own included, would leave through n1); list the blocks of addresses (SNAT pools, LoadBalancer IPs) whose "
+        "traffic must leave through n1",
+        "n1: meshover_gathering_allow_default: it was removed: it let meshover_gathering hold a default route, which "
+        "nothing acted on. Remove it, and list in meshover_gathering the blocks whose traffic leaves through the host",
+    ]
+
+
+def test_a_gathered_block_needs_a_reply_path_through_the_mesh():
+    alone = inventory(n1={"meshover_gathering": ["198.51.100.0/24"]})
+    assert only_problem(alone) == (
+        "n1: meshover_gathering 198.51.100.0/24 overlaps no prefix that BGP carries, so no other host can use its "
+        "addresses (the replies, arriving at n1, would have no route back through the mesh): add the block, or the "
+        "part the other hosts use, to meshover_shared_prefixes (PureLB VIPs, Coil pods), or to the meshover_announce "
+        "of the host whose VMs use it"
+    )
+    shared = inventory(n1={"meshover_gathering": ["198.51.100.0/24"]})
+    for h in shared.values():
+        h["meshover_shared_prefixes"] = ["198.51.100.0/26"]
+    assert validate(shared) == []
+    # another host's VMs use (and announce) part of the block: allowed, and a reply path
+    vms = inventory(n1={"meshover_gathering": ["198.51.100.0/24"]}, n2={"meshover_announce": ["198.51.100.64/26"]})
+    assert validate(vms) == []
+    # the gathering host's own announce is no reply path for the others' sources
+    own = inventory(n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_announce": ["198.51.100.0/25"]})
+    assert "overlaps no prefix that BGP carries" in only_problem(own)
+    # two gateways for one block, or two owners of one route, still conflict
+    two = inventory(n1={"meshover_gathering": ["198.51.100.0/24"]}, n2={"meshover_gathering": ["198.51.100.0/25"]})
+    assert any("overlapping prefixes" in p for p in validate(two))
 
 
 def test_nested_overlaps_report_each_pair():
@@ -500,18 +533,19 @@ def test_a_nat_hosts_endpoint_is_not_dialled_so_may_be_inside_an_announced_prefi
 
 def test_a_gathering_host_may_gather_its_own_endpoint():
     # its own traffic is never source-routed; the others' endpoints inside it are (check_gathering)
-    assert validate(inventory(n3={"meshover_gathering": ["192.0.2.0/24"]})) == []
-    problems = validate(inventory(n1={"meshover_gathering": ["192.0.2.0/24"]}))
+    # (n2's VMs use, and announce, a part of the block: the replies' way back through the mesh)
+    vms = {"meshover_announce": ["192.0.2.128/25"]}
+    assert validate(inventory(n3={"meshover_gathering": ["192.0.2.0/24"]}, n2=vms)) == []
+    problems = validate(inventory(n1={"meshover_gathering": ["192.0.2.0/24"]}, n2=vms))
     assert problems == [
         "n3: meshover_endpoint 192.0.2.3 is inside n1's meshover_gathering 192.0.2.0/24: its WireGuard packets would "
         "be source-routed into the mesh; use an endpoint outside it"
     ]
 
 
-def test_default_routes_keep_their_own_rules():
-    ok = inventory(n1={"meshover_gathering": ["0.0.0.0/0", "::/0"], "meshover_gathering_allow_default": True})
-    assert validate(ok) == []
-    assert "put it in meshover_gathering" in only_problem(inventory(n1={"meshover_announce": ["::/0"]}))
+def test_default_routes_are_refused_in_both_lists():
+    assert "not a source block" in only_problem(inventory(n1={"meshover_gathering": ["::/0"]}))
+    assert "not a default route" in only_problem(inventory(n1={"meshover_announce": ["::/0"]}))
 
 
 def test_an_announce_over_many_endpoints_is_one_message_per_prefix():
@@ -581,6 +615,7 @@ def test_coil_table_that_is_a_source_routing_table_is_refused():
         inventory(
             n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
             n2={"meshover_coil_table": 20119},
+            n3={"meshover_announce": ["198.51.100.0/26"]},
         )
     )
     assert msg.startswith("n2: meshover_coil_table 20119 is the source-routing table of n1")
@@ -589,6 +624,7 @@ def test_coil_table_that_is_a_source_routing_table_is_refused():
             inventory(
                 n1={"meshover_gathering": ["198.51.100.0/24"], "meshover_gathering_table": 20119},
                 n2={"meshover_coil_table": 119},
+                n3={"meshover_announce": ["198.51.100.0/26"]},
             )
         )
         == []

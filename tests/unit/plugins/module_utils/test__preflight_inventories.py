@@ -126,4 +126,7 @@ def test_values_shown_in_the_docs_pass(var, value):
             host_vars[var] = value
     else:
         inv["h1"][var] = value
+    if var == "meshover_gathering":  # as docs/source-routing.md shows it: the block's addresses are shared
+        for host_vars in inv.values():
+            host_vars["meshover_shared_prefixes"] = value
     assert validate(inv) == []
