@@ -122,17 +122,81 @@ def parse_maximum_prefix(value: Any) -> int:
     return parse_int(value, 1, 4294967295, " (prefixes per session and address family, FRR's range)")
 
 
+# Placeholders of meshover_frr_extra_config, replaced per node by the plan (the snippet is one text for a
+# group of hosts; each node's ASN and addresses are derived from its name).
+SNIPPET_TOKENS = ("@ASN@", "@ROUTER_ID@", "@LOOPBACK4@", "@LOOPBACK6@", "@HOSTNAME@")
+_TOKEN = re.compile(r"@[A-Z][A-Z0-9_]*@")
+
+
 def parse_extra_config(value: Any) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         value = "\n".join(v.rstrip("\n") for v in value)
     if not isinstance(value, str):
         raise ValueError("must be FRR configuration text (a string, or a list of strings joined with newlines)")
+    unknown = sorted(set(_TOKEN.findall(value)) - set(SNIPPET_TOKENS))
+    if unknown:
+        raise ValueError(
+            f"uses the placeholder(s) {', '.join(unknown)}, which meshover does not know: the placeholders are "
+            f"{', '.join(SNIPPET_TOKENS)}"
+        )
     return value.rstrip("\n")
+
+
+def resolve_template(path: str, inventory_dir: str | None) -> str:
+    """meshover_frr_template as a path on the controller: absolute as given; a relative one is relative to
+    the directory of the host's inventory file (Ansible's inventory_dir), where the project keeps it."""
+    if path.startswith("/") or not inventory_dir:
+        return path
+    return inventory_dir.rstrip("/") + "/" + path
+
+
+def template_problems(
+    inventory: Mapping[str, Mapping[str, Any]], inventory_dirs: Mapping[str, Any], isfile
+) -> list[str]:
+    """A meshover_frr_template that is not a file on the controller, per host (isfile: os.path.isfile)."""
+    problems = []
+    for host, host_vars in inventory.items():
+        path = host_vars.get("meshover_frr_template")
+        if not isinstance(path, str) or not path.strip():
+            continue  # unset, or reported by parse_template
+        where = resolve_template(path, inventory_dirs.get(host))
+        if not isfile(where):
+            base = (
+                ""
+                if path.startswith("/")
+                else f" (relative to the host's inventory directory {inventory_dirs.get(host)})"
+            )
+            problems.append(
+                f"{host}: meshover_frr_template {path!r} is not a file on the controller: {where}{base}; give an "
+                "absolute path, or one relative to the directory of the inventory file that defines the host"
+            )
+    return problems
+
+
+def fill_snippet(text: str, ident: Any) -> str:
+    """meshover_frr_extra_config with this node's values in place of its placeholders. @LOOPBACK4@ needs an
+    IPv4 loopback (meshover_pool4 or meshover_loopback4): ValueError without one."""
+    if "@LOOPBACK4@" in text and ident.loopback4 is None:
+        raise ValueError(
+            "meshover_frr_extra_config uses @LOOPBACK4@ but the host has no IPv4 loopback: set meshover_pool4 "
+            "(mesh-wide) or meshover_loopback4, or remove the placeholder"
+        )
+    values = {
+        "@ASN@": str(ident.asn),
+        "@ROUTER_ID@": str(ident.router_id),
+        "@LOOPBACK4@": str(ident.loopback4),
+        "@LOOPBACK6@": str(ident.loopback6),
+        "@HOSTNAME@": ident.hostname,
+    }
+    return _TOKEN.sub(lambda m: values.get(m.group(), m.group()), text)
 
 
 def parse_template(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be the path of a Jinja2 template (absolute, or relative to the playbook's templates/)")
+        raise ValueError(
+            "must be the path of a Jinja2 template on the controller (absolute, or relative to the directory of "
+            "the host's inventory file)"
+        )
     return value
 
 
@@ -328,7 +392,7 @@ def plan_bgp(
             "mode": options["meshover_frr_mode"],
             "image": options["meshover_frr_image"],
             "template": options["meshover_frr_template"],
-            "extra_config": options["meshover_frr_extra_config"],
+            "extra_config": fill_snippet(options["meshover_frr_extra_config"], ident),
         },
     }
 

@@ -284,7 +284,10 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": "",
         "roles": (*_CORE, "frr_bgp"),
         "description": "FRR configuration appended to the rendered frr.conf (a string or a list of strings; "
-        "set it per host or per group). Validated with the rest of the file before it is applied.",
+        "set it per host or per group). The placeholders @ASN@, @ROUTER_ID@, @LOOPBACK4@, @LOOPBACK6@ and "
+        "@HOSTNAME@ become each node's own values (another @WORD@ is refused). Checked by FRR's parser "
+        "(vtysh --dryrun) with the rest of the file before it is applied: a refused snippet fails the run and "
+        "changes nothing.",
     },
     "meshover_frr_template": {
         "scope": "host",
@@ -292,7 +295,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": None,
         "roles": (*_CORE, "frr_bgp"),
         "description": "Your own Jinja2 template for frr.conf instead of the role's (it gets the same "
-        "frr_bgp_plan variable). Null: the role's templates/frr.conf.j2.",
+        "frr_bgp_plan variable): an absolute path on the controller, or one relative to the directory of the "
+        "inventory file that defines the host (inventory_dir); the preflight checks that it is a file. Null: the "
+        "role's templates/frr.conf.j2.",
     },
     "meshover_bgp_graceful_shutdown": {
         "scope": "host",

@@ -61,6 +61,13 @@ options:
       - Its text, or the dict it decodes to (ansible-core 2.18 turns a templated JSON text into a dict).
     type: raw
     default: ""
+  inventory_dirs:
+    description:
+      - Dict hostname -> the directory of the inventory file that defines the host (Ansible's C(inventory_dir)).
+        A relative C(meshover_frr_template) is looked up there; every C(meshover_frr_template) must be a file
+        on the controller.
+    type: dict
+    default: {}
   inventory_export_error:
     description:
       - Why O(inventory_export) could not be read (for example a vault-encrypted group variable and no vault
@@ -109,8 +116,11 @@ problems:
   sample: ["n1: meshover_endpont is not a known meshover variable: did you mean meshover_endpoint?"]
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._bgp import template_problems
 from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import conflicts, parse_export
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLE_SPECS
@@ -128,11 +138,13 @@ def main() -> None:
             "role_vars": {"type": "dict", "default": {}},
             "inventory_export": {"type": "raw", "default": ""},
             "inventory_export_error": {"type": "str", "default": ""},
+            "inventory_dirs": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
     result = check(module.params["inventory"], module.params["role_vars"])
     problems = list(result.problems)
+    problems += template_problems(module.params["inventory"], module.params["inventory_dirs"], os.path.isfile)
     error = module.params["inventory_export_error"].strip()
     export = module.params["inventory_export"]
     if not error and (export.strip() if isinstance(export, str) else export):

@@ -19,6 +19,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     parse_table,
     parse_timers,
     prefix_entry,
+    resolve_template,
+    template_problems,
     undrained_prefixes,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
@@ -589,3 +591,58 @@ def test_frr_conf_removed_neighbour_leaves_no_filter():
     conf = _render_frr_conf(plan["n1"]["bgp"])
     assert f"MO-PEER-{ASN['n3']}" not in conf and "mo-n3" not in conf
     assert f"  neighbor mo-n2 filter-list MO-PEER-{ASN['n2']} in" in _af_block(conf, "ipv6")
+
+
+# ---- per-node FRR customisation: placeholders in the snippet, the template's path
+
+
+def test_snippet_placeholders_get_each_nodes_values():
+    snippet = [
+        "ip prefix-list MO-CUSTOM seq 5 permit @LOOPBACK4@/32",
+        "router bgp @ASN@",
+        " ! @HOSTNAME@ @ROUTER_ID@ @LOOPBACK6@",
+        "exit",
+    ]
+    plan = plan_mesh(inv(**{h: {"meshover_frr_extra_config": snippet} for h in ("n1", "n2", "n3")}))[0]
+    assert plan["n1"]["bgp"]["frr"]["extra_config"] == (
+        "ip prefix-list MO-CUSTOM seq 5 permit 10.99.0.56/32\n"
+        f"router bgp {ASN['n1']}\n"
+        f" ! n1 10.99.0.56 {LO6['n1'].split('/')[0]}\n"
+        "exit"
+    )
+    assert f"router bgp {ASN['n2']}" in plan["n2"]["bgp"]["frr"]["extra_config"]
+
+
+def test_snippet_placeholders_are_checked():
+    problems = validate(inv(n1={"meshover_frr_extra_config": "router bgp @AS@"}))
+    assert problems == [
+        "n1: meshover_frr_extra_config = 'router bgp @AS@' uses the placeholder(s) @AS@, which meshover does not "
+        "know: the placeholders are @ASN@, @ROUTER_ID@, @LOOPBACK4@, @LOOPBACK6@, @HOSTNAME@"
+    ]
+    no_pool = inv(n1={"meshover_frr_extra_config": "! @LOOPBACK4@"})
+    for host_vars in no_pool.values():
+        del host_vars["meshover_pool4"]
+    assert validate(no_pool) == [
+        "n1: meshover_frr_extra_config uses @LOOPBACK4@ but the host has no IPv4 loopback: set meshover_pool4 "
+        "(mesh-wide) or meshover_loopback4, or remove the placeholder"
+    ]
+
+
+def test_template_path_is_relative_to_the_inventory_directory(tmp_path):
+    (tmp_path / "frr.conf.j2").write_text("x")
+    assert resolve_template("frr.conf.j2", str(tmp_path)) == f"{tmp_path}/frr.conf.j2"
+    assert resolve_template("/etc/x.j2", str(tmp_path)) == "/etc/x.j2"
+    assert resolve_template("x.j2", None) == "x.j2"
+    inventory = {
+        "n1": {"meshover_frr_template": "frr.conf.j2"},
+        "n2": {"meshover_frr_template": "missing.j2"},
+        "n3": {"meshover_frr_template": "/nowhere/frr.conf.j2"},
+    }
+    dirs = {h: str(tmp_path) for h in inventory}
+    assert template_problems(inventory, dirs, lambda p: pathlib.Path(p).is_file()) == [
+        f"n2: meshover_frr_template 'missing.j2' is not a file on the controller: {tmp_path}/missing.j2 (relative "
+        f"to the host's inventory directory {tmp_path}); give an absolute path, or one relative to the directory of "
+        "the inventory file that defines the host",
+        "n3: meshover_frr_template '/nowhere/frr.conf.j2' is not a file on the controller: /nowhere/frr.conf.j2; give "
+        "an absolute path, or one relative to the directory of the inventory file that defines the host",
+    ]
