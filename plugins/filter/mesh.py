@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars, bgp_undrained,
-frr_coil_method and frr_probe (docs: sidecar .yml files)."""
+frr_coil_method, frr_probe and quote_for (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     derive_identity,
     settings_from_vars,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._quoting import QuotingError
+from ansible_collections.meshover.mesh.plugins.module_utils._quoting import quote_for as _quote_for
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import is_role_var
 
 _PREFIX = "meshover.mesh."
@@ -175,6 +177,13 @@ def frr_probe(text: Any) -> dict[str, str]:
     return parse_probe(text)
 
 
+def quote_for(value: Any, fmt: str) -> str:
+    try:
+        return _quote_for(value, fmt)
+    except QuotingError as exc:
+        raise AnsibleFilterError(f"{_PREFIX}quote_for: {exc}") from None
+
+
 class FilterModule:
     """meshover.mesh identity filters."""
 
@@ -187,4 +196,5 @@ class FilterModule:
             "bgp_undrained": bgp_undrained,
             "frr_coil_method": frr_coil_method,
             "frr_probe": frr_probe,
+            "quote_for": quote_for,
         }
