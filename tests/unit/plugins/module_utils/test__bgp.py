@@ -607,7 +607,7 @@ def test_snippet_placeholders_get_each_nodes_values():
     assert plan["n1"]["bgp"]["frr"]["extra_config"] == (
         "ip prefix-list MO-CUSTOM seq 5 permit 10.99.0.56/32\n"
         f"router bgp {ASN['n1']}\n"
-        f" ! n1 10.99.0.56 {LO6['n1'].split('/')[0]}\n"
+        f" ! n1 10.99.0.56 {LO6['n1'].split('/', maxsplit=1)[0]}\n"
         "exit"
     )
     assert f"router bgp {ASN['n2']}" in plan["n2"]["bgp"]["frr"]["extra_config"]
