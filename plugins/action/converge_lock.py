@@ -40,6 +40,23 @@ def _playbook_pid():
     return os.getppid()
 
 
+# ansible-playbook's options that take a value which may end in .yml (not a playbook)
+_VALUE_OPTIONS = frozenset(("-i", "--inventory", "--inventory-file", "-e", "--extra-vars", "--vault-password-file"))
+
+
+def _playbooks(argv):
+    """The playbooks of an ansible-playbook command line: paths ending in .yml/.yaml, or collection playbooks."""
+    found, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-") and (arg.endswith((".yml", ".yaml")) or arg.startswith("meshover.mesh.")):
+            found.append(arg)
+    return found
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("state", "path", "max_age"))
@@ -50,7 +67,7 @@ class ActionModule(ActionBase):
         state = args.get("state", "present")
         path = args.get("path", LOCK_PATH)
         max_age = int(args.get("max_age", DEFAULT_MAX_AGE))
-        playbooks = [a for a in sys.argv[1:] if a.endswith((".yml", ".yaml")) or a.startswith("meshover.mesh.")]
+        playbooks = _playbooks(sys.argv[1:])
         me = {
             "controller": socket.gethostname(),
             "boot_id": _boot_id(),

@@ -112,6 +112,17 @@ def main() -> int:
     for ok, line in results:
         print(("PASS " if ok else "FAIL ") + line)
     print(f"after {time.time() - start:.1f} s, {tries} tries")
+    if not all(ok for ok, _ in results):
+        # What the node had at the deadline: tells a missing address or route (the product) from a slow lab.
+        for cmd in (
+            ["ip", "-br", "addr", "show", "dev", "lo"],
+            ["ip", "-4", "route", "show", "proto", "bgp"],
+            ["ip", "-6", "route", "show", "proto", "bgp"],
+        ):
+            print(f"DIAG {' '.join(cmd)}: {run(cmd).stdout.strip()!r}")
+        for command in ("show bgp ipv4 unicast", "show interface lo"):
+            out = run([*vtysh, "-c", command]).stdout.strip()
+            print(f"DIAG vtysh {command}: {out[-1500:]!r}")
     return 0 if all(ok for ok, _ in results) else 1
 
 
