@@ -12,12 +12,15 @@ description:
   - Takes or drops the converge lock of a node, a small JSON file on tmpfs (gone at reboot) naming its owner
     (controller host name and boot id, ansible-playbook PID, start time, playbook).
   - The action plugin of the same name fills in the owner on the controller and decides, when the lock is held,
-    whether the holder still runs (same controller: its process exists) or the lock is older than
+    whether the holder still runs (on the same controller, its process exists) or the lock is older than
     O(max_age); then it takes the lock over with O(force), or fails naming the holder.
   - Never reports a change (the lock is bookkeeping, not the node's configuration), so an idempotent converge
     stays at 0 changed. In check mode nothing is written or deleted; a lock held by a running converge is
     still reported.
-author: meshover contributors
+author: meshover contributors (@meshover)
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.platform_linux
 attributes:
   check_mode:
     support: full
