@@ -27,6 +27,7 @@ def test_filters_registered():
         "bgp_undrained",
         "frr_coil_method",
         "frr_probe",
+        "quote_for",
     }
 
 
