@@ -296,7 +296,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "roles": (*_CORE, "frr_bgp"),
         "description": "Your own Jinja2 template for frr.conf instead of the role's (it gets the same "
         "frr_bgp_plan variable): an absolute path on the controller, or one relative to the directory of the "
-        "inventory file that defines the host (inventory_dir); the preflight checks that it is a file. Null: the "
+        "inventory file that defines the host (inventory_dir), e.g. ../templates/frr.conf.j2 (outside the inventory "
+        "directory, whose every file Ansible reads as inventory); the preflight checks that it is a file. Null: the "
         "role's templates/frr.conf.j2.",
     },
     "meshover_bgp_graceful_shutdown": {
