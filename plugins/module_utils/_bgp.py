@@ -173,14 +173,22 @@ def template_problems(
     return problems
 
 
-def fill_snippet(text: str, ident: Any) -> str:
-    """meshover_frr_extra_config with this node's values in place of its placeholders. @LOOPBACK4@ needs an
-    IPv4 loopback (meshover_pool4 or meshover_loopback4): ValueError without one."""
-    if "@LOOPBACK4@" in text and ident.loopback4 is None:
-        raise ValueError(
+def loopback4_problem(text: str, has_loopback4: bool) -> str | None:
+    """Why a snippet cannot be filled in on a host without an IPv4 loopback, or None."""
+    if "@LOOPBACK4@" in text and not has_loopback4:
+        return (
             "meshover_frr_extra_config uses @LOOPBACK4@ but the host has no IPv4 loopback: set meshover_pool4 "
             "(mesh-wide) or meshover_loopback4, or remove the placeholder"
         )
+    return None
+
+
+def fill_snippet(text: str, ident: Any) -> str:
+    """meshover_frr_extra_config with this node's values in place of its placeholders. @LOOPBACK4@ needs an
+    IPv4 loopback (meshover_pool4 or meshover_loopback4): ValueError without one."""
+    problem = loopback4_problem(text, ident.loopback4 is not None)
+    if problem:
+        raise ValueError(problem)
     values = {
         "@ASN@": str(ident.asn),
         "@ROUTER_ID@": str(ident.router_id),

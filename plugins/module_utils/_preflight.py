@@ -24,6 +24,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     BGP_MESH_PARSERS,
     BgpSettings,
     bgp_settings_from,
+    loopback4_problem,
     owned_prefix_counts,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import parse_table as parse_coil_table
@@ -500,13 +501,12 @@ def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], Bg
     for host, host_vars in inventory.items():
         for var, (parser, default) in BGP_HOST_PARSERS.items():
             _host_value(problems, host, host_vars, var, parser, default)
-        if "@LOOPBACK4@" in str(host_vars.get("meshover_frr_extra_config") or "") and not (
-            host_vars.get("meshover_pool4") or host_vars.get("meshover_loopback4")
-        ):
-            problems.append(
-                f"{host}: meshover_frr_extra_config uses @LOOPBACK4@ but the host has no IPv4 loopback: set "
-                "meshover_pool4 (mesh-wide) or meshover_loopback4, or remove the placeholder"
-            )
+        problem = loopback4_problem(
+            str(host_vars.get("meshover_frr_extra_config") or ""),
+            bool(host_vars.get("meshover_pool4") or host_vars.get("meshover_loopback4")),
+        )
+        if problem:
+            problems.append(f"{host}: {problem}")
     problems.extend(_coil_table_clashes(inventory))
     return problems, bgp_settings_from(values)
 
