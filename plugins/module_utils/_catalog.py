@@ -85,8 +85,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "int",
         "default": DEFAULT_KEEPALIVE,
         "roles": (*_CORE, "wireguard_mesh"),
-        "description": "PersistentKeepalive (seconds, 0..65535) that hosts behind NAT (meshover_nat) use towards "
-        "all their peers. Other hosts use 0.",
+        "description": "PersistentKeepalive (seconds, 0..65535) that a host uses towards a peer that cannot dial it "
+        "back (the host is behind NAT, meshover_nat, or has no endpoint in the family the pair uses). Otherwise 0.",
     },
     "meshover_shared_prefixes": {
         "scope": "mesh",
@@ -101,14 +101,15 @@ CATALOG: dict[str, dict[str, Any]] = {
     # ---- per host
     "meshover_endpoint": {
         "scope": "host",
-        "type": "str",
+        "type": "str or list of str",
         "default": None,
         "roles": (*_CORE, "wireguard_mesh"),
-        "description": "Underlay IPv6 or IPv4 address (without port, not a host name) on which the other hosts "
-        "reach this host's WireGuard. Required unless meshover_nat is true. A unicast address another host can send "
-        "to (private ranges are fine): not unspecified, loopback, link-local, multicast or 255.255.255.255, and an "
-        "IPv4 address written as such, not as ::ffff:a.b.c.d. No two hosts with the same address (compared as "
-        "addresses: 2001:DB8::1 is 2001:db8::1) and port. Not inside meshover_prefix6, meshover_pool4, "
+        "description": "Underlay address(es) (without port, not a host name) on which the other hosts reach this "
+        "host's WireGuard: one IPv6 or IPv4 address, or a list of one IPv6 and one IPv4 address for a dual-stack "
+        "host. Required unless meshover_nat is true. A unicast address another host can send to (private ranges "
+        "are fine): not unspecified, loopback, link-local, multicast or 255.255.255.255, and an IPv4 address "
+        "written as such, not as ::ffff:a.b.c.d. No two hosts with the same address (compared as addresses: "
+        "2001:DB8::1 is 2001:db8::1) and port. Not inside meshover_prefix6, meshover_pool4, "
         "meshover_shared_prefixes or any host's meshover_announce: its WireGuard packets would be routed into the "
         "mesh.",
     },
@@ -117,8 +118,21 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "bool",
         "default": False,
         "roles": (*_CORE, "wireguard_mesh"),
-        "description": "True if the host has no endpoint reachable by the others (behind NAT). It then initiates "
-        "all its WireGuard sessions with keepalives; two NAT hosts do not peer directly.",
+        "description": "True if no other host can reach this host's WireGuard (behind NAT or a firewall that only "
+        "lets answers in); then meshover_endpoint must not be set. The host dials its peers and keeps the NAT "
+        "mapping open with keepalives; two such hosts reach each other through transit (another host that both "
+        "peer with), over BGP.",
+    },
+    "meshover_underlay_families": {
+        "scope": "host",
+        "type": "list of str",
+        "default": "the families of meshover_endpoint; [ipv4] with meshover_nat",
+        "roles": (*_CORE, "wireguard_mesh"),
+        "description": "Address families (ipv6, ipv4) in which this host can send to the other hosts' endpoints. "
+        "Two hosts peer directly when they share a family in which at least one of them has an endpoint; every "
+        "other pair reaches each other over BGP through a host that peers with both (transit). A dual-stack host "
+        "with an endpoint in one family only lists both, e.g. [ipv6, ipv4]. Must include the families of the "
+        "host's own endpoints. The preflight refuses a host that would reach no other host.",
     },
     "meshover_wg_port": {
         "scope": "host",

@@ -19,13 +19,11 @@ from typing import Any
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import origin_table, plan_bgp
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
-    DEFAULT_WG_PORT,
     GRE_TTL,
     Identity,
     MeshError,
     MeshSettings,
     hosts_label,
-    parse_bool,
     parse_endpoint,
     parse_wg_public_key,
 )
@@ -37,6 +35,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._source_routing impo
     plan_source_routing,
     unreachable_warnings,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._underlay import Topology, Underlay, build_topology
 
 
 @dataclass(frozen=True)
@@ -45,16 +44,24 @@ class Node:
 
     ident: Identity
     public_key: str | None
-    nat: bool
-    port: int
-    endpoint: str | None
+    underlay: Underlay
     transport: str
     allowed_ip: str
     link_local: str
-    # The WireGuard peer entry other hosts get for this node, for non-NAT and NAT viewers. Shared by all
+    # The WireGuard peer entries other hosts get for this node, by (family, keepalive): shared by all
     # viewers to keep the N^2 plan cheap: treat plans as read-only (the module serialises them to JSON).
-    wg_entry: dict[str, Any]
-    wg_entry_nat: dict[str, Any]
+    wg_entries: dict[tuple[int, int], dict[str, Any]]
+
+    def wg_entry(self, family: int, keepalive: int) -> dict[str, Any]:
+        """The entry for a viewer that peers with this node in family, sending keepalives or not (0)."""
+        key = (family, keepalive)
+        entry = self.wg_entries.get(key)
+        if entry is None:
+            addr = self.underlay.endpoint(family)
+            endpoint = None if addr is None else format_endpoint(str(addr), self.underlay.port)
+            entry = wg_peer_entry(self.ident.hostname, self.public_key, endpoint, self.allowed_ip, keepalive)
+            self.wg_entries[key] = entry
+        return entry
 
 
 def format_endpoint(address: str, port: int) -> str:
@@ -112,53 +119,54 @@ def wg_peer_entry(
 
 
 def build_nodes(
-    inventory: Mapping[str, Mapping[str, Any]],
+    topology: Topology,
     identities: Mapping[str, Identity],
     keys: Mapping[str, str | None],
-    keepalive: int,
 ) -> list[Node]:
     nodes = []
-    for host in sorted(inventory):
-        host_vars = inventory[host]
+    for host in sorted(topology.underlays):
         ident = identities[host]
-        nat = parse_bool(host_vars.get("meshover_nat", False))
-        port = host_vars.get("meshover_wg_port") or DEFAULT_WG_PORT
-        address = host_vars.get("meshover_endpoint")
-        endpoint = None if nat or address is None else format_endpoint(address, port)
-        public_key = keys.get(host)
-        allowed_ip = f"{ident.transport6}/128"
         nodes.append(
             Node(
                 ident=ident,
-                public_key=public_key,
-                nat=nat,
-                port=port,
-                endpoint=endpoint,
+                public_key=keys.get(host),
+                underlay=topology.underlays[host],
                 transport=str(ident.transport6),
-                allowed_ip=allowed_ip,
+                allowed_ip=f"{ident.transport6}/128",
                 link_local=f"{ident.link_local}/64",
-                wg_entry=wg_peer_entry(host, public_key, endpoint, allowed_ip, 0),
-                wg_entry_nat=wg_peer_entry(host, public_key, endpoint, allowed_ip, keepalive),
+                wg_entries={},
             )
         )
     return nodes
 
 
-def plan_host(me: Node, peers: Iterable[Node], settings: MeshSettings) -> dict[str, Any]:
+def plan_host(me: Node, peers: Iterable[Node], settings: MeshSettings, topology: Topology) -> dict[str, Any]:
     """The plan of one host: its identity, WireGuard interface + peers, and one GRE tunnel per peer.
 
-    peers: every node of the mesh (me, keyless and NAT-incompatible nodes are skipped here).
+    peers: every node of the mesh (me, keyless nodes and nodes reached only through transit are skipped here).
+    A peer gets the endpoint of the family the pair shares (None if only this host can be dialled in it), and
+    this host sends keepalives to it when the peer cannot dial this host back in that family (NAT).
     """
-    eligible = [p for p in peers if p is not me and p.public_key is not None and not (me.nat and p.nat)]
+    me_host, me_underlay, keepalive = me.ident.hostname, me.underlay, settings.persistent_keepalive
+    eligible = []
+    entries = []
+    for p in peers:
+        if p is me or p.public_key is None:
+            continue
+        family = topology.family(me_host, p.ident.hostname)
+        if family is None:
+            continue
+        eligible.append(p)
+        entries.append(p.wg_entry(family, 0 if me_underlay.endpoint(family) is not None else keepalive))
     local, link_local, gre_mtu = me.transport, me.link_local, settings.gre_mtu
     return {
         "identity": me.ident.as_dict(),
         "wireguard": {
             "interface": settings.wg_interface,
-            "listen_port": me.port,
+            "listen_port": me_underlay.port,
             "address": f"{me.transport}/64",
             "mtu": settings.wg_mtu,
-            "peers": [p.wg_entry_nat for p in eligible] if me.nat else [p.wg_entry for p in eligible],
+            "peers": entries,
         },
         "tunnels": [
             {
@@ -172,6 +180,8 @@ def plan_host(me: Node, peers: Iterable[Node], settings: MeshSettings) -> dict[s
             }
             for p in eligible
         ],
+        # peers reached over BGP through another host (no shared family with an endpoint): peer -> first hop
+        "transit": topology.transit(me_host),
     }
 
 
@@ -183,12 +193,6 @@ def _mesh_warnings(nodes: list[Node]) -> list[str]:
                 f"{node.ident.hostname}: no WireGuard public key known (not converged yet and not in the key cache): "
                 "left out as a peer of the other hosts this run; run the play against it to learn its key"
             )
-    nat_hosts = [n.ident.hostname for n in nodes if n.nat]
-    if len(nat_hosts) > 1:
-        warnings.append(
-            f"{hosts_label(nat_hosts, limit=10)} are all behind NAT (meshover_nat): they cannot peer with each other "
-            "directly, so no WireGuard peer or GRE tunnel is planned between them"
-        )
     return warnings
 
 
@@ -219,14 +223,19 @@ def plan_mesh(
     if result.problems:
         raise MeshError(result.problems)
     keys, updates, warnings = resolve_keys(inventory, learned_keys, cached_keys)
-    nodes = build_nodes(inventory, result.identities, keys, result.settings.persistent_keepalive)
+    topology = build_topology(inventory)
+    nodes = build_nodes(topology, result.identities, keys)
     wanted = set(inventory) if for_hosts is None else set(for_hosts)
     unknown = sorted(wanted - set(inventory))
     if unknown:
         raise MeshError([f"{hosts_label(unknown)}: asked to plan hosts that are not in the mesh inventory"])
     origins = origin_table(inventory, result.identities, result.bgp.default_route_from)
     with gc_paused():
-        plan = {n.ident.hostname: plan_host(n, nodes, result.settings) for n in nodes if n.ident.hostname in wanted}
+        plan = {
+            n.ident.hostname: plan_host(n, nodes, result.settings, topology)
+            for n in nodes
+            if n.ident.hostname in wanted
+        }
         for host, host_plan in plan.items():  # routing: one BGP session per GRE tunnel
             neighbours = [result.identities[t["peer"]] for t in host_plan["tunnels"]]
             host_plan["bgp"] = plan_bgp(
@@ -237,6 +246,8 @@ def plan_mesh(
     tables, exempt = gathering_tables(inventory), mesh_exempt(inventory, result.settings)
     for host, host_plan in plan.items():
         tunnels = {t["peer"]: t["name"] for t in host_plan["tunnels"]}
+        # a gateway reached through transit: send to the first hop, whose own rule forwards it on
+        tunnels.update({peer: tunnels[via] for peer, via in host_plan["transit"].items() if via in tunnels})
         host_plan["source_routing"] = plan_source_routing(host, gathering, tables, tunnels, exempt)
     warnings.extend(unreachable_warnings(plan, gathering, tables))
     return plan, warnings + _mesh_warnings(nodes), updates

@@ -40,7 +40,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     hosts_label,
     join_names,
     parse_bool,
-    parse_endpoint,
     parse_int,
     parse_prefix,
     parse_wg_public_key,
@@ -48,6 +47,13 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering, gathering_tables
+from ansible_collections.meshover.mesh.plugins.module_utils._underlay import (
+    Topology,
+    Underlay,
+    default_families,
+    parse_endpoints,
+    parse_families,
+)
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -198,54 +204,94 @@ def check_identities(
 # ---------------------------------------------------------------- endpoints and ports
 
 
-def check_endpoints(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Address]]:
-    """Each endpoint parses (parse_endpoint: a unicast address another host can reach), and no two hosts
-    share an endpoint and port. Addresses are compared parsed, so 2001:DB8:0::1 is 2001:db8::1.
-    Returns the problems and the endpoints the other hosts dial (host -> address; not behind NAT)."""
+def check_endpoints(
+    inventory: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[str], dict[str, tuple[Address, ...]]]:
+    """Each endpoint parses (parse_endpoints: one or two unicast addresses another host can reach, at most one
+    per family), and no two hosts share an endpoint and port; the underlay families are known and every host
+    can reach the mesh (directly or through transit). Addresses are compared parsed, so 2001:DB8:0::1 is
+    2001:db8::1. Returns the problems and the endpoints the other hosts dial (host -> addresses; none behind NAT)."""
     problems: list[str] = []
-    endpoints: dict[str, Address] = {}
+    endpoints: dict[str, tuple[Address, ...]] = {}
+    underlays: dict[str, Underlay] = {}
     seen: dict[tuple[str, int], list[str]] = {}
     for host, host_vars in inventory.items():
         nat = _host_value(problems, host, host_vars, "meshover_nat", parse_bool, False)
         port = _host_value(
             problems, host, host_vars, "meshover_wg_port", lambda v: parse_int(v, 1, 65535), DEFAULT_WG_PORT
         )
+        families = _host_value(problems, host, host_vars, "meshover_underlay_families", parse_families, None)
         raw = host_vars.get("meshover_endpoint")
+        addrs: tuple[Address, ...] | None = ()
         if raw is None:
             if nat is False:
                 problems.append(
-                    f"{host}: meshover_endpoint is missing: set the host's underlay IPv6 or IPv4 address, "
-                    "or meshover_nat: true if the other hosts cannot reach it"
+                    f"{host}: meshover_endpoint is missing: set the host's underlay IPv6 or IPv4 address (or both, "
+                    "as a list), or meshover_nat: true if the other hosts cannot reach it"
                 )
+                continue
+        elif nat is True:
+            problems.append(
+                f"{host}: meshover_endpoint and meshover_nat: true are both set: meshover_nat says no other host can "
+                "reach this one; remove meshover_endpoint, or meshover_nat if the address can be reached"
+            )
             continue
-        addr = _host_value(problems, host, host_vars, "meshover_endpoint", parse_endpoint, None)
-        if addr is not None and nat is False:
-            endpoints[host] = addr
+        else:
+            addrs = _host_value(problems, host, host_vars, "meshover_endpoint", parse_endpoints, None)
+        if addrs is None or nat is None or port is None:
+            continue
+        if families is None:
+            if "meshover_underlay_families" in host_vars and host_vars["meshover_underlay_families"] is not None:
+                continue
+            families = default_families(addrs)
+        missing = sorted({a.version for a in addrs} - families, reverse=True)
+        if missing:
+            problems.append(
+                f"{host}: meshover_underlay_families leaves out {' and '.join(f'ipv{v}' for v in missing)}, the "
+                "family of its own meshover_endpoint: add it, or remove that endpoint"
+            )
+            continue
+        endpoints[host] = addrs
+        underlays[host] = Underlay(host=host, endpoints=addrs, families=families, port=port)
+        for addr in addrs:
             seen.setdefault((str(addr), port), []).append(host)
     for (addr, port), hosts in seen.items():
         if len(hosts) > 1:
-            spelt = sorted({str(inventory[h]["meshover_endpoint"]) for h in hosts} - {addr})
+            spelt = sorted({w for h in hosts for w in _spellings(inventory[h]["meshover_endpoint"], addr)})
             written = f" (written {', '.join(repr(w) for w in spelt)})" if spelt else ""
             problems.append(
                 f"{join_names(hosts)}: meshover_endpoint {addr}{written} with meshover_wg_port {port} is the same on "
                 "several hosts: give each host its own underlay address (or its own meshover_wg_port)"
             )
+    if not problems and len(underlays) > 1:
+        problems.extend(Topology(underlays).problems())
     return problems, endpoints
+
+
+def _spellings(raw: Any, addr: str) -> list[str]:
+    """How an inventory wrote addr, where that differs from its canonical form (2001:DB8:0::1 for 2001:db8::1)."""
+    out = []
+    for item in raw if isinstance(raw, (list, tuple)) else [raw]:
+        try:
+            if str(item) != addr and str(ipaddress.ip_address(item)) == addr:
+                out.append(str(item))
+        except ValueError:
+            continue
+    return out
 
 
 class EndpointIndex:
     """The endpoints sorted by address, to find those inside a prefix in O(log n)."""
 
-    def __init__(self, endpoints: Mapping[str, Address]) -> None:
-        ordered = sorted(((a.version, int(a), h) for h, a in endpoints.items()))
-        self._keys = [(version, value) for version, value, _host in ordered]
-        self._hosts = [host for _version, _value, host in ordered]
-        self._endpoints = endpoints
+    def __init__(self, endpoints: Mapping[str, tuple[Address, ...]]) -> None:
+        ordered = sorted((a.version, int(a), h, a) for h, addrs in endpoints.items() for a in addrs)
+        self._keys = [(version, value) for version, value, _host, _addr in ordered]
+        self._pairs = [(host, addr) for _version, _value, host, addr in ordered]
 
     def inside(self, net: Network) -> list[tuple[str, Address]]:
         low = bisect.bisect_left(self._keys, (net.version, int(net.network_address)))
         high = bisect.bisect_right(self._keys, (net.version, int(net.broadcast_address)))
-        return [(h, self._endpoints[h]) for h in self._hosts[low:high]]
+        return self._pairs[low:high]
 
 
 def _host_value(
@@ -393,7 +439,7 @@ def _overlap_message(outer: Claim, inner: Claim) -> str:
 
 
 def check_prefixes(
-    inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings, endpoints: Mapping[str, Address]
+    inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings, endpoints: Mapping[str, tuple[Address, ...]]
 ) -> list[str]:
     """Announced and gathered prefixes (routable, not twice, not another host's, outside the mesh's address
     plan) and the endpoints (from check_endpoints) that a prefix of the mesh would route into the mesh."""

@@ -32,10 +32,10 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     canonical_hostname,
     join_names,
     parse_bool,
-    parse_endpoint,
     parse_int,
     parse_prefix,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._underlay import parse_endpoints
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -198,26 +198,24 @@ def check_gathering(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
             problems.append(
                 f"{host}: {TABLE_VAR} is set but the host has no meshover_gathering prefix: remove {TABLE_VAR}"
             )
-        addr = _endpoint(host_vars)
-        if addr is None:
-            continue
-        for other, net in gathered_nets:
-            if other != host and net.version == addr.version and addr in net:
-                problems.append(
-                    f"{host}: meshover_endpoint {addr} is inside {other}'s meshover_gathering {net}: its "
-                    "WireGuard packets would be source-routed into the mesh; use an endpoint outside it"
-                )
+        for addr in _endpoints(host_vars):
+            for other, net in gathered_nets:
+                if other != host and net.version == addr.version and addr in net:
+                    problems.append(
+                        f"{host}: meshover_endpoint {addr} is inside {other}'s meshover_gathering {net}: its "
+                        "WireGuard packets would be source-routed into the mesh; use an endpoint outside it"
+                    )
     return problems
 
 
-def _endpoint(host_vars: Mapping[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _endpoints(host_vars: Mapping[str, Any]) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
     raw = host_vars.get("meshover_endpoint")
     try:
         if raw is None or parse_bool(host_vars.get("meshover_nat", False)):
-            return None
-        return parse_endpoint(raw)
+            return ()
+        return parse_endpoints(raw)
     except ValueError:
-        return None
+        return ()
 
 
 # ---------------------------------------------------------------- plan
@@ -239,9 +237,7 @@ def mesh_exempt(inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettin
                 continue
             if net.prefixlen > 0:
                 nets.add(net)
-        addr = _endpoint(host_vars)
-        if addr is not None:
-            nets.add(ipaddress.ip_network(addr))
+        nets.update(ipaddress.ip_network(addr) for addr in _endpoints(host_vars))
     return [str(n) for n in sorted(nets, key=_net_key)]
 
 

@@ -20,11 +20,15 @@ T2 = "fd46:76a3:fa9b:1:8347:35cb:77b5:31ef"
 T3 = "fd46:76a3:fa9b:1:55a:add1:ad48:2aa"
 
 
+DUAL = ["ipv6", "ipv4"]
+
+
 def inv():
+    """n1 and n3 are dual-stack with an IPv6 endpoint; n2 is IPv4 only: they peer with it in IPv4."""
     return {
-        "n1": {"meshover_endpoint": "2001:db8::1", "meshover_wg_public_key": K1},
+        "n1": {"meshover_endpoint": "2001:db8::1", "meshover_wg_public_key": K1, "meshover_underlay_families": DUAL},
         "n2": {"meshover_endpoint": "192.0.2.2", "meshover_wg_port": 51900, "meshover_wg_public_key": K2},
-        "n3": {"meshover_endpoint": "2001:db8::3", "meshover_wg_public_key": K3},
+        "n3": {"meshover_endpoint": "2001:db8::3", "meshover_wg_public_key": K3, "meshover_underlay_families": DUAL},
     }
 
 
@@ -54,7 +58,8 @@ def test_full_plan_of_n1():
                     "public_key": K2,
                     "endpoint": "192.0.2.2:51900",
                     "allowed_ips": [f"{T2}/128"],
-                    "persistent_keepalive": 0,
+                    # n2 cannot dial n1 in IPv4 (n1 has no IPv4 endpoint): n1 keeps the path open
+                    "persistent_keepalive": 25,
                 },
                 {
                     "name": "n3",
@@ -65,6 +70,7 @@ def test_full_plan_of_n1():
                 },
             ],
         },
+        "transit": {},
         "tunnels": [
             {
                 "name": "mo-n2",
@@ -127,8 +133,8 @@ def test_bad_or_foreign_learned_keys_warn():
 
 def test_nat_handling():
     data = inv()
-    data["n2"] = {"meshover_nat": True, "meshover_wg_public_key": K2}
-    data["n3"] = {"meshover_nat": True, "meshover_wg_public_key": K3}
+    data["n2"] = {"meshover_nat": True, "meshover_wg_public_key": K2, "meshover_underlay_families": ["ipv6"]}
+    data["n3"] = {"meshover_nat": True, "meshover_wg_public_key": K3, "meshover_underlay_families": ["ipv6"]}
     data["n1"]["meshover_persistent_keepalive"] = 30
     data["n2"]["meshover_persistent_keepalive"] = 30
     data["n3"]["meshover_persistent_keepalive"] = 30
@@ -140,7 +146,51 @@ def test_nat_handling():
     assert n2_peers[0]["persistent_keepalive"] == 30
     assert n2_peers[0]["endpoint"] == "[2001:db8::1]:51820"
     assert [t["peer"] for t in plan["n2"]["tunnels"]] == ["n1"]
-    assert len(warnings) == 1 and "n2 and n3" in warnings[0]
+    # ... they reach each other through n1, which peers with both
+    assert plan["n2"]["transit"] == {"n3": "n1"} and plan["n3"]["transit"] == {"n2": "n1"}
+    assert plan["n1"]["transit"] == {}
+    assert warnings == []
+
+
+def lab_inventory():
+    """The lab's small internet: n1 dual-stack and public, n2 IPv6 only, n3 IPv4 only behind NAT."""
+    return {
+        "n1": {"meshover_endpoint": ["fd00:10::1", "10.10.0.1"], "meshover_wg_public_key": K1},
+        "n2": {"meshover_endpoint": "fd00:11::2", "meshover_wg_public_key": K2},
+        "n3": {"meshover_nat": True, "meshover_underlay_families": ["ipv4"], "meshover_wg_public_key": K3},
+    }
+
+
+def test_address_families_decide_direct_pairs_and_transit():
+    plan, warnings, _u = plan_mesh(lab_inventory(), {})
+    assert warnings == []
+    peers = {h: {p["name"]: p for p in plan[h]["wireguard"]["peers"]} for h in plan}
+    assert peers["n1"]["n2"]["endpoint"] == "[fd00:11::2]:51820"  # both dialable in IPv6
+    assert peers["n1"]["n2"]["persistent_keepalive"] == 0
+    assert peers["n2"]["n1"]["endpoint"] == "[fd00:10::1]:51820"
+    assert peers["n1"]["n3"]["endpoint"] is None  # n3 is dialled by nobody ...
+    assert peers["n3"]["n1"] == {  # ... it dials n1's IPv4 endpoint and keeps the NAT mapping open
+        "name": "n1",
+        "public_key": K1,
+        "endpoint": "10.10.0.1:51820",
+        "allowed_ips": [f"{T1}/128"],
+        "persistent_keepalive": 25,
+    }
+    assert set(peers["n2"]) == {"n1"} and set(peers["n3"]) == {"n1"}  # no shared family: no direct pair
+    assert [t["peer"] for t in plan["n2"]["tunnels"]] == ["n1"]
+    assert plan["n2"]["transit"] == {"n3": "n1"} and plan["n3"]["transit"] == {"n2": "n1"}
+    assert [n["interface"] for n in plan["n2"]["bgp"]["neighbours"]] == ["mo-n1"]
+
+
+def test_a_gathering_host_reached_through_transit_is_routed_via_the_first_hop():
+    data = lab_inventory()
+    data["n3"]["meshover_gathering"] = ["198.51.100.0/24"]
+    data["n1"]["meshover_shared_prefixes"] = data["n2"]["meshover_shared_prefixes"] = ["198.51.100.0/24"]
+    data["n3"]["meshover_shared_prefixes"] = ["198.51.100.0/24"]
+    plan, _w, _u = plan_mesh(data, {})
+    gateways = plan["n2"]["source_routing"]["gateways"]
+    assert [(g["host"], g["dev"]) for g in gateways] == [("n3", "mo-n1")]
+    assert [(g["host"], g["dev"]) for g in plan["n1"]["source_routing"]["gateways"]] == [("n3", "mo-n3")]
 
 
 def test_for_hosts_limits_output():

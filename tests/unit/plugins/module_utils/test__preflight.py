@@ -14,7 +14,12 @@ KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 BASE = {
     "n1": {"meshover_endpoint": "2001:db8::1", "meshover_pool4": "10.99.0.0/24"},
     "n2": {"meshover_endpoint": "2001:db8::2", "meshover_pool4": "10.99.0.0/24"},
-    "n3": {"meshover_endpoint": "192.0.2.3", "meshover_pool4": "10.99.0.0/24"},
+    # dual-stack, dialled on IPv4: peers n1 and n2 on their IPv6 endpoints
+    "n3": {
+        "meshover_endpoint": "192.0.2.3",
+        "meshover_pool4": "10.99.0.0/24",
+        "meshover_underlay_families": ["ipv4", "ipv6"],
+    },
 }
 
 
@@ -113,7 +118,48 @@ CASES = [
     ("endpoint-with-port6", {"n2": {"meshover_endpoint": "[2001:db8::2]:51820"}}, "n2", "meshover_endpoint", "port"),
     ("endpoint-with-port4", {"n2": {"meshover_endpoint": "192.0.2.2:51820"}}, "n2", "meshover_endpoint", "port"),
     ("endpoint-hostname", {"n2": {"meshover_endpoint": "n2.example.com"}}, "n2", "meshover_endpoint", "IP address"),
-    ("endpoint-type", {"n2": {"meshover_endpoint": ["2001:db8::2"]}}, "n2", "meshover_endpoint", "list"),
+    ("endpoint-type", {"n2": {"meshover_endpoint": 20010002}}, "n2", "meshover_endpoint", "int"),
+    (
+        "endpoint-two-of-a-family",
+        {"n2": {"meshover_endpoint": ["2001:db8::2", "2001:db8::22"]}},
+        "n2",
+        "meshover_endpoint",
+        "one per family",
+    ),
+    ("endpoint-empty-list", {"n2": {"meshover_endpoint": []}}, "n2", "meshover_endpoint", "empty"),
+    (
+        "endpoint-list-item",
+        {"n2": {"meshover_endpoint": ["2001:db8::2", "fe80::2"]}},
+        "n2",
+        "meshover_endpoint",
+        "'fe80::2' is link-local",
+    ),
+    (
+        "endpoint-and-nat",
+        {"n2": {"meshover_nat": True}},
+        "n2",
+        "meshover_nat",
+        "remove meshover_endpoint",
+    ),
+    ("families-word", {"n2": {"meshover_underlay_families": ["ip6"]}}, "n2", "meshover_underlay_families", "ipv6"),
+    ("families-empty", {"n2": {"meshover_underlay_families": []}}, "n2", "meshover_underlay_families", "non-empty"),
+    (
+        "families-leave-out-own-endpoint",
+        {"n2": {"meshover_underlay_families": ["ipv4"]}},
+        "n2",
+        "meshover_underlay_families",
+        "leaves out ipv6",
+    ),
+    (
+        "reaches-nobody",
+        {
+            "n2": {"meshover_endpoint": ..., "meshover_nat": True, "meshover_underlay_families": ["ipv4"]},
+            "n3": {"meshover_endpoint": "2001:db8::3", "meshover_underlay_families": ...},
+        },
+        "n2",
+        "meshover_underlay_families",
+        "cannot reach any other host",
+    ),
     ("endpoint-duplicate", {"n2": {"meshover_endpoint": "2001:db8::1"}}, "n2", "meshover_endpoint", "n1"),
     ("nat-not-bool", {"n2": {"meshover_nat": "maybe"}}, "n2", "meshover_nat", "boolean"),
     ("wg-port-range", {"n2": {"meshover_wg_port": 70000}}, "n2", "meshover_wg_port", "1..65535"),
@@ -526,8 +572,31 @@ def test_an_endpoint_next_to_an_announced_prefix_passes():
     assert validate(inv) == []
 
 
-def test_a_nat_hosts_endpoint_is_not_dialled_so_may_be_inside_an_announced_prefix():
-    inv = inventory(n1={"meshover_announce": ["192.0.2.0/24"]}, n3={"meshover_nat": True})
+def test_a_nat_host_has_no_endpoint_so_none_can_be_inside_an_announced_prefix():
+    inv = inventory(n1={"meshover_announce": ["192.0.2.0/24"]}, n3={"meshover_nat": True, "meshover_endpoint": ...})
+    assert validate(inv) == []
+
+
+def test_dual_stack_endpoints_are_checked_each():
+    inv = inventory(n1={"meshover_endpoint": ["2001:db8::1", "192.0.2.1"]}, n2={"meshover_announce": ["192.0.2.0/28"]})
+    problems = validate(inv)
+    assert len(problems) == 1 and "192.0.2.0/28 contains n1's meshover_endpoint 192.0.2.1" in problems[0], problems
+    dup = validate(inventory(n1={"meshover_endpoint": ["2001:db8::1", "192.0.2.3"]}))
+    assert len(dup) == 1 and dup[0].startswith("n1 and n3: meshover_endpoint 192.0.2.3"), dup
+
+
+def test_islands_that_cannot_reach_each_other_are_named():
+    inv = {
+        "a1": {"meshover_endpoint": "2001:db8::1"},
+        "a2": {"meshover_endpoint": "2001:db8::2"},
+        "b1": {"meshover_endpoint": "192.0.2.1"},
+        "b2": {"meshover_nat": True},
+    }
+    problems = validate(inv)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("b1 and b2 cannot reach a1 and a2 over the underlay"), problems
+    # one dual-stack host joins the islands: the others go through it (transit)
+    inv["a1"]["meshover_endpoint"] = ["2001:db8::1", "192.0.2.10"]
     assert validate(inv) == []
 
 
@@ -577,10 +646,10 @@ def test_endpoint_index_bounds_and_families():
 
     index = EndpointIndex(
         {
-            "a": ip_address("10.0.0.0"),
-            "b": ip_address("10.0.0.255"),
-            "c": ip_address("10.0.1.0"),
-            "d": ip_address("::a00:1"),
+            "a": (ip_address("10.0.0.0"),),
+            "b": (ip_address("10.0.0.255"),),
+            "c": (ip_address("10.0.1.0"),),
+            "d": (ip_address("::a00:1"),),
         }
     )
     assert [h for h, _addr in index.inside(ip_network("10.0.0.0/24"))] == ["a", "b"]
