@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def _render(interfaces):
-    return render("gre_overlay", "90-meshover.conf.j2", gre_overlay_accept_ra_interfaces=interfaces)
+    return render("gre_overlay", "90-meshover.conf.j2", gre_overlay__uplinks={"kernel_interfaces": interfaces})
 
 
 def _proc_sys(key):
@@ -39,3 +39,9 @@ def test_accept_ra_of_plain_and_vlan_interfaces():
 
 def test_no_interface_no_accept_ra_line():
     assert [line for line in _render([]).splitlines() if "accept_ra =" in line] == []
+
+
+def test_accept_ra_comes_before_forwarding():
+    """Turning forwarding on purges the RA default routes of interfaces whose accept_ra is not 2 yet."""
+    lines = [line for line in _render(["eth0"]).splitlines() if not line.startswith("#")]
+    assert lines.index("net.ipv6.conf.eth0.accept_ra = 2") < lines.index("net.ipv6.conf.all.forwarding = 1")
