@@ -53,6 +53,12 @@ options:
     description: The widest the wide table may be, in characters; a wider one is printed narrow.
     type: int
     default: 120
+  plan:
+    description:
+      - The mesh plan (meshover.mesh.mesh_peers' RV(plan), host -> plan). Its C(transit) entries show the pairs that
+        share no underlay address family and reach each other through another host (C(via X) in the table, a dashed
+        edge in the graph, C(transit) in the JSON).
+    type: dict
 seealso:
   - module: meshover.mesh.mesh_info
 """
@@ -103,14 +109,17 @@ def _int(value, what):
         raise AnsibleFilterError(f"{_NAME}: {what} must be a number of seconds or characters, got {value!r}") from None
 
 
-def mesh_status(nodes, format="table", hosts=None, stale=DEFAULT_HANDSHAKE_STALE, width=DEFAULT_WIDTH):
+def mesh_status(nodes, format="table", hosts=None, stale=DEFAULT_HANDSHAKE_STALE, width=DEFAULT_WIDTH, plan=None):
     """Render the nodes' mesh_info results (see DOCUMENTATION)."""
     if not isinstance(nodes, Mapping):
         raise AnsibleFilterError(f"{_NAME} expects a dict host -> mesh_info result, got {type(nodes).__name__}")
     if hosts is not None and (isinstance(hosts, (str, bytes)) or not all(isinstance(h, str) for h in hosts)):
         raise AnsibleFilterError(f"{_NAME}: hosts must be a list of inventory hostnames")
     try:
-        return render(nodes, str(format), hosts, _int(stale, "stale"), _int(width, "width"))
+        if plan is not None and not isinstance(plan, Mapping):
+            raise StatusError(f"plan must be meshover.mesh.mesh_peers' plan (host -> plan), got {type(plan).__name__}")
+        transit = {h: (p or {}).get("transit") or {} for h, p in (plan or {}).items() if isinstance(p, Mapping)}
+        return render(nodes, str(format), hosts, _int(stale, "stale"), _int(width, "width"), transit)
     except StatusError as exc:
         raise AnsibleFilterError(f"{_NAME}: {exc}") from None
 

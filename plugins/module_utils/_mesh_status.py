@@ -185,15 +185,21 @@ def _side(peer: Mapping[str, Any] | None, stale: float) -> dict[str, Any] | None
 
 
 def status_data(
-    nodes: Mapping[str, Any], hosts: Iterable[str] | None = None, stale: float = DEFAULT_HANDSHAKE_STALE
+    nodes: Mapping[str, Any],
+    hosts: Iterable[str] | None = None,
+    stale: float = DEFAULT_HANDSHAKE_STALE,
+    transit: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Every node's view merged, each pair of hosts judged.
 
     nodes: host -> its mesh_info result (None or absent: the node did not answer). hosts: the hosts the
     status ran on (default: the keys of nodes); a host without a result is reported as not answering.
-    Returns ``{stale_after, summary, nodes, links, problems}``: ``nodes`` host -> result (None: no
+    transit: host -> {peer: via} from the plan: the pairs that share no underlay family and reach each
+    other through another host (no WireGuard peer of each other, by design).
+    Returns ``{stale_after, summary, nodes, links, transit, problems}``: ``nodes`` host -> result (None: no
     answer), ``links`` one per pair of hosts that either side lists as peer, with its ``state`` (up,
-    degraded, down, unknown) and each side's view (None when that side said nothing of it).
+    degraded, down, unknown) and each side's view (None when that side said nothing of it); ``transit``
+    one entry per such pair of hosts, ``{"nodes": [a, b], "via": {a: first hop, b: first hop}}``.
     """
     if not isinstance(nodes, Mapping):
         raise StatusError(f"expects a dict host -> mesh_info result, got {type(nodes).__name__}")
@@ -235,11 +241,17 @@ def status_data(
                 problems.extend(problems_of(me, other, peer, views[me]["checks"], stale))
     summary = {"nodes": len(names), "answered": sum(n is not None for n in merged.values()), "links": len(links)}
     summary.update({s: sum(link["state"] == s for link in links) for s in STATES})
+    through: dict[tuple[str, str], dict[str, str]] = {}
+    for host, peers in (transit or {}).items():
+        for peer, via in (peers or {}).items():
+            if host in merged and peer in merged:
+                through.setdefault(tuple(sorted((host, peer), key=natural_key)), {})[host] = via
     return {
         "stale_after": stale,
         "summary": summary,
         "nodes": merged,
         "links": links,
+        "transit": [{"nodes": list(pair), "via": via} for pair, via in sorted(through.items())],
         "problems": problems,
     }
 
@@ -291,7 +303,8 @@ def render_table(data: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> list[st
         f"({s['up']} up, {s['degraded']} degraded, {s['down']} down{unknown})",
         "",
     ]
-    # Each cell: "self", "noanswer", "none" (not a peer of that node) or the peer's entry.
+    # Each cell: "self", "noanswer", "none" (not a peer of that node), "via X" (transit) or the peer's entry.
+    via = {(h, p): v for t in data.get("transit") or [] for h, v in t["via"].items() for p in t["nodes"] if p != h}
     cells: dict[tuple[str, str], Any] = {}
     for row in rows:
         for col in columns:
@@ -301,7 +314,8 @@ def render_table(data: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> list[st
             elif node is None:
                 cells[row, col] = "noanswer"
             else:
-                cells[row, col] = node["peers"].get(col, "none")
+                default = f"via {via[row, col]}" if (row, col) in via and col not in node["peers"] else "none"
+                cells[row, col] = node["peers"].get(col, default)
     texts = {key: _words(c, stale) for key, c in cells.items() if not isinstance(c, str)}
     sub = {src: max([len(h), *(len(t[src]) for t in texts.values())]) for src, h in HEADS.items()}
     label = max([len("from"), *(len(r) for r in rows)])
@@ -313,7 +327,9 @@ def render_table(data: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> list[st
 
         def cell(key: tuple[str, str]) -> str:
             c = cells[key]
-            return special[c] if isinstance(c, str) else " ".join(texts[key][src].ljust(sub[src]) for src in sub)
+            if isinstance(c, str):
+                return special.get(c, c)
+            return " ".join(texts[key][src].ljust(sub[src]) for src in sub)
 
     else:
         wide, sep = False, " "
@@ -324,7 +340,7 @@ def render_table(data: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> list[st
         def cell(key: tuple[str, str]) -> str:
             c = cells[key]
             if isinstance(c, str):
-                return special[c]
+                return special.get(c, "v " + c[4:] if c.startswith("via ") else c)
             words = checks(c, stale)
             return "".join(SYMBOLS[words[src]] for src in SOURCES)
 
@@ -352,6 +368,11 @@ def render_table(data: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> list[st
             f"s = handshake older than {int(stale)}s, n = never handshaked, x = in the plan but absent,",
             ". = no BFD session (BFD off), ? = not read (see the problems); a lone . is the node itself.",
         ]
+    if via:
+        lines.append(
+            f"{'via' if wide else 'v'} X = the pair shares no underlay address family: they reach each other through X "
+            "over BGP (transit)."
+        )
     problems = data["problems"]
     lines.append(f"Problems ({len(problems)})" if problems else "Problems (0), the mesh is healthy.")
     lines += [f"- {p}" for p in problems]
@@ -416,6 +437,13 @@ def render_dot(data: Mapping[str, Any]) -> list[str]:
             f"  {_dot_id(a)} -- {_dot_id(b)} [color={_dot_id(STATE_COLOURS[link['state']])}, "
             f'label="{label}", tooltip={_dot_id(link["id"] + " " + link["state"])}];'
         )
+    for t in data.get("transit") or []:
+        a, b = t["nodes"]
+        tip = ", ".join(f"{h} via {v}" for h, v in sorted(t["via"].items()))
+        lines.append(
+            f"  {_dot_id(a)} -- {_dot_id(b)} [style=dashed, penwidth=1, color={_dot_id(COLOURS['unknown'])}, "
+            f"label={_dot_id('transit')}, tooltip={_dot_id(tip)}];"
+        )
     lines.append("}")
     return lines
 
@@ -426,11 +454,12 @@ def render(
     hosts: Iterable[str] | None = None,
     stale: float = DEFAULT_HANDSHAKE_STALE,
     width: int = DEFAULT_WIDTH,
+    transit: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Any:
     """``table`` and ``dot``: a list of lines; ``json``: the merged data (status_data())."""
     if fmt not in FORMATS:
         raise StatusError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    data = status_data(nodes, hosts, stale)
+    data = status_data(nodes, hosts, stale, transit)
     if fmt == "json":
         return data
     if fmt == "dot":

@@ -127,7 +127,8 @@ def test_dot_escapes_quotes_and_backslashes():
 def test_json_is_the_merged_data(nodes):
     data = S.render(nodes, "json", hosts=["n1", "n2", "n3", "n4"])
     assert json.loads(json.dumps(data)) == data  # plain JSON
-    assert set(data) == {"stale_after", "summary", "nodes", "links", "problems"}
+    assert set(data) == {"stale_after", "summary", "nodes", "links", "transit", "problems"}
+    assert data["transit"] == []
     assert data["summary"] == {
         "nodes": 4,
         "answered": 3,
@@ -242,3 +243,24 @@ def test_input_must_be_mesh_info_results():
         S.render(["n1"], "table")
     with pytest.raises(S.StatusError, match="without peers"):
         S.render({"n1": {"rc": 0}}, "table")
+
+
+def test_transit_pairs_are_shown_as_such(nodes):
+    """n2 and n3 share no underlay family (the plan's transit): no peer of each other, through n1."""
+    for a, b in (("n2", "n3"), ("n3", "n2")):
+        nodes[a]["peers"].pop(b)
+        nodes[a]["expected"] = [p for p in nodes[a]["expected"] if p != b]
+    plan = {"n1": {"transit": {}}, "n2": {"transit": {"n3": "n1"}}, "n3": {"transit": {"n2": "n1"}}}
+    transit = {h: p["transit"] for h, p in plan.items()}
+    data = S.render(nodes, "json", transit=transit)
+    assert data["transit"] == [{"nodes": ["n2", "n3"], "via": {"n2": "n1", "n3": "n1"}}]
+    assert [link["id"] for link in data["links"]] == ["n1--n2", "n1--n3"]
+    table = S.render(nodes, "table", transit=transit)
+    n2_row = next(line for line in table if line.startswith("n2 "))
+    assert n2_row.rstrip().endswith("via n1"), table
+    assert any(line.startswith("via X = the pair shares no underlay address family") for line in table)
+    narrow = S.render(nodes, "table", transit=transit, width=20)
+    assert next(line for line in narrow if line.startswith("n3 ")).split()[-1] == "."
+    assert "v n1" in next(line for line in narrow if line.startswith("n3 "))
+    dot = S.render(nodes, "dot", transit=transit)
+    assert any('"n2" -- "n3" [style=dashed' in line for line in dot), dot
