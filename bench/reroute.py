@@ -38,12 +38,16 @@ def main() -> int:
     src, dst = inv[args.src], inv[args.dst]
     lo_src = identity(inv, args.src).loopback6
     lo_dst = identity(inv, args.dst).loopback6
-    endpoint = dst["meshover_endpoint"]
-    family = "ip6" if ":" in endpoint else "ip"
+    endpoints = dst["meshover_endpoint"]  # one address or a list (one per family): drop them all
+    endpoints = endpoints if isinstance(endpoints, list) else [endpoints]
     port = dst.get("meshover_wg_port", 51820)
+    rules = " ".join(
+        f"&& nft add rule inet mo_bench out {'ip6' if ':' in e else 'ip'} daddr {e} udp dport {port} drop"
+        for e in endpoints
+    )
     block = (
         f"nft add table inet mo_bench && nft add chain inet mo_bench out '{{ type filter hook output priority 0; }}' "
-        f"&& nft add rule inet mo_bench out {family} daddr {endpoint} udp dport {port} drop"
+        f"{rules}"
     )
     interval = 1 / args.rate
     count = args.rate * args.seconds
