@@ -204,17 +204,30 @@ def plan_peers(want, have) -> dict:
         have_by_key = dict(have)
     else:
         have_by_key = {p["public_key"]: p for p in have or []}
+    wanted_keys = {p["public_key"] for p in want}
+    remove = sorted(k for k in have_by_key if k not in wanted_keys)
+    # A peer behind NAT whose key changed (rotate_keys): its old entry's learned endpoint, found by the same
+    # allowed IPs, goes to the new one, so that this side can send at once instead of waiting for the peer.
+    learned = {}
+    for key in remove:
+        old = have_by_key[key]
+        try:
+            endpoint = normalize_endpoint(old.get("endpoint"))
+        except WireGuardError:
+            continue
+        if endpoint is not None:
+            learned[tuple(normalize_allowed_ips(old.get("allowed_ips")))] = endpoint
     add, change = [], []
     for p in want:
         live = have_by_key.get(p["public_key"])
         if live is None:
+            if p["endpoint"] is None and tuple(p["allowed_ips"]) in learned:
+                p = {**p, "endpoint": learned[tuple(p["allowed_ips"])]}
             add.append(p)
             continue
         fields = peer_differences(p, live)
         if fields:
             change.append({"peer": p, "fields": fields})
-    wanted_keys = {p["public_key"] for p in want}
-    remove = sorted(k for k in have_by_key if k not in wanted_keys)
     return {"add": add, "change": change, "remove": remove}
 
 

@@ -159,6 +159,22 @@ def test_nat_peer_with_learned_endpoint_is_not_changed_but_keepalive_is():
     assert [(c["peer"]["name"], c["fields"]) for c in plan["change"]] == [("laptop", ["persistent_keepalive"])]
 
 
+def test_a_nat_peer_with_a_new_key_keeps_the_endpoint_learned_for_its_old_one():
+    """rotate_keys on a NAT'd node: its peers can send to it at once instead of waiting for its keepalive."""
+    dump = parse_wg_dump(fixture("wg_show_dump.txt"))
+    want = want_from_fixture()
+    old = next(p for p in want if p["name"] == "laptop")
+    live = dump["peers"][old["public_key"]]
+    assert old["endpoint"] is None and live["endpoint"] is not None
+    want = [dict(p, public_key=K4) if p["name"] == "laptop" else p for p in want]
+    plan = plan_peers(want, dump["peers"])
+    assert plan["remove"] == [old["public_key"]]
+    assert [(p["name"], p["endpoint"]) for p in plan["add"]] == [("laptop", live["endpoint"])]
+    # a new peer that takes nobody's place learns its endpoint from its own packets, as before
+    fresh = [*want_from_fixture(), {"name": "n4", "public_key": K4, "allowed_ips": ["fd00::4/128"]}]
+    assert [(p["name"], p["endpoint"]) for p in plan_peers(fresh, dump["peers"])["add"]] == [("n4", None)]
+
+
 CASES = [
     # (description, mutate(want) -> want, expected add names, expected changes, expected removes)
     ("remove n3", lambda w: [p for p in w if p["name"] != "n3"], [], [], [K3]),
