@@ -5,19 +5,23 @@
 Run it as ``python3 molecule/lab/meshlab.py SUBCOMMAND ...`` (never rely on exec bits).
 
   build [RELEASE...]              build (or reuse) the cached base images, package archives, FRR image
-  up --lab NAME --nodes N         start N VMs on one vde switch, wait for ssh, write the inventory
-     [--release N=REL] [--apt-lock N:SECONDS]
-  down --lab NAME                 stop VMs and switch (by pid file), remove overlays; idempotent
-  status --lab NAME               show VMs, ports, pids, ssh state
-  ssh --lab NAME nK [CMD...]      ssh into a VM
+  up --lab NAME --nodes N         start N VMs and the router rt on a small internet (two vde switches),
+     [--underlay inet|flat]       or on one switch (flat); wait for ssh, write the inventory
+     [--net N=KIND] [--release N=REL] [--apt-lock N:SECONDS]
+  down --lab NAME                 stop VMs and switches (by pid file), remove overlays; idempotent
+  status --lab NAME               show VMs, ports, pids, ssh state, addresses
+  ssh --lab NAME nK|rt [CMD...]   ssh into a VM
   instances --lab NAME            print instances.json (molecule instance config)
-  check-isolation --lab NAME      assert restrict=on and no default route in any guest
+  check-isolation --lab NAME      assert restrict=on and no default route out of the lab
+  netem --lab NAME on|off [--delay 20ms] [--jitter 0ms] [--loss 1%] [--link pub|home|both]
+                                  delay and loss on the router's data links (tc netem)
+  nat-flush --lab NAME            flush the router's conntrack table: NATed flows get new mappings
   prune                           delete cached images of old recipes that no lab uses
-  stop-vm / start-vm --lab NAME nK   power a single VM off / on again (overlay kept)
+  stop-vm / start-vm --lab NAME nK|rt   power a single VM off / on again (overlay kept)
 
 Nothing of the lab touches the host's network stack: management is qemu user networking with
-``restrict=on`` (only a hostfwd 127.0.0.1:PORT -> guest:22), the data network is a user-space
-vde_switch on a unix socket. See molecule/lab/README.md.
+``restrict=on`` (only a hostfwd 127.0.0.1:PORT -> guest:22), the data network is user-space
+vde_switches on unix sockets. See molecule/lab/README.md.
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ LAB_SERVER = "10.0.2.100"
 RECIPE_VERSION = 5
 
 # What a minimal Debian cloud image holds (genericcloud: systemd, ssh, sudo, python3, the cloud kernel,
-# the release's networking), plus iperf3 for bench/throughput.py. Nothing the roles install is here:
-# they install it from the lab's archive (ARCHIVE_GROUPS), as on a fresh server.
+# the release's networking), plus the lab's test tools: iperf3 for bench/throughput.py, and radvd,
+# conntrack and tcpdump for the lab's router VM (inert on the nodes: radvd.service only starts with an
+# /etc/radvd.conf, which only the router writes). Nothing the roles install is here: they install it
+# from the lab's archive (ARCHIVE_GROUPS), as on a fresh server.
 BASE_PACKAGES = sorted(
     {
         "systemd-sysv",
@@ -87,8 +93,15 @@ BASE_PACKAGES = sorted(
         "ca-certificates",
         "netbase",
         "iperf3",
+        "radvd",
+        "conntrack",
+        "tcpdump",
     }
 )
+# What the lab's router VM installs from the archive at its first boot (lab-router): nft for its NAT
+# rules. nftables is a package the roles install, so it stays out of the base image: the nodes must
+# install it as on a fresh server.
+ROUTER_PACKAGES = ["nftables"]
 # The lab's package archive of a release: every package the roles and playbooks install, with the
 # dependencies a base image lacks (recommends included, as apt installs them). Each group is resolved
 # on its own, as a node installs it (podman's and docker.io's alternatives differ). Keep in step with
@@ -101,6 +114,9 @@ ARCHIVE_GROUPS = [
     ["docker.io"],
     ["python3-prometheus-client", "sudo"],
     ["prometheus"],
+    # the lab's router VM (never a node): it boots the trixie base image and installs these at its
+    # first boot (lab-router), so they must be in the archive (nftables also is in the first group)
+    ROUTER_PACKAGES,
 ]
 FRR_PACKAGES = ["frr", "frr-pythontools", "iproute2", "procps", "tini"]
 DPKG_OPTS = [
@@ -116,6 +132,37 @@ IMAGE_SIZE = "4G"
 # 63 MiB available of 337, and the Docker node (dockerd, containerd, FRR, the exporter, the checks'
 # Python) ran out: journald failed, ssh stopped answering, qemu spun at 100 % CPU.
 GUEST_MEMORY_MB = 1024
+
+# The underlay (the nodes' data network). `inet`, the default, is a small internet: segment A "pub"
+# (vde switch LAB/vde.ctl) and segment B "home" (LAB/vde-home.ctl), joined by the router VM ROUTER,
+# which routes IPv6 between them, NATs B's IPv4 out of A and sends RAs on B. `flat` is the old single
+# switch with fd00:10::N (+ 10.10.0.N) on every node and no router (bench/run_all.py uses it).
+UNDERLAYS = ("inet", "flat")
+DEFAULT_UNDERLAY = "inet"
+SWITCHES = {"pub": "vde", "home": "vde-home"}
+PUB6, PUB4 = "fd00:10::", "10.10.0."
+HOME6, HOME4 = "fd00:11::", "10.11.0."
+# How a node is attached on the inet underlay (`up --net N=KIND`).
+NET_KINDS = {
+    "public": "segment A, dual stack: fd00:10::N/64 and 10.10.0.N/24 static, default routes via the router",
+    "slaac": "segment B, IPv6 only: fd00:11::N by SLAAC done by the kernel (eth1 not managed by networkd)",
+    "slaac-networkd": "segment B, IPv6 only: fd00:11::N by SLAAC done by systemd-networkd (IPv6AcceptRA=yes)",
+    "slaac-lan4": "segment B: fd00:11::N by SLAAC done by the kernel, and 10.11.0.N/24 on the LAN (no IPv4 route out)",
+    "nat4": "segment B, IPv4 only: 10.11.0.N/24 behind the router's NAT, no IPv6 on eth1",
+}
+DEFAULT_NODE_NETS = ["2=slaac", "3=nat4"]  # every other node: public
+# The router: not a mesh node. Its ssh port is the lab's port base + 0 (nodes use + N), its MACs end
+# in 00:fe, it boots ROUTER_RELEASE's base image and installs ROUTER_PACKAGES at its first boot.
+ROUTER = "rt"
+ROUTER_ID = 0xFE
+ROUTER_RELEASE = "trixie"
+ROUTER_MEMORY_MB = 384
+ROUTER_PUB6, ROUTER_PUB4 = f"{PUB6}fe", f"{PUB4}254"
+ROUTER_HOME6, ROUTER_HOME4 = f"{HOME6}1", f"{HOME4}1"
+# RAs on segment B (radvd): a short router lifetime, and unsolicited RAs every 20-30 s, so that a
+# host that accepts RAs keeps its default route for ever, and one that stops accepting them (IPv6
+# forwarding on with accept_ra=1) loses it within RA_LIFETIME seconds.
+RA_LIFETIME, RA_MIN_INTERVAL, RA_MAX_INTERVAL = 90, 20, 30
 # The FRR image the guests pull from the lab's registry (insecure: plain HTTP, configured in the image
 # as a provider's registry mirror would be).
 FRR_IMAGE_NAME = "frr"
@@ -158,7 +205,7 @@ R="$1"
 S="$2"
 REL="$3"
 cp -a "$S/." "$R/"
-chmod 0755 "$R/usr/local/sbin/lab-net"
+chmod 0755 "$R/usr/local/sbin/lab-net" "$R/usr/local/sbin/lab-router"
 # Ansible logs in as a cloud image's admin user with passwordless sudo, as on a fresh cloud server;
 # root is only for the lab's own management (meshlab.py ssh, check-isolation, stop-vm). Both get the
 # lab's key at boot from the kernel command line (lab-net), as cloud-init gets it from metadata.
@@ -168,7 +215,8 @@ chmod 0440 "$R/etc/sudoers.d/90-cloud-admin"
 # APT's only source is the lab's archive of this release; no lists yet (a fresh image).
 rm -f "$R/etc/apt/sources.list" "$R"/etc/apt/sources.list.d/*
 printf 'deb [trusted=yes] http://@SERVER@/debian/%s ./\n' "$REL" > "$R/etc/apt/sources.list.d/meshlab.list"
-chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service
+chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service \
+    lab-router.service
 chroot "$R" systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
     systemd-networkd-wait-online.service e2scrub_reap.service e2scrub_all.timer fstrim.timer \
     man-db.timer dpkg-db-backup.timer
@@ -228,17 +276,37 @@ fi
 )
 
 LAB_NET = r"""#!/bin/sh
-# meshover lab: hostname + networkd config from the kernel command line
-# (lab.hostname=, lab.data6=, lab.data4=, lab.sshkey=). NICs are found by MAC prefix and matched by
-# exact MAC (networkd's MACAddress= takes no globs): 52:54:00:00:* mgmt, 52:54:00:01:* data.
+# meshover lab: hostname + network from the kernel command line. NICs are found by MAC prefix and
+# matched by exact MAC (networkd's MACAddress= takes no globs): 52:54:00:00:* mgmt, 52:54:00:01:* data
+# (a node's underlay NIC; the router's NIC on segment A), 52:54:00:02:* the router's NIC on segment B.
+#   lab.hostname=NAME lab.sshkey=BASE64
+#   lab.data6=ADDR/LEN lab.data4=ADDR/LEN   static addresses on the data NIC
+#   lab.gw6=ADDR lab.gw4=ADDR               default routes through the data NIC
+#   lab.slaac=kernel:TOKEN                  IPv6 by SLAAC, done by the kernel: the data NIC is not managed
+#                                           by networkd (as with ifupdown's `inet6 auto`), accept_ra=1,
+#                                           autoconf=1, `ip token set TOKEN` (a stable interface id);
+#                                           lab.data4/lab.gw4 are then set with ip(8)
+#   lab.slaac=networkd:TOKEN                IPv6 by SLAAC, done by networkd (IPv6AcceptRA=yes, Token=)
+#   lab.noipv6                              no IPv6 at all on the data NIC (disable_ipv6=1)
+#   lab.home6=ADDR/LEN lab.home4=ADDR/LEN   the router's addresses on segment B
+#   lab.router=PREFIX6,NET4,LIFETIME,MIN,MAX  this VM is the router: forwarding on, RAs for PREFIX6 on
+#                                           segment B (router lifetime LIFETIME s, unsolicited every
+#                                           MIN..MAX s), NAT of NET4 out of segment A (lab-router.service)
 set -eu
-hn="" d6="" d4="" key=""
+hn="" d6="" d4="" gw6="" gw4="" slaac="" noipv6="" h6="" h4="" router="" key=""
 for a in $(cat /proc/cmdline); do
     case "$a" in
         lab.sshkey=*) key="${a#lab.sshkey=}" ;;
         lab.hostname=*) hn="${a#lab.hostname=}" ;;
         lab.data6=*) d6="${a#lab.data6=}" ;;
         lab.data4=*) d4="${a#lab.data4=}" ;;
+        lab.gw6=*) gw6="${a#lab.gw6=}" ;;
+        lab.gw4=*) gw4="${a#lab.gw4=}" ;;
+        lab.slaac=*) slaac="${a#lab.slaac=}" ;;
+        lab.noipv6) noipv6=1 ;;
+        lab.home6=*) h6="${a#lab.home6=}" ;;
+        lab.home4=*) h4="${a#lab.home4=}" ;;
+        lab.router=*) router="${a#lab.router=}" ;;
     esac
 done
 if [ -n "$key" ]; then
@@ -255,16 +323,17 @@ if [ -n "$hn" ]; then
     echo "$hn" > /proc/sys/kernel/hostname
     printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$hn" > /etc/hosts
 fi
-mgmt="" data="" i=0
+mgmt="" data="" dataif="" home="" homeif="" i=0
 while [ $i -lt 100 ]; do
     for d in /sys/class/net/*; do
         mac=$(cat "$d/address" 2>/dev/null || true)
         case "$mac" in
             52:54:00:00:*) mgmt="$mac" ;;
-            52:54:00:01:*) data="$mac" ;;
+            52:54:00:01:*) data="$mac" dataif="${d##*/}" ;;
+            52:54:00:02:*) home="$mac" homeif="${d##*/}" ;;
         esac
     done
-    if [ -n "$mgmt" ] && [ -n "$data" ]; then break; fi
+    if [ -n "$mgmt" ] && [ -n "$data" ] && { [ -z "$router" ] || [ -n "$home" ]; }; then break; fi
     i=$((i + 1))
     sleep 0.1
 done
@@ -282,13 +351,128 @@ IPv6AcceptRA=no
 EOF
 fi
 if [ -n "$data" ]; then
-    {
-        printf '[Match]\nMACAddress=%s\n\n[Network]\nLinkLocalAddressing=ipv6\nIPv6AcceptRA=no\n' "$data"
-        [ -n "$d6" ] && printf 'Address=%s\n' "$d6"
-        [ -n "$d4" ] && printf 'Address=%s\n' "$d4"
-        true
-    } > /run/systemd/network/20-data.network
+    case "$slaac" in
+        kernel:*)
+            # No .network file matches it, so networkd leaves it alone ("unmanaged"): the kernel
+            # configures it from the router's RAs, as on a Debian server with ifupdown's inet6 auto.
+            echo 1 > "/proc/sys/net/ipv6/conf/$dataif/accept_ra"
+            echo 1 > "/proc/sys/net/ipv6/conf/$dataif/autoconf"
+            ip token set "${slaac#kernel:}" dev "$dataif"
+            ip link set "$dataif" up
+            if [ -n "$d4" ]; then ip addr add "$d4" dev "$dataif"; fi
+            if [ -n "$gw4" ]; then ip route add default via "$gw4" dev "$dataif"; fi
+            ;;
+        *)
+            if [ -n "$noipv6" ]; then echo 1 > "/proc/sys/net/ipv6/conf/$dataif/disable_ipv6"; fi
+            {
+                printf '[Match]\nMACAddress=%s\n\n[Network]\n' "$data"
+                if [ -n "$noipv6" ]; then
+                    printf 'LinkLocalAddressing=no\nIPv6AcceptRA=no\n'
+                elif [ -n "$slaac" ]; then
+                    printf 'LinkLocalAddressing=ipv6\nIPv6AcceptRA=yes\n'
+                else
+                    printf 'LinkLocalAddressing=ipv6\nIPv6AcceptRA=no\n'
+                fi
+                [ -n "$d6" ] && printf 'Address=%s\n' "$d6"
+                [ -n "$d4" ] && printf 'Address=%s\n' "$d4"
+                [ -n "$gw6" ] && printf 'Gateway=%s\n' "$gw6"
+                [ -n "$gw4" ] && printf 'Gateway=%s\n' "$gw4"
+                [ -n "$slaac" ] && printf '\n[IPv6AcceptRA]\nToken=%s\n' "${slaac#networkd:}"
+                true
+            } > /run/systemd/network/20-data.network
+            ;;
+    esac
 fi
+if [ -n "$router" ] && [ -n "$home" ]; then
+    {
+        printf '[Match]\nMACAddress=%s\n\n[Network]\nLinkLocalAddressing=ipv6\nIPv6AcceptRA=no\n' "$home"
+        [ -n "$h6" ] && printf 'Address=%s\n' "$h6"
+        [ -n "$h4" ] && printf 'Address=%s\n' "$h4"
+        true
+    } > /run/systemd/network/30-home.network
+    echo 1 > /proc/sys/net/ipv4/ip_forward
+    echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+    IFS=, read -r prefix6 net4 lifetime ramin ramax <<EOF
+$router
+EOF
+    mkdir -p /run/meshlab
+    printf 'PUB=%s\nHOME=%s\n' "$dataif" "$homeif" > /run/meshlab/router.env
+    cat > /etc/radvd.conf <<EOF
+# written by lab-net at every boot (meshover lab router)
+interface $homeif {
+    AdvSendAdvert on;
+    MinRtrAdvInterval $ramin;
+    MaxRtrAdvInterval $ramax;
+    AdvDefaultLifetime $lifetime;
+    prefix $prefix6 {
+        AdvOnLink on;
+        AdvAutonomous on;
+    };
+};
+EOF
+    # NAT of segment B's IPv4 out of segment A, with a new random source port for every new flow
+    # (fully-random: a flushed mapping never comes back the same); nothing from A gets in to B's
+    # IPv4 unless it answers a flow from B. IPv6 is routed both ways, unfiltered.
+    cat > /run/meshlab/router.nft <<EOF
+table ip meshlab
+delete table ip meshlab
+table ip meshlab {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "$dataif" ip saddr $net4 masquerade fully-random
+    }
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        ct state established,related accept
+        iifname "$dataif" ip daddr $net4 drop
+    }
+}
+EOF
+fi
+"""
+
+# The router VM only (lab-net wrote /run/meshlab/router.nft). At its first boot it installs
+# ROUTER_PACKAGES (nft) from the lab's archive (the router boots the nodes' base image, which lacks it);
+# at every boot it turns forwarding on, loads the NAT rules and (re)starts radvd with the
+# /etc/radvd.conf that lab-net wrote.
+LAB_ROUTER = r"""#!/bin/sh
+set -eu
+echo 1 > /proc/sys/net/ipv4/ip_forward
+echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+if ! command -v nft >/dev/null; then
+    i=0
+    # eth0 may not be configured yet: wait for the lab's archive
+    until apt-get update -q >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -ge 90 ]; then
+            echo "lab-router: the lab's archive (http://@SERVER@) did not answer" >&2
+            exit 1
+        fi
+        sleep 2
+    done
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        -o DPkg::Options::=--force-unsafe-io @PACKAGES@
+fi
+nft -f /run/meshlab/router.nft
+systemctl restart radvd.service
+touch /run/meshlab/router-ready
+echo "lab-router: forwarding on, NAT rules loaded, radvd running"
+""".replace("@SERVER@", LAB_SERVER).replace("@PACKAGES@", " ".join(ROUTER_PACKAGES))
+
+LAB_ROUTER_UNIT = """[Unit]
+Description=meshover lab: the router (forwarding, NAT, router advertisements)
+ConditionPathExists=/run/meshlab/router.nft
+After=lab-net.service systemd-networkd.service
+Wants=systemd-networkd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lab-router
+TimeoutStartSec=900
+
+[Install]
+WantedBy=multi-user.target
 """
 
 LAB_NET_UNIT = """[Unit]
@@ -408,6 +592,8 @@ def recipe(release: str) -> dict:
         "frr_cmd": FRR_CMD,
         "lab_net": LAB_NET,
         "lab_net_unit": LAB_NET_UNIT,
+        "lab_router": LAB_ROUTER,
+        "lab_router_unit": LAB_ROUTER_UNIT,
         "sshd_conf": SSHD_CONF,
         "journald_conf": JOURNALD_CONF,
         "registries_conf": REGISTRIES_CONF,
@@ -579,6 +765,8 @@ def do_build(release: str = DEFAULT_RELEASE, force: bool = False) -> Path:
                 {
                     "usr/local/sbin/lab-net": (LAB_NET, 0o755),
                     "etc/systemd/system/lab-net.service": (LAB_NET_UNIT, 0o644),
+                    "usr/local/sbin/lab-router": (LAB_ROUTER, 0o755),
+                    "etc/systemd/system/lab-router.service": (LAB_ROUTER_UNIT, 0o644),
                     "etc/ssh/sshd_config.d/meshlab.conf": (SSHD_CONF, 0o644),
                     "etc/systemd/journald.conf.d/meshlab.conf": (JOURNALD_CONF, 0o644),
                     "etc/containers/registries.conf.d/50-meshlab.conf": (REGISTRIES_CONF, 0o644),
@@ -724,16 +912,18 @@ def port_free(port: int) -> bool:
     return True
 
 
-def choose_port_base(name: str, nodes: int, explicit: int | None) -> int:
+def choose_port_base(name: str, nodes: int, explicit: int | None, router: bool = False) -> int:
+    """The lab's slot of 20 ports: nK gets base+K; the router (if any) gets base+0, which no node uses."""
+    first = 0 if router else 1
     if explicit is not None:
-        bad = [explicit + i for i in range(1, nodes + 1) if not port_free(explicit + i)]
+        bad = [explicit + i for i in range(first, nodes + 1) if not port_free(explicit + i)]
         if bad:
             die(f"ports {bad} are in use; pick another --port-base")
         return explicit
     h = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
     for k in range(64):
         base = 20000 + ((h + k) % 600) * 20  # 20000..31980, slots of 20 ports
-        if nodes < 20 and all(port_free(base + i) for i in range(1, nodes + 1)):
+        if nodes < 20 and all(port_free(base + i) for i in range(first, nodes + 1)):
             return base
     die("no free port range found; pass --port-base")
     return 0
@@ -821,30 +1011,126 @@ def ssh_banner(port: int, timeout: float = 3) -> bool:
         return False
 
 
-def start_switch(ld: Path) -> None:
-    pidf = ld / "vde.pid"
+def start_switch(ld: Path, sw: str = "vde") -> None:
+    """One vde_switch: LAB/SW.ctl (socket dir), LAB/SW.pid, LAB/SW.log (SW: vde = segment A, vde-home = B)."""
+    pidf = ld / f"{sw}.pid"
     if lab_pid(ld, pidf):
         return
-    ctl = ld / "vde.ctl"
+    ctl = ld / f"{sw}.ctl"
     shutil.rmtree(ctl, ignore_errors=True)
-    with open(ld / "vde.log", "ab") as logf:
+    with open(ld / f"{sw}.log", "ab") as logf:
         run(["vde_switch", "-s", str(ctl), "-d", "-p", str(pidf)], stdout=logf, stderr=logf)
     for _ in range(50):
         if lab_pid(ld, pidf) and (ctl / "ctl").exists():
             return
         time.sleep(0.1)
-    die(f"vde_switch did not come up (see {ld / 'vde.log'})")
+    die(f"vde_switch did not come up (see {ld / (sw + '.log')})")
 
 
-def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
-    name = f"n{n}"
+def lab_switches(state: dict) -> list[str]:
+    return list(SWITCHES.values()) if state.get("underlay", "flat") == "inet" else [SWITCHES["pub"]]
+
+
+def node_nets(nodes: int, underlay: str, specs: list[str]) -> dict[int, str]:
+    """{node: kind of underlay attachment}: every node `flat` on the flat underlay; on `inet`,
+    DEFAULT_NODE_NETS, then the `N=KIND` items on top (nodes not named: public)."""
+    if underlay == "flat":
+        if specs:
+            die("--net needs --underlay inet (the flat underlay has one kind of node)")
+        return dict.fromkeys(range(1, nodes + 1), "flat")
+    out = dict.fromkeys(range(1, nodes + 1), "public")
+    for spec in [*DEFAULT_NODE_NETS, *specs]:
+        m = re.fullmatch(r"(\d+)=([a-z0-9-]+)", spec)
+        if not m or m.group(2) not in NET_KINDS:
+            die(f"--net {spec!r}: want N=KIND with KIND one of {', '.join(NET_KINDS)}")
+        n = int(m.group(1))
+        if n in out:
+            out[n] = m.group(2)
+    for n, kind in out.items():
+        if n == 1 and node_segment(kind) == "home":
+            die(f"n1 cannot be {kind}: on segment B, ::1 and .1 are the router's addresses")
+    return out
+
+
+def node_segment(kind: str) -> str:
+    return "pub" if kind in ("flat", "public") else "home"
+
+
+def node_net(n: int, kind: str, data4: bool) -> tuple[list[str], dict, str]:
+    """(lab.* kernel parameters, meshover inventory variables, summary) of node n attached as KIND."""
+    if kind == "flat":
+        params = [f"lab.data6={PUB6}{n:x}/64", *([f"lab.data4={PUB4}{n}/24"] if data4 else [])]
+        return params, {"meshover_endpoint": f"{PUB6}{n:x}"}, f"{PUB6}{n:x}" + (f" {PUB4}{n}" if data4 else "")
+    if kind == "public":
+        params = [f"lab.data6={PUB6}{n:x}/64", f"lab.gw6={ROUTER_PUB6}"]
+        if data4:
+            params += [f"lab.data4={PUB4}{n}/24", f"lab.gw4={ROUTER_PUB4}"]
+            endpoint: str | list[str] = [f"{PUB6}{n:x}", f"{PUB4}{n}"]
+        else:
+            endpoint = f"{PUB6}{n:x}"
+        return params, {"meshover_endpoint": endpoint}, "A: " + (" ".join(endpoint) if data4 else endpoint)
+    if kind in ("slaac", "slaac-networkd"):
+        how = "kernel" if kind == "slaac" else "networkd"
+        return [f"lab.slaac={how}:::{n:x}"], {"meshover_endpoint": f"{HOME6}{n:x}"}, f"B: {HOME6}{n:x} (SLAAC, {how})"
+    if kind == "slaac-lan4":
+        return (
+            [f"lab.slaac=kernel:::{n:x}", f"lab.data4={HOME4}{n}/24"],
+            {"meshover_endpoint": [f"{HOME6}{n:x}", f"{HOME4}{n}"]},
+            f"B: {HOME6}{n:x} (SLAAC, kernel), {HOME4}{n} (LAN only)",
+        )
+    if kind == "nat4":
+        params = [f"lab.data4={HOME4}{n}/24", f"lab.gw4={ROUTER_HOME4}", "lab.noipv6"]
+        return (
+            params,
+            {"meshover_nat": True, "meshover_underlay_families": ["ipv4"]},
+            f"B: {HOME4}{n} (behind NAT, no IPv6)",
+        )
+    die(f"unknown underlay attachment {kind!r}")
+    return [], {}, ""
+
+
+def vm_names(state: dict) -> list[str]:
+    """The lab's VMs: n1..nN, then the router when the underlay has one."""
+    return [f"n{n}" for n in range(1, state["nodes"] + 1)] + ([ROUTER] if state.get("router") else [])
+
+
+def vm_id(name: str) -> int:
+    """What the VM's MACs and ssh port are derived from: N for nN, ROUTER_ID for the router."""
+    return ROUTER_ID if name == ROUTER else int(name[1:])
+
+
+def vm_port(state: dict, name: str) -> int:
+    return state["port_base"] + (0 if name == ROUTER else int(name[1:]))
+
+
+def vm_base_key(name: str) -> str:
+    return ROUTER if name == ROUTER else name[1:]
+
+
+def vm_cmd(ld: Path, state: dict, name: str) -> list[str]:
+    base = Path(state["bases"][vm_base_key(name)])
+    n = vm_id(name)
+    port = vm_port(state, name)
     key = (ld / "id_ed25519.pub").read_text().split()[1]
-    append = (
-        f"root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet lab.hostname={name} lab.data6=fd00:10::{n:x}/64"
-        f" lab.sshkey={key}"
-    )
-    if data4:
-        append += f" lab.data4=10.10.0.{n}/24"
+    params = [f"lab.hostname={name}"]
+    if name == ROUTER:
+        params += [
+            f"lab.data6={ROUTER_PUB6}/64",
+            f"lab.data4={ROUTER_PUB4}/24",
+            f"lab.home6={ROUTER_HOME6}/64",
+            f"lab.home4={ROUTER_HOME4}/24",
+            f"lab.router={HOME6}/64,{HOME4}0/24,{RA_LIFETIME},{RA_MIN_INTERVAL},{RA_MAX_INTERVAL}",
+            # a light VM: nothing looks at its VGA console
+            "systemd.mask=getty@tty1.service",
+        ]
+        nics = [(SWITCHES["pub"], 1), (SWITCHES["home"], 2)]
+        memory = ROUTER_MEMORY_MB
+    else:
+        kind = state.get("nets", {}).get(str(n), "flat")
+        params += node_net(n, kind, state.get("data4", True))[0]
+        nics = [(SWITCHES[node_segment(kind)], 1)]
+        memory = GUEST_MEMORY_MB
+    append = " ".join(["root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet", *params, f"lab.sshkey={key}"])
     # The lab's server: one labhttp.py per connection to 10.0.2.100:80 (archives, registry); 443
     # answers with a closed connection, so that podman and Docker fall back to HTTP at once.
     serve = f"{sys.executable} {Path(__file__).with_name('labhttp.py')} serve {ld / 'www'}"
@@ -854,7 +1140,8 @@ def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
         f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22,"
         f"guestfwd=tcp:{LAB_SERVER}:80-cmd:{serve},guestfwd=tcp:{LAB_SERVER}:443-cmd:/bin/true"
     )
-    return [
+    mac = f"{n >> 8:02x}:{n & 0xFF:02x}"
+    cmd = [
         "qemu-system-x86_64",
         "-name",
         name,
@@ -865,7 +1152,7 @@ def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
         "-smp",
         "1",
         "-m",
-        str(GUEST_MEMORY_MB),
+        str(memory),
         "-display",
         "none",
         "-monitor",
@@ -888,61 +1175,98 @@ def vm_cmd(ld: Path, base: Path, n: int, port: int, data4: bool) -> list[str]:
         "-netdev",
         mgmt,
         "-device",
-        f"virtio-net-pci,netdev=mgmt,mac=52:54:00:00:{n >> 8:02x}:{n & 0xFF:02x}",
-        "-netdev",
-        f"vde,id=data,sock={ld / 'vde.ctl'}",
-        "-device",
-        f"virtio-net-pci,netdev=data,mac=52:54:00:01:{n >> 8:02x}:{n & 0xFF:02x}",
-        "-device",
-        "virtio-rng-pci",
+        f"virtio-net-pci,netdev=mgmt,mac=52:54:00:00:{mac}",
     ]
+    for i, (sw, prefix) in enumerate(nics):
+        cmd += [
+            "-netdev",
+            f"vde,id=data{i},sock={ld / (sw + '.ctl')}",
+            "-device",
+            f"virtio-net-pci,netdev=data{i},mac=52:54:00:{prefix:02x}:{mac}",
+        ]
+    return [*cmd, "-device", "virtio-rng-pci"]
 
 
-def start_vm(ld: Path, state: dict, n: int, fresh: bool) -> None:
-    name = f"n{n}"
+def start_vm(ld: Path, state: dict, name: str, fresh: bool) -> None:
     if lab_pid(ld, ld / f"{name}.pid"):
         log(f"{name} already running")
         return
-    base = Path(state["bases"][str(n)])
+    base = Path(state["bases"][vm_base_key(name)])
     overlay = ld / f"{name}.qcow2"
     if fresh or not overlay.exists():
         overlay.unlink(missing_ok=True)
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base / "base.qcow2"), str(overlay)])
     (ld / f"{name}.serial").unlink(missing_ok=True)
-    port = state["port_base"] + n
+    port = vm_port(state, name)
     if not port_free(port):
         die(f"port {port} for {name} is in use")
     with open(ld / f"{name}.qemu.log", "ab") as logf:
-        res = run(vm_cmd(ld, base, n, port, state.get("data4", True)), stdout=logf, stderr=logf, check=False)
+        res = run(vm_cmd(ld, state, name), stdout=logf, stderr=logf, check=False)
     if res.returncode != 0:
         die(f"qemu for {name} failed (rc {res.returncode}); see {ld / (name + '.qemu.log')}")
 
 
-def wait_ssh(ld: Path, state: dict, nodes: list[int], timeout: float) -> None:
+def console_tail(ld: Path, name: str) -> str:
+    con = ld / f"{name}.console"
+    return "\n".join(con.read_text(errors="replace").splitlines()[-20:]) if con.exists() else ""
+
+
+def wait_ssh(ld: Path, state: dict, names: list[str], timeout: float) -> None:
     t0 = time.monotonic()
-    pending = set(nodes)
+    pending = set(names)
     while pending:
-        for n in sorted(pending):
-            name = f"n{n}"
+        for name in sorted(pending):
             if not lab_pid(ld, ld / f"{name}.pid"):
-                tail = ""
-                con = ld / f"{name}.console"
-                if con.exists():
-                    tail = "\n".join(con.read_text(errors="replace").splitlines()[-20:])
-                die(f"{name} is not running any more; console tail:\n{tail}")
-            port = state["port_base"] + n
+                die(f"{name} is not running any more; console tail:\n{console_tail(ld, name)}")
+            port = vm_port(state, name)
             if not ssh_banner(port):
                 continue
             res = run([*ssh_base(ld, port), "true"], check=False, capture_output=True, timeout=60)
             if res.returncode == 0:
-                pending.discard(n)
+                pending.discard(name)
                 log(f"{name} up (ssh 127.0.0.1:{port}) after {time.monotonic() - t0:.0f} s")
         if not pending:
             break
         if time.monotonic() - t0 > timeout:
-            die(f"timeout after {timeout:.0f} s waiting for ssh on {sorted(pending)}; see {ld}/nN.console")
+            die(f"timeout after {timeout:.0f} s waiting for ssh on {sorted(pending)}; see {ld}/NAME.console")
         time.sleep(2)
-    log(f"all of {len(nodes)} VM(s) reachable by ssh after {time.monotonic() - t0:.0f} s")
+    log(f"all of {len(names)} VM(s) reachable by ssh after {time.monotonic() - t0:.0f} s")
+
+
+def wait_underlay(ld: Path, state: dict, timeout: float) -> None:
+    """inet: wait until the router is configured (lab-router done: forwarding, NAT, radvd) and every
+    SLAAC node has its address and a default route from the router's RAs."""
+    if not state.get("router"):
+        return
+    t0 = time.monotonic()
+    checks = {
+        ROUTER: "test -e /run/meshlab/router-ready || { systemctl is-failed -q lab-router && echo FAILED; exit 1; }",
+    }
+    for n, kind in state.get("nets", {}).items():
+        if kind.startswith("slaac"):
+            checks[f"n{n}"] = (
+                f"ip -6 -o addr show dev eth1 scope global | grep -q ' {HOME6}{int(n):x}/64 '"
+                " && ip -6 route show default dev eth1 | grep -q ."
+            )
+    while checks:
+        for name, check in list(checks.items()):
+            res = run([*ssh_base(ld, vm_port(state, name)), check], check=False, capture_output=True, text=True)
+            if res.returncode == 0:
+                del checks[name]
+                log(f"{name}: underlay ready after {time.monotonic() - t0:.0f} s")
+            elif "FAILED" in res.stdout:
+                journal = run(
+                    [*ssh_base(ld, vm_port(state, name)), "journalctl -b -u lab-router --no-pager | tail -20"],
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                die(f"{name}: lab-router.service failed:\n{journal}")
+        if not checks:
+            break
+        if time.monotonic() - t0 > timeout:
+            die(f"timeout after {timeout:.0f} s waiting for the underlay on {sorted(checks)}")
+        time.sleep(2)
 
 
 def yq(value: str) -> str:
@@ -951,19 +1275,11 @@ def yq(value: str) -> str:
 
 def write_inventory(ld: Path, state: dict) -> None:
     key = str(ld / "id_ed25519")
-    lines = [
-        "---",
-        f"# generated by molecule/lab/meshlab.py for lab {state['lab']}; do not edit",
-        "all:",
-        "  children:",
-        "    mesh:",
-        "      hosts:",
-    ]
-    instances = []
-    for n in range(1, state["nodes"] + 1):
-        port = state["port_base"] + n
-        lines += [
-            f"        n{n}:",
+
+    def connection(name: str) -> tuple[list[str], dict]:
+        port = vm_port(state, name)
+        lines = [
+            f"        {name}:",
             "          ansible_host: 127.0.0.1",
             f"          ansible_port: {port}",
             f"          ansible_user: {ADMIN_USER}",
@@ -972,29 +1288,43 @@ def write_inventory(ld: Path, state: dict) -> None:
             ' -o IdentitiesOnly=yes -o LogLevel=ERROR"',
             "          ansible_host_key_checking: false",
             "          ansible_python_interpreter: /usr/bin/python3",
-            f'          meshover_endpoint: "fd00:10::{n:x}"',
         ]
+        instance = {"instance": name, "address": "127.0.0.1", "port": port, "user": ADMIN_USER, "identity_file": key}
+        return lines, instance
+
+    lines = [
+        "---",
+        f"# generated by molecule/lab/meshlab.py for lab {state['lab']}; do not edit",
+        f"# underlay: {state.get('underlay', 'flat')} (molecule/lab/README.md)",
+        "all:",
+        "  children:",
+        "    mesh:",
+        "      hosts:",
+    ]
+    instances = []
+    for n in range(1, state["nodes"] + 1):
+        host_lines, instance = connection(f"n{n}")
+        kind = state.get("nets", {}).get(str(n), "flat")
+        _params, net_vars, _summary = node_net(n, kind, state.get("data4", True))
+        host_lines += [f"          {k}: {json.dumps(v)}" for k, v in net_vars.items()]
         release = state["releases"][str(n)]
         if release == "bookworm":
-            lines.append("          meshover_frr_mode: package   # Debian 12: FRR 8.4 from the distribution")
+            host_lines.append("          meshover_frr_mode: package   # Debian 12: FRR 8.4 from the distribution")
         elif n == 2:
-            lines.append("          frr_bgp_container_runtime: docker   # n1: podman, n2: Docker")
-        instances.append(
-            {
-                "instance": f"n{n}",
-                "address": "127.0.0.1",
-                "port": port,
-                "user": ADMIN_USER,
-                "identity_file": key,
-                "meshover_endpoint": f"fd00:10::{n:x}",
-            }
-        )
+            host_lines.append("          frr_bgp_container_runtime: docker   # n1: podman, n2: Docker")
+        lines += host_lines
+        instances.append({**instance, **net_vars})
     lines += [
         "      vars:",
         "        # the lab's registry (molecule/lab/labhttp.py): FRR 10.3 built from Debian 13's frr",
         f"        meshover_frr_image: {FRR_IMAGE}",
         "        meshover_pool4: 10.99.0.0/24",
     ]
+    if state.get("router"):
+        # not a mesh node: the lab's "internet" router (segments A and B, NAT, RAs)
+        host_lines, instance = connection(ROUTER)
+        lines += ["    lab_router:", "      hosts:", *host_lines]
+        instances.append(instance)
     (ld / "inventory.yml").write_text("\n".join(lines) + "\n")
     (ld / "instances.json").write_text(json.dumps(instances, indent=1) + "\n")
 
@@ -1066,27 +1396,40 @@ def cmd_up(args: argparse.Namespace) -> None:
         die("--nodes must be 1..19")
     t0 = time.monotonic()
     releases = node_releases(args.nodes, args.release)
-    built = {rel: str(do_build(rel)) for rel in sorted({*releases.values(), FRR_RELEASE})}
+    nets = node_nets(args.nodes, args.underlay, args.net)
+    router = args.underlay == "inet"
+    built = {
+        rel: str(do_build(rel))
+        for rel in sorted({*releases.values(), FRR_RELEASE, *([ROUTER_RELEASE] if router else [])})
+    }
     bases = {str(n): built[rel] for n, rel in releases.items()}
+    if router:
+        bases[ROUTER] = built[ROUTER_RELEASE]
     ld = lab_dir(args.lab)
     ld.mkdir(parents=True, exist_ok=True)
     gi = ld.parent / ".gitignore"
     if ld.parent == REPO / ".lab" and not gi.exists():
         gi.write_text("*\n")
-    if len(str(ld / "vde.ctl" / ".00000-00000")) > 100 or len(str(ld / "n19.serial")) > 100:
+    if len(str(ld / "vde-home.ctl" / ".00000-00000")) > 100 or len(str(ld / "n19.serial")) > 100:
         die(f"lab dir path {ld} is too long for unix sockets; set MESHLAB_DIR to a shorter path")
     state = load_state(ld)
-    running = [f.stem for f in ld.glob("n*.pid") if lab_pid(ld, f)]
-    if running and state and (state["nodes"] != args.nodes or state.get("bases") != bases):
-        die(f"lab {args.lab} is running with a different shape/base ({running}); run down first")
+    running = [f.stem for f in [*ld.glob("n*.pid"), ld / f"{ROUTER}.pid"] if lab_pid(ld, f)]
+    shape = {
+        "nodes": args.nodes,
+        "bases": bases,
+        "underlay": args.underlay,
+        "nets": {str(n): k for n, k in nets.items()},
+    }
+    if running and state and any(state.get(k) != v for k, v in shape.items()):
+        die(f"lab {args.lab} is running with a different shape/base/underlay ({running}); run down first")
     if not running:
         state = {
             "lab": args.lab,
-            "nodes": args.nodes,
-            "bases": bases,
+            **shape,
+            "router": router,
             "releases": {str(n): rel for n, rel in releases.items()},
             "data4": not args.no_data4,
-            "port_base": choose_port_base(args.lab, args.nodes, args.port_base),
+            "port_base": choose_port_base(args.lab, args.nodes, args.port_base, router),
         }
         # A key of this lab's own, given to the guests at boot (lab-net writes authorized_keys).
         for f in ("id_ed25519", "id_ed25519.pub"):
@@ -1095,11 +1438,16 @@ def cmd_up(args: argparse.Namespace) -> None:
         populate_www(ld, bases)
         (ld / "state.json").write_text(json.dumps(state, indent=1) + "\n")
     assert state is not None
-    start_switch(ld)
-    log(f"starting {args.nodes} VM(s) in {ld} (ssh ports {state['port_base'] + 1}..{state['port_base'] + args.nodes})")
-    for n in range(1, args.nodes + 1):
-        start_vm(ld, state, n, fresh=not running)
-    wait_ssh(ld, state, list(range(1, args.nodes + 1)), args.timeout)
+    for sw in lab_switches(state):
+        start_switch(ld, sw)
+    names = vm_names(state)
+    ports = ", ".join(f"{name} {vm_port(state, name)}" for name in names)
+    log(f"starting {len(names)} VM(s) in {ld}, underlay {state['underlay']} (ssh ports: {ports})")
+    # the router first: n2's SLAAC and n3's NAT need it, and it installs its packages at first boot
+    for name in sorted(names, key=lambda x: x != ROUTER):
+        start_vm(ld, state, name, fresh=not running)
+    wait_ssh(ld, state, names, args.timeout)
+    wait_underlay(ld, state, args.timeout)
     if not running:
         for spec in args.apt_lock:
             hold_apt_lock(ld, state, spec)
@@ -1112,13 +1460,17 @@ def cmd_down(args: argparse.Namespace) -> None:
     if not ld.is_dir():
         log(f"lab {args.lab} not present")
         return
-    for pidf in sorted(ld.glob("n*.pid")):
+    for pidf in [*sorted(ld.glob("n*.pid")), ld / f"{ROUTER}.pid"]:
         stop_pid(ld, pidf, pidf.stem)
-    stop_pid(ld, ld / "vde.pid", "vde_switch")
-    for pattern in ("n*.qcow2", "n*.serial", "inventory.yml", "instances.json", "state.json"):
+    for sw in SWITCHES.values():
+        stop_pid(ld, ld / f"{sw}.pid", f"vde_switch {sw}")
+    for pattern in ("n*.qcow2", "n*.serial", f"{ROUTER}.qcow2", f"{ROUTER}.serial"):
         for f in ld.glob(pattern):
             f.unlink(missing_ok=True)
-    shutil.rmtree(ld / "vde.ctl", ignore_errors=True)
+    for f in ("inventory.yml", "instances.json", "state.json"):
+        (ld / f).unlink(missing_ok=True)
+    for sw in SWITCHES.values():
+        shutil.rmtree(ld / f"{sw}.ctl", ignore_errors=True)
     log(f"lab {args.lab} down (console logs kept in {ld})")
 
 
@@ -1130,10 +1482,17 @@ def need_state(ld: Path) -> dict:
     return state
 
 
-def node_num(name: str, state: dict) -> int:
-    if not name.startswith("n") or not name[1:].isdigit() or not 1 <= int(name[1:]) <= state["nodes"]:
-        die(f"unknown VM {name!r} (n1..n{state['nodes']})")
-    return int(name[1:])
+def vm_name(name: str, state: dict) -> str:
+    if name not in vm_names(state):
+        die(f"unknown VM {name!r} ({', '.join(vm_names(state))})")
+    return name
+
+
+def need_router(ld: Path, state: dict) -> int:
+    """The router's ssh port; dies on a lab without one (the flat underlay)."""
+    if not state.get("router"):
+        die(f"lab {ld.name} has no router (underlay {state.get('underlay', 'flat')}); use --underlay inet")
+    return vm_port(state, ROUTER)
 
 
 def rss_kib(pid: int) -> int:
@@ -1149,22 +1508,27 @@ def cmd_status(args: argparse.Namespace) -> None:
     if not state:
         print(f"lab {args.lab}: down")
         return
-    sw = lab_pid(ld, ld / "vde.pid")
-    print(f"lab {args.lab}: dir {ld}, switch pid {sw or '-'}")
-    for n in range(1, state["nodes"] + 1):
-        pid = lab_pid(ld, ld / f"n{n}.pid")
-        port = state["port_base"] + n
+    switches = ", ".join(f"{sw} pid {lab_pid(ld, ld / (sw + '.pid')) or '-'}" for sw in lab_switches(state))
+    print(f"lab {args.lab}: dir {ld}, underlay {state.get('underlay', 'flat')}, switches: {switches}")
+    for name in vm_names(state):
+        pid = lab_pid(ld, ld / f"{name}.pid")
+        port = vm_port(state, name)
         ssh = "ssh" if pid and ssh_banner(port) else "-"
         rss = f"{rss_kib(pid) // 1024} MiB" if pid else "-"
-        rel = state.get("releases", {}).get(str(n), "?")
-        print(f"  n{n}: {rel} pid {pid or '-'} port {port} {ssh} rss {rss} data fd00:10::{n:x}")
+        if name == ROUTER:
+            rel = ROUTER_RELEASE
+            where = f"router: A {ROUTER_PUB6} {ROUTER_PUB4}, B {ROUTER_HOME6} {ROUTER_HOME4} (RAs, NAT)"
+        else:
+            n = int(name[1:])
+            rel = state.get("releases", {}).get(str(n), "?")
+            where = node_net(n, state.get("nets", {}).get(str(n), "flat"), state.get("data4", True))[2]
+        print(f"  {name}: {rel} pid {pid or '-'} port {port} {ssh} rss {rss} data {where}")
 
 
 def cmd_ssh(args: argparse.Namespace) -> None:
     ld = lab_dir(args.lab)
     state = need_state(ld)
-    n = node_num(args.vm, state)
-    cmd = ssh_base(ld, state["port_base"] + n)
+    cmd = ssh_base(ld, vm_port(state, vm_name(args.vm, state)))
     if args.cmd:
         cmd.append(" ".join(args.cmd) if len(args.cmd) > 1 else args.cmd[0])
     else:  # interactive shell: a tty, and no BatchMode
@@ -1213,8 +1577,13 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
     ld = lab_dir(args.lab)
     state = need_state(ld)
     failed = []
-    for n in range(1, state["nodes"] + 1):
-        name = f"n{n}"
+    # On the inet underlay the nodes' default routes lead to the router, a VM of the same lab that has
+    # no default route itself: allowed through eth1 with the router as next hop, nothing else.
+    router_addrs = {ROUTER_PUB6, ROUTER_PUB4, ROUTER_HOME6, ROUTER_HOME4} if state.get("router") else set()
+    names = vm_names(state)
+    if state.get("router"):
+        names = [ROUTER, *(n for n in names if n != ROUTER)]  # its link-local addresses first
+    for name in names:
         pid = lab_pid(ld, ld / f"{name}.pid")
         if not pid:
             failed.append(f"{name}: not running")
@@ -1226,7 +1595,10 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
         if any(a.startswith(b"tap") or a.startswith(b"bridge") for a in argv):
             failed.append(f"{name}: tap/bridge netdev on the host")
         res = run(
-            [*ssh_base(ld, state["port_base"] + n), "ip -4 route show table all; ip -6 route show table all"],
+            [
+                *ssh_base(ld, vm_port(state, name)),
+                "ip -4 route show table all; ip -6 route show table all; echo @@; ip -6 -o addr show scope link",
+            ],
             check=False,
             capture_output=True,
             text=True,
@@ -1235,19 +1607,32 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
         if res.returncode != 0:
             failed.append(f"{name}: ssh failed: {res.stderr.strip()}")
             continue
+        routes, _, lladdrs = res.stdout.partition("@@\n")
+        if name == ROUTER:
+            router_addrs |= set(re.findall(r"inet6 (fe80::[0-9a-f:]+)/", lladdrs))
         # A default route is a way out only through the guest's NICs (eth0: qemu user networking,
-        # eth1: the vde switch). Defaults through the mesh (meshover0, mo-* tunnels, e.g. source
+        # eth1/eth2: the vde switches). Defaults through the mesh (meshover0, mo-* tunnels, e.g. source
         # routing's tables) end at another VM of the same lab.
         defaults = [
             line
-            for line in res.stdout.splitlines()
+            for line in routes.splitlines()
             if (line.startswith("default") or line.startswith("0.0.0.0/0") or line.startswith("::/0"))
             and (" dev " not in line or re.search(r" dev eth\d+\b", line))
         ]
-        if defaults:
-            failed.append(f"{name}: default route(s): {defaults}")
+        to_router = [
+            line
+            for line in defaults
+            if name != ROUTER
+            and " dev eth1 " in f"{line} "
+            and re.search(r" via (\S+)", line)
+            and re.search(r" via (\S+)", line).group(1) in router_addrs
+        ]
+        others = [line for line in defaults if line not in to_router]
+        if others:
+            failed.append(f"{name}: default route(s): {others}")
         else:
-            print(f"{name}: restrict=on, no default route ({len(res.stdout.splitlines())} routes checked)")
+            via = f", {len(to_router)} default route(s) via the lab's router" if to_router else ", no default route"
+            print(f"{name}: restrict=on{via} ({len(routes.splitlines())} routes checked)")
     if failed:
         die("isolation check failed:\n  " + "\n  ".join(failed))
     print("isolation OK")
@@ -1256,25 +1641,80 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
 def cmd_stop_vm(args: argparse.Namespace) -> None:
     ld = lab_dir(args.lab)
     state = need_state(ld)
-    n = node_num(args.vm, state)
-    pidf = ld / f"n{n}.pid"
+    name = vm_name(args.vm, state)
+    pidf = ld / f"{name}.pid"
     pid = lab_pid(ld, pidf)
     if pid and not args.hard:
-        run([*ssh_base(ld, state["port_base"] + n), "systemctl poweroff"], check=False, capture_output=True, timeout=60)
+        run([*ssh_base(ld, vm_port(state, name)), "systemctl poweroff"], check=False, capture_output=True, timeout=60)
         deadline = time.monotonic() + 60
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.5)
-    stop_pid(ld, pidf, f"n{n}")
-    log(f"n{n} is off (overlay kept: start-vm brings it back)")
+    stop_pid(ld, pidf, name)
+    log(f"{name} is off (overlay kept: start-vm brings it back)")
 
 
 def cmd_start_vm(args: argparse.Namespace) -> None:
     ld = lab_dir(args.lab)
     state = need_state(ld)
-    n = node_num(args.vm, state)
-    start_switch(ld)
-    start_vm(ld, state, n, fresh=False)
-    wait_ssh(ld, state, [n], args.timeout)
+    name = vm_name(args.vm, state)
+    for sw in lab_switches(state):
+        start_switch(ld, sw)
+    start_vm(ld, state, name, fresh=False)
+    wait_ssh(ld, state, [name], args.timeout)
+
+
+def cmd_netem(args: argparse.Namespace) -> None:
+    """Delay and loss (tc netem) on the router's data links: each packet that crosses the router is
+    delayed (and maybe dropped) once, on its way out of the router."""
+    ld = lab_dir(args.lab)
+    state = need_state(ld)
+    port = need_router(ld, state)
+    devs = {"pub": "$PUB", "home": "$HOME", "both": "$PUB $HOME"}[args.link]
+    if args.action == "on":
+        for what, value, pattern in (
+            ("--delay", args.delay, r"\d+(\.\d+)?(us|ms|s)"),
+            ("--jitter", args.jitter, r"\d+(\.\d+)?(us|ms|s)"),
+            ("--loss", args.loss, r"\d+(\.\d+)?%"),
+        ):
+            if not re.fullmatch(pattern, value):
+                die(f"{what} {value!r}: want e.g. 20ms (delay, jitter) or 1% (loss)")
+        jitter = f" {args.jitter}" if not re.fullmatch(r"0+(\.0+)?(us|ms|s)", args.jitter) else ""
+        netem = f"netem limit 10000 delay {args.delay}{jitter} loss {args.loss}"
+        action = f'for d in {devs}; do tc qdisc replace dev "$d" root {netem}; done'
+    else:
+        action = f'for d in {devs}; do tc qdisc del dev "$d" root 2>/dev/null || true; done'
+    show = 'for d in $PUB $HOME; do printf "%s: " "$d"; tc qdisc show dev "$d" root; done'
+    res = run(
+        [*ssh_base(ld, port), f". /run/meshlab/router.env && {action} && {show}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    sys.stdout.write(res.stdout)
+    if res.returncode != 0:
+        die(f"netem {args.action} failed on the router: {res.stderr.strip()}")
+
+
+def cmd_nat_flush(args: argparse.Namespace) -> None:
+    """Flush the router's connection tracking table: every NATed flow gets a new mapping (a new random
+    source port on segment A: the masquerade is fully-random) with its next packet."""
+    ld = lab_dir(args.lab)
+    state = need_state(ld)
+    port = need_router(ld, state)
+    res = run(
+        [
+            *ssh_base(ld, port),
+            "echo 'NATed flows before the flush (conntrack -L -n):'; conntrack -L -n 2>/dev/null; conntrack -F 2>&1",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    sys.stdout.write(res.stdout)
+    if res.returncode != 0:
+        die(f"nat-flush failed on the router: {res.stderr.strip()}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1291,7 +1731,21 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--nodes", type=int, required=True)
     u.add_argument("--port-base", type=int, default=None, help="VM nK gets ssh port PORT_BASE+K")
     u.add_argument("--timeout", type=float, default=600)
-    u.add_argument("--no-data4", action="store_true", help="no 10.10.0.N/24 on the data NIC")
+    u.add_argument(
+        "--underlay",
+        choices=UNDERLAYS,
+        default=DEFAULT_UNDERLAY,
+        help="inet: two segments and a router VM (default); flat: one switch, no router",
+    )
+    u.add_argument(
+        "--net",
+        action="append",
+        default=[],
+        metavar="N=KIND",
+        help=f"inet: attach node N as KIND, one of {', '.join(NET_KINDS)} (defaults: "
+        f"{' '.join(DEFAULT_NODE_NETS)}, the others public)",
+    )
+    u.add_argument("--no-data4", action="store_true", help="no 10.10.0.N/24 on flat and public nodes")
     u.add_argument(
         "--release",
         action="append",
@@ -1316,6 +1770,17 @@ def main(argv: list[str] | None = None) -> None:
         s = sub.add_parser(name, help=hlp)
         s.add_argument("--lab", required=True)
         s.set_defaults(func=func)
+    s = sub.add_parser("netem", help="add (on) or remove (off) delay and loss on the router's data links")
+    s.add_argument("--lab", required=True)
+    s.add_argument("action", choices=("on", "off"))
+    s.add_argument("--delay", default="20ms", help="added once per crossing of the router (default 20ms)")
+    s.add_argument("--jitter", default="0ms", help="delay variation (default none)")
+    s.add_argument("--loss", default="1%", help="random loss per crossing (default 1%%)")
+    s.add_argument("--link", choices=("pub", "home", "both"), default="both", help="which segment (default both)")
+    s.set_defaults(func=cmd_netem)
+    s = sub.add_parser("nat-flush", help="flush the router's NAT/conntrack state: NATed flows get new mappings")
+    s.add_argument("--lab", required=True)
+    s.set_defaults(func=cmd_nat_flush)
     s = sub.add_parser("ssh", help="ssh into a VM")
     s.add_argument("--lab", required=True)
     s.add_argument("vm")
