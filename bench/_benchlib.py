@@ -21,22 +21,28 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def load_inventory(path: str) -> dict[str, dict]:
-    """Hosts of a YAML inventory (as meshlab.py writes it) with group vars merged in."""
+def load_inventory(path: str, group: str = "mesh") -> dict[str, dict]:
+    """Hosts of a YAML inventory (as meshlab.py writes it) with group vars merged in: the hosts of
+    `group` (the mesh nodes, not the lab's router `rt` in group lab_router), or every host when the
+    inventory has no such group."""
     import yaml  # the venv has PyYAML (ansible-core)
 
     data = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8"))
     hosts: dict[str, dict] = {}
+    members: set[str] = set()
 
-    def walk(group: dict, inherited: dict) -> None:
-        merged = {**inherited, **(group.get("vars") or {})}
-        for name, hvars in (group.get("hosts") or {}).items():
-            hosts[name] = {**hosts.get(name, {}), **merged, **(hvars or {})}
-        for child in (group.get("children") or {}).values():
-            walk(child or {}, merged)
+    def walk(name: str, grp: dict, inherited: dict, inside: bool) -> None:
+        merged = {**inherited, **(grp.get("vars") or {})}
+        inside = inside or name == group
+        for host, hvars in (grp.get("hosts") or {}).items():
+            hosts[host] = {**hosts.get(host, {}), **merged, **(hvars or {})}
+            if inside:
+                members.add(host)
+        for child_name, child in (grp.get("children") or {}).items():
+            walk(child_name, child or {}, merged, inside)
 
-    walk(data.get("all", data), {})
-    return hosts
+    walk("all", data.get("all", data), {}, False)
+    return {h: v for h, v in hosts.items() if h in members} if members else hosts
 
 
 def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
