@@ -25,7 +25,9 @@ status() {
   cat <<TXT
 
 The demo mesh is running. Try:
-  python3 molecule/lab/meshlab.py ssh --lab $lab n1            # a shell on n1 (also n2, n3)
+  python3 molecule/lab/meshlab.py ssh --lab $lab n1            # a shell on n1 (also n2, n3, the router rt)
+  python3 molecule/lab/meshlab.py netem --lab $lab on          # +20 ms and 1 % loss through the router (off: off)
+  python3 molecule/lab/meshlab.py nat-flush --lab $lab         # n3's NAT mappings change
   .venv/bin/ansible -i $inv mesh -m ping
   .venv/bin/ansible-playbook -i $inv playbooks/site.yml        # converge again (0 changed)
   make demo-status                                             # this status again
@@ -35,7 +37,7 @@ TXT
 
 case "${1:-up}" in
   up)
-    step "building the lab image (cached after the first run) and booting 3 VMs"
+    step "building the lab image (cached after the first run) and booting 3 VMs and the router"
     python3 "$here/meshlab.py" up --lab "$lab" --nodes 3
     step "converging the mesh: ansible-playbook playbooks/site.yml -i $inv"
     ansible-playbook -i "$inv" "$repo/playbooks/site.yml"
