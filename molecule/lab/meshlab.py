@@ -1082,7 +1082,8 @@ def node_net(n: int, kind: str, data4: bool) -> tuple[list[str], dict, str]:
         params = [f"lab.data4={HOME4}{n}/24", f"lab.gw4={ROUTER_HOME4}", "lab.noipv6"]
         return (
             params,
-            {"meshover_nat": True, "meshover_underlay_families": ["ipv4"]},
+            # endpoint null: overrides a doc's endpoint for that host (files/quickstart.py's connection file)
+            {"meshover_endpoint": None, "meshover_nat": True, "meshover_underlay_families": ["ipv4"]},
             f"B: {HOME4}{n} (behind NAT, no IPv6)",
         )
     die(f"unknown underlay attachment {kind!r}")
