@@ -1685,16 +1685,15 @@ def cmd_netem(args: argparse.Namespace) -> None:
     else:
         action = f'for d in {devs}; do tc qdisc del dev "$d" root 2>/dev/null || true; done'
     show = 'for d in $PUB $HOME; do printf "%s: " "$d"; tc qdisc show dev "$d" root; done'
-    res = run(
-        [*ssh_base(ld, port), f". /run/meshlab/router.env && {action} && {show}"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    on_router(ld, port, f". /run/meshlab/router.env && {action} && {show}", f"netem {args.action}")
+
+
+def on_router(ld: Path, port: int, script: str, what: str) -> None:
+    """Run a shell script on the router as root; print its output; die naming `what` if it failed."""
+    res = run([*ssh_base(ld, port), script], check=False, capture_output=True, text=True, timeout=60)
     sys.stdout.write(res.stdout)
     if res.returncode != 0:
-        die(f"netem {args.action} failed on the router: {res.stderr.strip()}")
+        die(f"{what} failed on the router: {res.stderr.strip()}")
 
 
 def cmd_nat_flush(args: argparse.Namespace) -> None:
@@ -1703,19 +1702,8 @@ def cmd_nat_flush(args: argparse.Namespace) -> None:
     ld = lab_dir(args.lab)
     state = need_state(ld)
     port = need_router(ld, state)
-    res = run(
-        [
-            *ssh_base(ld, port),
-            "echo 'NATed flows before the flush (conntrack -L -n):'; conntrack -L -n 2>/dev/null; conntrack -F 2>&1",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    sys.stdout.write(res.stdout)
-    if res.returncode != 0:
-        die(f"nat-flush failed on the router: {res.stderr.strip()}")
+    script = "echo 'NATed flows before the flush (conntrack -L -n):'; conntrack -L -n 2>/dev/null; conntrack -F 2>&1"
+    on_router(ld, port, script, "nat-flush")
 
 
 def main(argv: list[str] | None = None) -> None:
