@@ -20,6 +20,14 @@ description:
     C(IPv6AcceptRA=yes)), or C(NetworkManager).
 author:
   - meshover contributors (@meshover)
+extends_documentation_fragment:
+  - meshover.mesh._attributes
+  - meshover.mesh._attributes.platform_linux
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
 options:
   extra:
     description: Interfaces the user lists as RA uplinks whatever is found (added to RV(kernel_interfaces)).
@@ -34,11 +42,6 @@ options:
 notes:
   - Runs C(ip -N -j -6 route show table main proto ra) and reads C(/proc/sys/net/ipv6/conf/*/accept_ra),
     C(/run/systemd/netif/links/) and C(/run/NetworkManager/devices/).
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 """
 
 EXAMPLES = r"""
