@@ -40,7 +40,12 @@ def inventory(count: int) -> dict[str, dict[str, Any]]:
     inv = {}
     for i, host in enumerate(hostnames(count)):
         key = base64.b64encode(hashlib.sha256(host.encode()).digest()).decode()
-        inv[host] = {"meshover_endpoint": f"2001:db8:{i >> 16:x}::{i & 0xFFFF:x}", "meshover_wg_public_key": key}
+        inv[host] = {
+            "meshover_endpoint": f"2001:db8:{i >> 16:x}::{i & 0xFFFF:x}",
+            "meshover_wg_public_key": key,
+            # each host's loopback is a prefix every session may carry: the preflight wants room for them all
+            "meshover_bgp_maximum_prefix": 2 * count + 100,
+        }
     return inv
 
 

@@ -148,16 +148,20 @@ def plan_host(me: Node, peers: Iterable[Node], settings: MeshSettings, topology:
     this host sends keepalives to it when the peer cannot dial this host back in that family (NAT).
     """
     me_host, me_underlay, keepalive = me.ident.hostname, me.underlay, settings.persistent_keepalive
+    # per peer profile: (family, keepalive) of the pair, None for transit; the loop below runs N times per host
+    how = {
+        q: None if f is None else (f, 0 if me_underlay.endpoint(f) is not None else keepalive)
+        for q, f in topology.families_from(me_host).items()
+    }
     eligible = []
     entries = []
     for p in peers:
-        if p is me or p.public_key is None:
-            continue
-        family = topology.family(me_host, p.ident.hostname)
-        if family is None:
+        pair = how[p.underlay.profile]
+        if pair is None or p is me or p.public_key is None:
             continue
         eligible.append(p)
-        entries.append(p.wg_entry(family, 0 if me_underlay.endpoint(family) is not None else keepalive))
+        entry = p.wg_entries.get(pair)
+        entries.append(entry if entry is not None else p.wg_entry(*pair))
     local, link_local, gre_mtu = me.transport, me.link_local, settings.gre_mtu
     return {
         "identity": me.ident.as_dict(),

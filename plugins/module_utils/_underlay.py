@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
@@ -77,6 +77,11 @@ class Underlay:
     endpoints: tuple[Address, ...] = ()
     families: frozenset[int] = frozenset({6})
     port: int = DEFAULT_WG_PORT
+    # (families, families with an endpoint): what decides this host's pairs; computed once
+    profile: tuple[frozenset[int], frozenset[int]] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "profile", (self.families, frozenset(a.version for a in self.endpoints)))
 
     def endpoint(self, family: int) -> Address | None:
         for addr in self.endpoints:
@@ -87,10 +92,6 @@ class Underlay:
     @property
     def nat(self) -> bool:
         return not self.endpoints
-
-    @property
-    def profile(self) -> tuple[frozenset[int], frozenset[int]]:
-        return self.families, frozenset(a.version for a in self.endpoints)
 
     def describe(self) -> str:
         """'IPv4 only, behind NAT' / 'IPv6 and IPv4, endpoint 2001:db8::1'."""
@@ -165,6 +166,11 @@ class Topology:
             if neighbour is not None:
                 hops[start, start] = neighbour
         return hops
+
+    def families_from(self, a: str) -> dict[Any, int | None]:
+        """peer profile -> the family host a peers with hosts of that profile in (None: transit)."""
+        pa = self.underlays[a].profile
+        return {q: self._family[pa, q] for q in self._members}
 
     def family(self, a: str, b: str) -> int | None:
         """The family a and b peer in directly, None if they go through transit (or cannot reach each other)."""
