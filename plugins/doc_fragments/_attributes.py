@@ -22,6 +22,17 @@ attributes:
     support: N/A
 """
 
+    # Modules that read and report, or change only what check mode predicts without a diff to show.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
     # Modules that only work on Linux (data plane: wireguard, GRE, FRR).
     PLATFORM_LINUX = r"""
 attributes:

@@ -20,12 +20,8 @@ description:
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
+  - meshover.mesh._attributes.read_only
   - meshover.mesh._attributes.platform_linux
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 options:
   state:
     description: V(present) takes the lock, V(absent) drops it if this run owns it.

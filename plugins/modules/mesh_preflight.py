@@ -35,12 +35,8 @@ description:
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
+  - meshover.mesh._attributes.read_only
   - meshover.mesh._attributes.controller
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 options:
   inventory:
     description:

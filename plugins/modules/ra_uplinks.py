@@ -22,12 +22,8 @@ author:
   - meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
+  - meshover.mesh._attributes.read_only
   - meshover.mesh._attributes.platform_linux
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 options:
   extra:
     description: Interfaces the user lists as RA uplinks whatever is found (added to RV(kernel_interfaces)).
