@@ -243,10 +243,6 @@ def build_topology(inventory: Mapping[str, Mapping[str, Any]]) -> Topology:
     return Topology({host: host_underlay(host, host_vars) for host, host_vars in inventory.items()})
 
 
-def transit_label(transit: Mapping[str, str]) -> str:
-    return ", ".join(f"{peer} via {via}" for peer, via in sorted(transit.items()))
-
-
 __all__ = [
     "FAMILY_NAMES",
     "Topology",
@@ -257,5 +253,4 @@ __all__ = [
     "link_family",
     "parse_endpoints",
     "parse_families",
-    "transit_label",
 ]
