@@ -5,7 +5,7 @@
 # PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
 """The routing part of the plan: what each host's FRR must configure (pure, stdlib only).
 
-plan_bgp() turns identities + the inventory's routing variables into one `bgp` dict per host:
+plan_bgp() turns identities + the routing variables the preflight parsed into one `bgp` dict per host:
 its ASN and router id, what it originates, one unnumbered neighbour per GRE tunnel, and the
 origin-validation tables (which ASN may originate which prefix) every host applies inbound.
 The frr_bgp role renders this dict. The one decision the controller cannot take is how FRR reads
@@ -27,7 +27,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_bool,
     parse_ifname,
     parse_int,
-    parse_prefix,
 )
 
 FRR_MODES = ("container", "package")
@@ -226,6 +225,8 @@ BGP_HOST_PARSERS: dict[str, tuple[Any, Any]] = {
     "meshover_bgp_graceful_shutdown": (parse_bool, False),
     "meshover_announce_more_specifics": (parse_bool, False),
 }
+# Per-host routing variables whose explicit null means "off" rather than "the default".
+NULLABLE_HOST_OPTIONS = ("meshover_coil_table", "meshover_purelb_interface")
 
 
 @dataclass(frozen=True)
@@ -238,18 +239,6 @@ class BgpSettings:
     maximum_prefix: int = DEFAULT_MAXIMUM_PREFIX
 
 
-def host_options(host_vars: Mapping[str, Any]) -> dict[str, Any]:
-    """The per-host routing options (validated by preflight already; unset or null -> default)."""
-    options = {}
-    for var, (parser, default) in BGP_HOST_PARSERS.items():
-        value = host_vars.get(var)
-        if value is None and var in host_vars and var in ("meshover_coil_table", "meshover_purelb_interface"):
-            options[var] = None  # explicit null disables the hand-off
-        else:
-            options[var] = default if value is None else parser(value)
-    return options
-
-
 # ---------------------------------------------------------------- origin tables (shared by every host's plan)
 
 
@@ -260,12 +249,12 @@ def _split(nets: Iterable[Any]) -> dict[str, list[str]]:
     return out
 
 
-def host_prefixes(ident: Identity, host_vars: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """{'loopbacks': {ipv4, ipv6}, 'announce': {ipv4, ipv6}} of one host (CIDR strings)."""
+def host_prefixes(ident: Identity, announce: Iterable[Any]) -> dict[str, dict[str, list[str]]]:
+    """{'loopbacks': {ipv4, ipv6}, 'announce': {ipv4, ipv6}} of one host (CIDR strings); announce: its parsed
+    meshover_announce."""
     loops = [ipaddress.ip_network(f"{ident.loopback6}/128")]
     if ident.loopback4 is not None:
         loops.insert(0, ipaddress.ip_network(f"{ident.loopback4}/32"))
-    announce = [parse_prefix(p) for p in host_vars.get("meshover_announce") or []]
     return {"loopbacks": _split(loops), "announce": _split(announce)}
 
 
@@ -283,23 +272,19 @@ def owned_entries(prefixes: Mapping[str, Mapping[str, list[str]]], more_specific
     }
 
 
-def announces_more_specifics(host_vars: Mapping[str, Any]) -> bool:
-    value = host_vars.get("meshover_announce_more_specifics")
-    return False if value is None else parse_bool(value)
-
-
 def origin_table(
-    inventory: Mapping[str, Mapping[str, Any]],
     identities: Mapping[str, Identity],
+    announce: Mapping[str, Iterable[Any]],
+    more_specifics: Mapping[str, bool],
     default_route_from: Iterable[str],
 ) -> list[dict[str, Any]]:
-    """One entry per mesh host (sorted by ASN): the prefix-list entries only that host's ASN may originate."""
+    """One entry per mesh host (sorted by ASN): the prefix-list entries only that host's ASN may originate.
+    announce, more_specifics: host -> its parsed meshover_announce, meshover_announce_more_specifics."""
     allowed_default = set(default_route_from)
     table = []
     for host in sorted(identities, key=lambda h: identities[h].asn):
         ident = identities[host]
-        host_vars = inventory.get(host) or {}
-        owned = owned_entries(host_prefixes(ident, host_vars), announces_more_specifics(host_vars))
+        owned = owned_entries(host_prefixes(ident, announce.get(host, ())), more_specifics.get(host, False))
         table.append(
             {
                 "host": host,
@@ -319,12 +304,12 @@ def prefix_entry(prefix: str, more_specifics: bool = True) -> dict[str, Any]:
     return {"prefix": prefix, "le": le}
 
 
-def owned_prefix_counts(inventory: Mapping[str, Mapping[str, Any]], identities: Mapping[str, Identity]) -> dict:
-    """How many of the mesh's own prefixes (every host's loopbacks and meshover_announce) each address family
-    has: a session may legitimately carry them all, so a maximum-prefix limit must be above them."""
+def owned_prefix_counts(identities: Mapping[str, Identity], announce: Mapping[str, Iterable[Any]]) -> dict:
+    """How many of the mesh's own prefixes (every host's loopbacks and meshover_announce, parsed) each address
+    family has: a session may legitimately carry them all, so a maximum-prefix limit must be above them."""
     counts = {"ipv4": 0, "ipv6": 0}
     for host, ident in identities.items():
-        prefixes = host_prefixes(ident, inventory.get(host) or {})
+        prefixes = host_prefixes(ident, announce.get(host, ()))
         for af in counts:
             counts[af] += len(prefixes["loopbacks"][af]) + len(prefixes["announce"][af])
     return counts
@@ -335,7 +320,8 @@ def owned_prefix_counts(inventory: Mapping[str, Mapping[str, Any]], identities: 
 
 def plan_bgp(
     ident: Identity,
-    host_vars: Mapping[str, Any],
+    options: Mapping[str, Any],
+    announce: Iterable[Any],
     neighbours: Iterable[Identity],
     settings: MeshSettings,
     bgp_settings: BgpSettings,
@@ -343,11 +329,11 @@ def plan_bgp(
 ) -> dict[str, Any]:
     """The `bgp` part of one host's plan.
 
-    neighbours: the identities of the peers this host has a GRE tunnel to (one BGP session each).
-    origins: origin_table() of the whole mesh (shared, read-only).
+    options: the host's routing variables (BGP_HOST_PARSERS, parsed, defaults filled in); announce: its parsed
+    meshover_announce. neighbours: the identities of the peers this host has a GRE tunnel to (one BGP session
+    each). origins: origin_table() of the whole mesh (shared, read-only).
     """
-    options = host_options(host_vars)
-    own = host_prefixes(ident, host_vars)
+    own = host_prefixes(ident, announce)
     shared = _split(ipaddress.ip_network(p) for p in settings.shared_prefixes)
     is_default_origin = ident.hostname in bgp_settings.default_route_from
     originate = {af: own["loopbacks"][af] + own["announce"][af] for af in ("ipv4", "ipv6")}

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import origin_table, plan_bgp
+from ansible_collections.meshover.mesh.plugins.module_utils._gathering import (
+    mesh_exempt,
+    plan_source_routing,
+    unreachable_warnings,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     GRE_TTL,
     Identity,
@@ -28,14 +33,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_wg_public_key,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
-    gathered_prefixes,
-    gathering_tables,
-    mesh_exempt,
-    plan_source_routing,
-    unreachable_warnings,
-)
-from ansible_collections.meshover.mesh.plugins.module_utils._underlay import Topology, Underlay, build_topology
+from ansible_collections.meshover.mesh.plugins.module_utils._underlay import Topology, Underlay
 
 
 @dataclass(frozen=True)
@@ -218,7 +216,8 @@ def plan_mesh(
     for_hosts: Iterable[str] | None = None,
     cached_keys: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, str]]:
-    """Validate the inventory, then plan every host (or only for_hosts).
+    """Validate the inventory, then plan every host (or only for_hosts) from the values the validation parsed
+    (the preflight is the inventory's only parser: nothing here reads a meshover_* variable but the key).
 
     Returns (plan_by_host, warnings, cache_updates) where cache_updates maps host -> public key that is
     new or changed compared to the cached meshover_wg_public_key. Raises MeshError if the inventory is invalid.
@@ -226,14 +225,17 @@ def plan_mesh(
     result = check(inventory)
     if result.problems:
         raise MeshError(result.problems)
+    hosts, topology = result.hosts, result.topology
+    assert topology is not None  # set whenever there is no problem
     keys, updates, warnings = resolve_keys(inventory, learned_keys, cached_keys)
-    topology = build_topology(inventory)
     nodes = build_nodes(topology, result.identities, keys)
     wanted = set(inventory) if for_hosts is None else set(for_hosts)
     unknown = sorted(wanted - set(inventory))
     if unknown:
         raise MeshError([f"{hosts_label(unknown)}: asked to plan hosts that are not in the mesh inventory"])
-    origins = origin_table(inventory, result.identities, result.bgp.default_route_from)
+    announce = {host: values.announce for host, values in hosts.items()}
+    more_specifics = {host: values.options["meshover_announce_more_specifics"] for host, values in hosts.items()}
+    origins = origin_table(result.identities, announce, more_specifics, result.bgp.default_route_from)
     with gc_paused():
         plan = {
             n.ident.hostname: plan_host(n, nodes, result.settings, topology)
@@ -242,12 +244,20 @@ def plan_mesh(
         }
         for host, host_plan in plan.items():  # routing: one BGP session per GRE tunnel
             neighbours = [result.identities[t["peer"]] for t in host_plan["tunnels"]]
+            values = hosts[host]
             host_plan["bgp"] = plan_bgp(
-                result.identities[host], inventory[host], neighbours, result.settings, result.bgp, origins
+                result.identities[host],
+                values.options,
+                values.announce,
+                neighbours,
+                result.settings,
+                result.bgp,
+                origins,
             )
     # source routing: traffic from another host's meshover_gathering leaves through that host's tunnel
-    gathering = {host: gathered_prefixes(host_vars) for host, host_vars in inventory.items()}
-    tables, exempt = gathering_tables(inventory), mesh_exempt(inventory, result.settings)
+    gathering = {host: list(values.gathering) for host, values in hosts.items()}
+    endpoints = {host: values.underlay.endpoints for host, values in hosts.items()}
+    tables, exempt = result.tables, mesh_exempt(announce, endpoints, result.settings)
     for host, host_plan in plan.items():
         tunnels = {t["peer"]: t["name"] for t in host_plan["tunnels"]}
         # a gateway reached through transit: send to the first hop, whose own rule forwards it on

@@ -7,6 +7,10 @@
 
 validate() returns one message per problem; each names the host(s), the variable, what is wrong
 and how to fix it. Wrong types are reported, never crashed on.
+
+check() is also the inventory's only parser: what it parsed comes back typed (PreflightResult: the mesh's
+settings, each host's identity and HostValues, the gathering tables, the underlay's topology), and the plan
+(module_utils/_peers.py) reads those, never the raw meshover_* variables again.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from typing import Any, Union
 from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     BGP_HOST_PARSERS,
     BGP_MESH_PARSERS,
+    NULLABLE_HOST_OPTIONS,
     BgpSettings,
     bgp_settings_from,
     loopback4_problem,
     owned_prefix_counts,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import parse_table as parse_coil_table
 from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
+from ansible_collections.meshover.mesh.plugins.module_utils._gathering import check_gathering, source_blocks
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
     MESH_PARSERS,
@@ -46,7 +51,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     unroutable,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import check_gathering, gathering_tables
 from ansible_collections.meshover.mesh.plugins.module_utils._underlay import (
     Topology,
     Underlay,
@@ -61,14 +65,28 @@ PREFIX_LIST_VARS = ("meshover_announce", "meshover_gathering")
 _UNSET = "<unset>"
 
 
+@dataclass(frozen=True)
+class HostValues:
+    """One host's meshover_* variables beyond its identity, parsed once (by check()) for the plan."""
+
+    underlay: Underlay  # meshover_endpoint, meshover_nat, meshover_underlay_families, meshover_wg_port
+    announce: tuple[Network, ...]  # meshover_announce, in the inventory's order
+    gathering: tuple[Network, ...]  # meshover_gathering's source blocks (gathering.source_blocks)
+    options: Mapping[str, Any]  # the per-host routing variables (_bgp.BGP_HOST_PARSERS), defaults filled in
+
+
 @dataclass
 class PreflightResult:
-    """Problems found, plus what could be computed despite them."""
+    """Problems found, plus what could be computed despite them. With no problem, ``hosts`` has every host
+    and ``topology`` is set: the plan is made from these."""
 
     problems: list[str] = field(default_factory=list)
     settings: MeshSettings = field(default_factory=MeshSettings)
     identities: dict[str, Identity] = field(default_factory=dict)
     bgp: BgpSettings = field(default_factory=BgpSettings)
+    hosts: dict[str, HostValues] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)  # gathering host -> its source-routing table
+    topology: Topology | None = None
 
 
 def _key(value: Any) -> str:
@@ -206,13 +224,13 @@ def check_identities(
 
 def check_endpoints(
     inventory: Mapping[str, Mapping[str, Any]],
-) -> tuple[list[str], dict[str, tuple[Address, ...]]]:
+) -> tuple[list[str], dict[str, Underlay], Topology | None]:
     """Each endpoint parses (parse_endpoints: one or two unicast addresses another host can reach, at most one
     per family), and no two hosts share an endpoint and port; the underlay families are known and every host
     can reach the mesh (directly or through transit). Addresses are compared parsed, so 2001:DB8:0::1 is
-    2001:db8::1. Returns the problems and the endpoints the other hosts dial (host -> addresses; none behind NAT)."""
+    2001:db8::1. Returns the problems, the underlay of each host whose underlay variables parsed (its
+    endpoints are the addresses the other hosts dial; none behind NAT) and, when they all did, the topology."""
     problems: list[str] = []
-    endpoints: dict[str, tuple[Address, ...]] = {}
     underlays: dict[str, Underlay] = {}
     seen: dict[tuple[str, int], list[str]] = {}
     for host, host_vars in inventory.items():
@@ -251,7 +269,6 @@ def check_endpoints(
                 "family of its own meshover_endpoint: add it, or remove that endpoint"
             )
             continue
-        endpoints[host] = addrs
         underlays[host] = Underlay(host=host, endpoints=addrs, families=families, port=port)
         for addr in addrs:
             seen.setdefault((str(addr), port), []).append(host)
@@ -263,9 +280,12 @@ def check_endpoints(
                 f"{join_names(hosts)}: meshover_endpoint {addr}{written} with meshover_wg_port {port} is the same on "
                 "several hosts: give each host its own underlay address (or its own meshover_wg_port)"
             )
-    if not problems and len(underlays) > 1:
-        problems.extend(Topology(underlays).problems())
-    return problems, endpoints
+    if problems:
+        return problems, underlays, None
+    topology = Topology(underlays)
+    if len(underlays) > 1:
+        problems.extend(topology.problems())
+    return problems, underlays, topology
 
 
 def _spellings(raw: Any, addr: str) -> list[str]:
@@ -440,9 +460,10 @@ def _overlap_message(outer: Claim, inner: Claim) -> str:
 
 def check_prefixes(
     inventory: Mapping[str, Mapping[str, Any]], settings: MeshSettings, endpoints: Mapping[str, tuple[Address, ...]]
-) -> list[str]:
+) -> tuple[list[str], list[Claim]]:
     """Announced and gathered prefixes (routable, not twice, not another host's, outside the mesh's address
-    plan) and the endpoints (from check_endpoints) that a prefix of the mesh would route into the mesh."""
+    plan) and the endpoints (from check_endpoints) that a prefix of the mesh would route into the mesh.
+    Returns the problems and every entry that parsed (a Claim: host, variable, prefix; in inventory order)."""
     problems: list[str] = []
     claims: list[Claim] = []
     for host, host_vars in inventory.items():
@@ -458,7 +479,7 @@ def check_prefixes(
         if message:
             problems.append(message)
     problems.extend(_routed_endpoints(EndpointIndex(endpoints), claims, settings))
-    return problems
+    return problems, claims
 
 
 _TUNNEL_IN_ITSELF = "a tunnel carried inside itself, which takes the sessions down"
@@ -529,8 +550,13 @@ def _endpoints_label(inside: list[tuple[str, Address]]) -> str:
 # ---------------------------------------------------------------- routing (frr_bgp)
 
 
-def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], BgpSettings]:
-    """Routing variables: mesh-wide ones agree and parse, per-host ones parse, named hosts exist."""
+def check_bgp(
+    inventory: Mapping[str, Mapping[str, Any]], tables: Mapping[str, int]
+) -> tuple[list[str], BgpSettings, dict[str, dict[str, Any]]]:
+    """Routing variables: mesh-wide ones agree and parse, per-host ones parse, named hosts exist, no Coil table
+    is a source-routing table (tables: gathering host -> table). Returns the problems, the mesh-wide settings
+    and each host's options (var -> value, defaults filled in; an explicit null of a NULLABLE_HOST_OPTIONS
+    variable is None: that hand-off is off) of the hosts whose options all parsed."""
     problems: list[str] = []
     values: dict[str, Any] = {}
     for var, (parser, default) in BGP_MESH_PARSERS.items():
@@ -544,31 +570,36 @@ def check_bgp(inventory: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], Bg
                 f"meshover_default_route_from names {host!r}, which is not a mesh host: "
                 "list inventory hostnames of the mesh group"
             )
+    options: dict[str, dict[str, Any]] = {}
     for host, host_vars in inventory.items():
-        for var, (parser, default) in BGP_HOST_PARSERS.items():
-            _host_value(problems, host, host_vars, var, parser, default)
+        before = len(problems)
+        host_options = {
+            var: None
+            if var in NULLABLE_HOST_OPTIONS and var in host_vars and host_vars[var] is None
+            else _host_value(problems, host, host_vars, var, parser, default)
+            for var, (parser, default) in BGP_HOST_PARSERS.items()
+        }
+        if len(problems) == before:
+            options[host] = host_options
         problem = loopback4_problem(
             str(host_vars.get("meshover_frr_extra_config") or ""),
             bool(host_vars.get("meshover_pool4") or host_vars.get("meshover_loopback4")),
         )
         if problem:
             problems.append(f"{host}: {problem}")
-    problems.extend(_coil_table_clashes(inventory))
-    return problems, bgp_settings_from(values)
+    problems.extend(_coil_table_clashes(options, tables))
+    return problems, bgp_settings_from(values), options
 
 
-def _coil_table_clashes(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def _coil_table_clashes(options: Mapping[str, Mapping[str, Any]], tables: Mapping[str, int]) -> list[str]:
     """A Coil table must not be a source-routing table: every node but the gathering host routes through one,
     and the Coil method reads its table whole (FRR < 10 binds a VRF to it)."""
     by_table: dict[int, list[str]] = {}
-    for gatherer, table in gathering_tables(inventory).items():  # bad values are reported by check_gathering
+    for gatherer, table in tables.items():
         by_table.setdefault(table, []).append(gatherer)
     problems = []
-    for host, host_vars in inventory.items():
-        try:
-            table = parse_coil_table(host_vars["meshover_coil_table"])
-        except (KeyError, ValueError, TypeError):
-            continue  # unset, or reported by the parser above
+    for host, host_options in options.items():
+        table = host_options["meshover_coil_table"]
         if table in by_table:
             problems.append(
                 f"{host}: meshover_coil_table {table} is the source-routing table of {', '.join(by_table[table])} "
@@ -579,14 +610,15 @@ def _coil_table_clashes(inventory: Mapping[str, Mapping[str, Any]]) -> list[str]
 
 
 def check_maximum_prefix(
-    inventory: Mapping[str, Mapping[str, Any]], identities: Mapping[str, Identity], bgp: BgpSettings
+    inventory: Mapping[str, Mapping[str, Any]],
+    identities: Mapping[str, Identity],
+    bgp: BgpSettings,
+    announce: Mapping[str, tuple[Network, ...]],
 ) -> list[str]:
     """meshover_bgp_maximum_prefix must be above the number of the mesh's own prefixes in each address family:
-    a session may carry every host's loopbacks and meshover_announce, and FRR ends a session above the limit."""
-    try:
-        counts = owned_prefix_counts(inventory, identities)
-    except ValueError:
-        return []  # an unparsable meshover_announce is reported by check_prefixes
+    a session may carry every host's loopbacks and meshover_announce, and FRR ends a session above the limit.
+    announce: host -> its meshover_announce entries that parsed (check_prefixes)."""
+    counts = owned_prefix_counts(identities, announce)
     set_here = any(host_vars.get("meshover_bgp_maximum_prefix") is not None for host_vars in inventory.values())
     shown = f"= {bgp.maximum_prefix}" if set_here else f"(default {bgp.maximum_prefix})"
     problems = []
@@ -633,15 +665,36 @@ def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = No
     problems.extend(mesh_problems)
     ident_problems, identities = check_identities(clean, settings)
     problems.extend(ident_problems)
-    endpoint_problems, endpoints = check_endpoints(clean)
+    endpoint_problems, underlays, topology = check_endpoints(clean)
     problems.extend(endpoint_problems)
+    endpoints = {host: underlay.endpoints for host, underlay in underlays.items()}
     problems.extend(check_public_keys(clean))
-    problems.extend(check_prefixes(clean, settings, endpoints))
-    problems.extend(check_gathering(clean))
-    bgp_problems, bgp = check_bgp(clean)
+    prefix_problems, claims = check_prefixes(clean, settings, endpoints)
+    problems.extend(prefix_problems)
+    parsed: dict[str, dict[str, list[Network]]] = {var: {host: [] for host in clean} for var in PREFIX_LIST_VARS}
+    for claim in claims:
+        parsed[claim.var][claim.host].append(claim.net)
+    announce = {host: tuple(nets) for host, nets in parsed["meshover_announce"].items()}
+    gathering = {host: source_blocks(nets) for host, nets in parsed["meshover_gathering"].items()}
+    gathering_problems, tables = check_gathering(clean, gathering, endpoints)
+    problems.extend(gathering_problems)
+    bgp_problems, bgp, options = check_bgp(clean, tables)
     problems.extend(bgp_problems)
-    problems.extend(check_maximum_prefix(clean, identities, bgp))
-    return PreflightResult(problems=problems, settings=settings, identities=identities, bgp=bgp)
+    problems.extend(check_maximum_prefix(clean, identities, bgp, announce))
+    hosts = {
+        host: HostValues(underlays[host], announce[host], gathering[host], options[host])
+        for host in clean
+        if host in underlays and host in options
+    }
+    return PreflightResult(
+        problems=problems,
+        settings=settings,
+        identities=identities,
+        bgp=bgp,
+        hosts=hosts,
+        tables=tables,
+        topology=None if problems else topology,
+    )
 
 
 def validate(inventory: Any) -> list[str]:

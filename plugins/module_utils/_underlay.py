@@ -26,7 +26,6 @@ from typing import Any, Union
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
     hosts_label,
-    parse_bool,
     parse_endpoint,
 )
 
@@ -99,17 +98,6 @@ class Underlay:
         fams += " only" if len(self.families) == 1 else ""
         where = "behind NAT" if self.nat else "endpoint " + ", ".join(str(a) for a in self.endpoints)
         return f"{fams}, {where}"
-
-
-def host_underlay(host: str, host_vars: Mapping[str, Any]) -> Underlay:
-    """The underlay of a host whose variables passed the preflight (raises ValueError otherwise)."""
-    nat = parse_bool(host_vars.get("meshover_nat", False))
-    raw = host_vars.get("meshover_endpoint")
-    endpoints = () if nat or raw is None else parse_endpoints(raw)
-    fams = host_vars.get("meshover_underlay_families")
-    families = parse_families(fams) if fams is not None else default_families(endpoints)
-    port = host_vars.get("meshover_wg_port") or DEFAULT_WG_PORT
-    return Underlay(host=host, endpoints=endpoints, families=families, port=port)
 
 
 def default_families(endpoints: Iterable[Address]) -> frozenset[int]:
@@ -238,18 +226,11 @@ class Topology:
         return problems
 
 
-def build_topology(inventory: Mapping[str, Mapping[str, Any]]) -> Topology:
-    """The topology of an inventory whose underlay variables passed the preflight."""
-    return Topology({host: host_underlay(host, host_vars) for host, host_vars in inventory.items()})
-
-
 __all__ = [
     "FAMILY_NAMES",
     "Topology",
     "Underlay",
-    "build_topology",
     "default_families",
-    "host_underlay",
     "link_family",
     "parse_endpoints",
     "parse_families",

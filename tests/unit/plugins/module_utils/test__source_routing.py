@@ -7,21 +7,22 @@ import ipaddress
 
 import pytest
 
+from ansible_collections.meshover.mesh.plugins.module_utils._gathering import (
+    check_gathering,
+    derive_table,
+    mesh_exempt,
+    parse_table_range,
+    source_blocks,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshSettings
 from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, validate
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
     PROTO,
     RULE_PRIORITY,
     SourceRoutingError,
-    check_gathering,
-    derive_table,
     diff_is_empty,
     expand,
-    gathered_prefixes,
-    gathering_tables,
-    mesh_exempt,
-    parse_table_range,
     plan_diff,
     render_batch,
     routes_from_ip_json,
@@ -99,7 +100,7 @@ def test_table_collision_in_a_tiny_range():
     ]
     inventory["n2"]["meshover_gathering_table"] = 30001
     assert validate(inventory) == []
-    assert gathering_tables(inventory) == {"n1": 30000, "n2": 30001}
+    assert check(inventory).tables == {"n1": 30000, "n2": 30001}
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_range_set_everywhere_is_fine():
     rng = {"meshover_gathering_table_range": [40000, 40999]}
     inventory = inv(n1={**GATHER, **rng}, n2=dict(rng), n3=dict(rng))
     assert validate(inventory) == []
-    assert gathering_tables(inventory) == {"n1": derive_table("n1", (40000, 40999))}
+    assert check(inventory).tables == {"n1": derive_table("n1", (40000, 40999))}
 
 
 def test_gathering_checks_that_already_existed_still_hold():
@@ -143,23 +144,28 @@ def test_gathering_checks_that_already_existed_still_hold():
     assert any("meshover_prefix6" in p for p in validate(inv(n1={"meshover_gathering": ["fd46:76a3:fa9b:5::/64"]})))
 
 
-def test_gathered_prefixes_skip_defaults_and_bad_entries():
-    host_vars = {"meshover_gathering": ["::/0", "2001:db8::/32", "x", "198.51.100.0/24", "2001:db8::/32"]}
-    assert [str(n) for n in gathered_prefixes(host_vars)] == ["198.51.100.0/24", "2001:db8::/32"]
-    assert gathered_prefixes({"meshover_gathering": "198.51.100.0/24"}) == []
-    assert gathered_prefixes({}) == []
+def test_source_blocks_sorted_once_without_defaults():
+    nets = [ipaddress.ip_network(n) for n in ("::/0", "2001:db8::/32", "198.51.100.0/24", "2001:db8::/32")]
+    assert [str(n) for n in source_blocks(nets)] == ["198.51.100.0/24", "2001:db8::/32"]
+    assert source_blocks([]) == ()
+
+
+def test_the_plan_reads_gathering_as_the_preflight_parsed_it():
+    # written unsorted and with another spelling: the preflight's parse is what the plan uses
+    inventory = inv(n1={"meshover_gathering": ["2001:DB8:100:0::/64", "198.51.100.0/24"]})
+    assert [str(n) for n in check(inventory).hosts["n1"].gathering] == ["198.51.100.0/24", "2001:db8:100::/64"]
+    plan, _warnings, _updates = plan_mesh(inventory)
+    assert plan["n2"]["source_routing"]["gateways"][0]["prefixes"] == ["198.51.100.0/24", "2001:db8:100::/64"]
 
 
 # ---------------------------------------------------------------- plan
 
 
 def test_mesh_exempt():
-    inventory = inv(
-        n1={"meshover_announce": ["203.0.113.0/24", "::/0"]},
-        n2={"meshover_shared_prefixes": ["192.0.2.0/24"]},
-    )
+    announce = {"n1": (ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("::/0")), "n2": ()}
+    endpoints = {h: (ipaddress.ip_address(f"fd00:10::{i}"),) for i, h in enumerate(("n1", "n2", "n3"), 1)}
     settings = MeshSettings(pool4=ipaddress.IPv4Network("10.99.0.0/24"), shared_prefixes=("192.0.2.0/24",))
-    assert mesh_exempt(inventory, settings) == [
+    assert mesh_exempt(announce, endpoints, settings) == [
         "10.99.0.0/24",
         "169.254.0.0/16",
         "192.0.2.0/24",
@@ -335,8 +341,16 @@ def test_state_lines():
 
 
 def test_check_gathering_ignores_nat_endpoints():
-    inventory = inv(n1={"meshover_gathering": ["fd00:10::/64"]}, n2={"meshover_nat": True}, n3={"meshover_nat": True})
-    assert check_gathering(inventory) == []
+    # n2 and n3 behind NAT: the preflight gives them no endpoint the others dial, so none is inside n1's block
+    inventory = inv(n1={"meshover_gathering": ["fd00:10::/64"]})
+    block = (ipaddress.ip_network("fd00:10::/64"),)
+    nat = {"n1": (ipaddress.ip_address("fd00:10::1"),), "n2": (), "n3": ()}
+    assert check_gathering(inventory, {"n1": block}, nat)[0] == []
+    dialled = {**nat, "n2": (ipaddress.ip_address("fd00:10::2"),)}
+    assert check_gathering(inventory, {"n1": block}, dialled)[0] == [
+        "n2: meshover_endpoint fd00:10::2 is inside n1's meshover_gathering fd00:10::/64: its WireGuard packets "
+        "would be source-routed into the mesh; use an endpoint outside it"
+    ]
 
 
 # Captured on a lab node (iproute2 6.1): `ip -N -j -4|-6 rule show`, `... route show table all proto 77`
