@@ -50,3 +50,17 @@ attributes:
     description: Runs on the Ansible controller (use with C(delegate_to=localhost) and C(run_once=true)).
     support: full
 """
+
+    # Actions that run whole in the controller's process: no module is sent to a host.
+    ACTION = r"""
+attributes:
+  action:
+    description: >-
+      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
+    support: full
+  platform:
+    platforms: posix
+    description: Runs in the Ansible controller's own process; no module is sent to a host, no connection is opened.
+    support: full
+"""

@@ -19,7 +19,7 @@ import bisect
 import difflib
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -31,9 +31,11 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     bgp_settings_from,
     loopback4_problem,
     owned_prefix_counts,
+    template_problems,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
 from ansible_collections.meshover.mesh.plugins.module_utils._gathering import check_gathering, source_blocks
+from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import conflicts, parse_export
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     DEFAULT_WG_PORT,
     MESH_PARSERS,
@@ -655,11 +657,15 @@ def _normalise(inventory: Any) -> tuple[list[str], dict[str, Mapping[str, Any]]]
     return problems, clean
 
 
-def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = None) -> PreflightResult:
-    """Validate the whole inventory (and the roles' variables it sets); also return settings and the
-    identities that could be derived."""
+def check(
+    inventory: Any,
+    role_vars: Mapping[str, Mapping[str, Any]] | None = None,
+    role_specs: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+) -> PreflightResult:
+    """Validate the whole inventory (and the roles' variables it sets, against role_specs: _rolevars.role_specs_from);
+    also return what it parsed (settings, identities, HostValues, tables, topology)."""
     problems, clean = _normalise(inventory)
-    problems.extend(check_role_vars(role_vars or {}))
+    problems.extend(check_role_vars(role_vars or {}, role_specs or {}))
     problems.extend(check_unknown(clean))
     mesh_problems, settings = check_mesh_settings(clean)
     problems.extend(mesh_problems)
@@ -700,3 +706,35 @@ def check(inventory: Any, role_vars: Mapping[str, Mapping[str, Any]] | None = No
 def validate(inventory: Any) -> list[str]:
     """Return one message per problem in inventory (host -> meshover_* vars); empty means OK."""
     return check(inventory).problems
+
+
+def report(
+    inventory: Any,
+    role_vars: Mapping[str, Mapping[str, Any]],
+    role_specs: Mapping[str, tuple[str, Mapping[str, Any]]],
+    inventory_dirs: Mapping[str, Any],
+    export: Any,
+    export_error: str,
+    isfile: Callable[[str], bool],
+) -> tuple[PreflightResult, list[str]]:
+    """Everything meshover.mesh.mesh_preflight checks: check(), the FRR templates on the controller (isfile), and
+    (export: ansible-inventory --export's JSON) a host given two values by two groups. Returns the result, its
+    problems extended, and the warnings."""
+    result = check(inventory, role_vars, role_specs)
+    if not isinstance(inventory, Mapping):
+        return result, []
+    result.problems.extend(template_problems(inventory, inventory_dirs, isfile))
+    warnings = []
+    error = (export_error or "").strip()
+    if not error and (export.strip() if isinstance(export, str) else export):
+        try:
+            groups, host_vars = parse_export(export)
+        except ValueError as exc:
+            error = f"its output is not the inventory's JSON ({exc})"
+        else:
+            result.problems.extend(
+                conflicts(groups, inventory, host_vars, lambda name: name.startswith("meshover_") or name in role_specs)
+            )
+    if error:
+        warnings.append(f"group variables not compared (a host given two values by two groups is not found): {error}")
+    return result, warnings

@@ -13,7 +13,8 @@ type is right but whose content a role would only reject on the node (addresses,
 write as is into a unit file, an nftables file, a sysctl.d file, sudoers or a shell script (paths and
 names: a newline, a space, a quote or a `$(...)` there breaks the file or runs as a command).
 
-ROLE_SPECS mirrors the options of the five argument specs; tests/unit checks that it matches them.
+The rules of type and choices are the roles' own argument specs, read from their meta/argument_specs.yml
+by the action meshover.mesh.mesh_preflight (role_specs_from): there is no second copy of them here.
 """
 
 from __future__ import annotations
@@ -33,56 +34,20 @@ ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing
 # Variables a role registers for the later ones (not options, never set in an inventory).
 REGISTERED = ("wireguard_mesh_plan", "frr_bgp_runtime")
 
-ROLE_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
-    "wireguard_mesh_private_key_path": ("wireguard_mesh", {"type": "path"}),
-    "wireguard_mesh_packages": ("wireguard_mesh", {"type": "list", "elements": "str"}),
-    "wireguard_mesh_group": ("wireguard_mesh", {"type": "str"}),
-    "wireguard_mesh_key_cache_dir": ("wireguard_mesh", {"type": "str"}),
-    "gre_overlay_tunnels": ("gre_overlay", {"type": "list", "elements": "dict"}),
-    "gre_overlay_wg_interface": ("gre_overlay", {"type": "str"}),
-    "gre_overlay_batch_path": ("gre_overlay", {"type": "path"}),
-    "gre_overlay_remove_unlisted": ("gre_overlay", {"type": "bool"}),
-    "gre_overlay_accept_ra_interfaces": ("gre_overlay", {"type": "list", "elements": "str"}),
-    "gre_overlay_firewall": ("gre_overlay", {"type": "bool"}),
-    "gre_overlay_firewall_path": ("gre_overlay", {"type": "path"}),
-    "gre_overlay_wg_port": ("gre_overlay", {"type": "int"}),
-    "gre_overlay_firewall_exporter_port": ("gre_overlay", {"type": "int"}),
-    "gre_overlay_firewall_exporter_sources": ("gre_overlay", {"type": "list", "elements": "str"}),
-    "frr_bgp_plan": ("frr_bgp", {"type": "dict"}),
-    "frr_bgp_config_dir": ("frr_bgp", {"type": "path"}),
-    "frr_bgp_watchfrr_restart_timeout": ("frr_bgp", {"type": "int"}),
-    "frr_bgp_container_runtime": ("frr_bgp", {"type": "str"}),
-    "frr_bgp_container_name": ("frr_bgp", {"type": "str"}),
-    "frr_bgp_container_unit": ("frr_bgp", {"type": "str"}),
-    "frr_bgp_container_pull": ("frr_bgp", {"type": "str", "choices": ["always", "missing", "never", "newer"]}),
-    "frr_bgp_container_capabilities": ("frr_bgp", {"type": "list", "elements": "str"}),
-    "frr_bgp_coil_vrf": ("frr_bgp", {"type": "str"}),
-    "frr_bgp_packages": ("frr_bgp", {"type": "list", "elements": "str"}),
-    "frr_bgp_package_unit": ("frr_bgp", {"type": "str"}),
-    "frr_bgp_package_state": ("frr_bgp", {"type": "str", "choices": ["present", "latest"]}),
-    "exporter_plan": ("exporter", {"type": "dict"}),
-    "exporter_group": ("exporter", {"type": "str"}),
-    "exporter_listen_address": ("exporter", {"type": "str"}),
-    "exporter_port": ("exporter", {"type": "int"}),
-    "exporter_packages": ("exporter", {"type": "list", "elements": "str"}),
-    "exporter_user": ("exporter", {"type": "str"}),
-    "exporter_install_dir": ("exporter", {"type": "path"}),
-    "exporter_config_path": ("exporter", {"type": "path"}),
-    "exporter_command_timeout": ("exporter", {"type": "float"}),
-    "exporter_collect_interval": ("exporter", {"type": "float"}),
-    "exporter_handshake_stale": ("exporter", {"type": "int"}),
-    "exporter_frr_mode": ("exporter", {"type": "str", "choices": ["container", "package"]}),
-    "exporter_frr_container_name": ("exporter", {"type": "str"}),
-    "exporter_container_runtime": ("exporter", {"type": "path"}),
-    "exporter_federate": ("exporter", {"type": "bool"}),
-    "source_routing_gateways": ("source_routing", {"type": "list", "elements": "dict"}),
-    "source_routing_exempt": ("source_routing", {"type": "list", "elements": "str"}),
-    "source_routing_extra_exempt": ("source_routing", {"type": "list", "elements": "str"}),
-    "source_routing_rule_priority": ("source_routing", {"type": "int"}),
-    "source_routing_batch4_path": ("source_routing", {"type": "path"}),
-    "source_routing_batch6_path": ("source_routing", {"type": "path"}),
-    "source_routing_networkd_keep_foreign": ("source_routing", {"type": "bool"}),
-}
+
+def role_specs_from(argument_specs: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The options of the roles' entry point ``main``: variable -> (role, {type, elements, choices}).
+
+    argument_specs: role -> its meta/argument_specs.yml as loaded (the action meshover.mesh.mesh_preflight
+    reads the collection's own files): the roles' specs are the only table of their variables."""
+    specs: dict[str, tuple[str, dict[str, Any]]] = {}
+    for role, doc in argument_specs.items():
+        for name, opt in doc["argument_specs"]["main"]["options"].items():
+            entry = {"type": opt.get("type", "str")}
+            entry.update({k: opt[k] for k in ("elements", "choices") if k in opt})
+            specs[name] = (role, entry)
+    return specs
+
 
 PORTS = ("gre_overlay_wg_port", "gre_overlay_firewall_exporter_port", "exporter_port")
 # Integers with a range: (lowest, highest, why).
@@ -301,18 +266,21 @@ def _semantic(var: str, value: Any) -> str | None:
     return None
 
 
-def check_role_vars(role_vars: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One message per problem: host(s), variable, what is wrong. role_vars: host -> {role variable: value}."""
+def check_role_vars(
+    role_vars: Mapping[str, Mapping[str, Any]], role_specs: Mapping[str, tuple[str, Mapping[str, Any]]]
+) -> list[str]:
+    """One message per problem: host(s), variable, what is wrong. role_vars: host -> {role variable: value};
+    role_specs: role_specs_from() of the roles' argument specs."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
     where: dict[str, list[str]] = {}
     seen: dict[tuple[str, str], list] = {}
     for host, host_vars in role_vars.items():
-        known = {k: v for k, v in (host_vars or {}).items() if k in ROLE_SPECS}
+        known = {k: v for k, v in (host_vars or {}).items() if k in role_specs}
         for var in sorted(set(host_vars or {}) - set(known) - set(REGISTERED)):
             if not is_role_var(var):
                 continue
-            close = difflib.get_close_matches(var, list(ROLE_SPECS), n=1, cutoff=0.85)
+            close = difflib.get_close_matches(var, list(role_specs), n=1, cutoff=0.85)
             if close:  # a name far from every option may belong to something else: left alone
                 where.setdefault(f"{var} is not a variable of any meshover role: did you mean {close[0]}?", []).append(
                     host
@@ -320,13 +288,13 @@ def check_role_vars(role_vars: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for var in sorted(known):
             key = (var, json.dumps(known[var], sort_keys=True, default=str))
             if key not in seen:  # group variables: the same value on many hosts, checked once
-                result = ArgumentSpecValidator({var: dict(ROLE_SPECS[var][1])}).validate({var: known[var]})
+                result = ArgumentSpecValidator({var: dict(role_specs[var][1])}).validate({var: known[var]})
                 value = result.validated_parameters.get(var)
-                if ROLE_SPECS[var][1]["type"] == "path" and isinstance(known[var], str):
+                if role_specs[var][1]["type"] == "path" and isinstance(known[var], str):
                     value = known[var]  # as the role writes it: `type: path` expands ~ and $VAR on the controller
                 # ansible-core 2.18 says "of type <class 'str'>", 2.19 "of type str": one message on both
                 errors = [re.sub(r"<class '(\w+)'>", r"\1", e) for e in result.error_messages]
                 seen[key] = errors or [_semantic(var, value)]
             for msg in filter(None, seen[key]):
-                where.setdefault(f"{msg} (role {ROLE_SPECS[var][0]})", []).append(host)
+                where.setdefault(f"{msg} (role {role_specs[var][0]})", []).append(host)
     return [f"{hosts_label(hosts)}: {msg}" for msg, hosts in where.items()]

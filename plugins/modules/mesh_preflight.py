@@ -31,12 +31,14 @@ description:
     C(ansible_group_priority) give different values of a C(meshover_*) or role variable (Ansible would
     silently take the value of the group whose name sorts last). A value the host sets itself, or a child
     group's, wins on purpose and is not reported.
-  - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true). It changes nothing.
+  - Runs on the controller, in Ansible's own process (an action plugin; no module is sent to a host). Use it with
+    C(run_once=true). The roles' variables are checked against the roles' own C(meta/argument_specs.yml), read
+    from the collection. It changes nothing.
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
   - meshover.mesh._attributes.read_only
-  - meshover.mesh._attributes.controller
+  - meshover.mesh._attributes.action
 options:
   inventory:
     description:
@@ -83,7 +85,6 @@ EXAMPLES = r"""
   meshover.mesh.mesh_preflight:
     inventory: "{{ groups['mesh'] | meshover.mesh.mesh_hostvars(hostvars) }}"
     role_vars: "{{ groups['mesh'] | meshover.mesh.mesh_rolevars(hostvars) }}"
-  delegate_to: localhost
   run_once: true
   register: meshover__preflight
 """
@@ -111,58 +112,3 @@ problems:
   elements: str
   sample: ["n1: meshover_endpont is not a known meshover variable: did you mean meshover_endpoint?"]
 """
-
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import template_problems
-from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import conflicts, parse_export
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLE_SPECS
-
-
-def ours(name: str) -> bool:
-    """A variable meshover reads: meshover_* or a role option."""
-    return name.startswith("meshover_") or name in ROLE_SPECS
-
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "inventory": {"type": "dict", "required": True},
-            "role_vars": {"type": "dict", "default": {}},
-            "inventory_export": {"type": "raw", "default": ""},
-            "inventory_export_error": {"type": "str", "default": ""},
-            "inventory_dirs": {"type": "dict", "default": {}},
-        },
-        supports_check_mode=True,
-    )
-    result = check(module.params["inventory"], module.params["role_vars"])
-    problems = list(result.problems)
-    problems += template_problems(module.params["inventory"], module.params["inventory_dirs"], os.path.isfile)
-    error = module.params["inventory_export_error"].strip()
-    export = module.params["inventory_export"]
-    if not error and (export.strip() if isinstance(export, str) else export):
-        try:
-            groups, host_vars = parse_export(export)
-        except ValueError as exc:
-            error = f"its output is not the inventory's JSON ({exc})"
-        else:
-            problems += conflicts(groups, module.params["inventory"], host_vars, ours)
-    if error:
-        module.warn(f"group variables not compared (a host given two values by two groups is not found): {error}")
-    if problems:
-        module.fail_json(
-            msg=f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems),
-            problems=problems,
-        )
-    module.exit_json(
-        changed=False,
-        problems=[],
-        identities={host: ident.as_dict() for host, ident in result.identities.items()},
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -17,26 +17,41 @@ from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import (
     NODE_PATHS,
     PORTS,
     POSITIVE,
-    ROLE_SPECS,
     ROLES,
     STRING_RULES,
-    check_role_vars,
     is_role_var,
+    role_specs_from,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars as _check_role_vars
 
 REPO = Path(__file__).resolve().parents[4]
+# The roles' argument specs, read as the action meshover.mesh.mesh_preflight reads them: the only table.
+ROLE_SPECS = role_specs_from(
+    {role: yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text()) for role in ROLES}
+)
+
+
+def check_role_vars(role_vars):
+    return _check_role_vars(role_vars, ROLE_SPECS)
+
+
 SOURCES = ["192.0.2.0/24", "10.0.0.300"]
 
 
-def test_role_specs_mirror_the_argument_specs():
-    from_yaml = {}
-    for role in ROLES:
-        spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
-        for name, opt in spec["argument_specs"]["main"]["options"].items():
-            entry = {"type": opt.get("type", "str")}
-            entry.update({k: opt[k] for k in ("elements", "choices") if k in opt})
-            from_yaml[name] = (role, entry)
-    assert ROLE_SPECS == from_yaml
+def test_role_specs_are_the_main_entry_points_options():
+    specs = role_specs_from(
+        {
+            "r": {
+                "argument_specs": {
+                    "main": {"options": {"r_a": {"type": "list", "elements": "str"}, "r_b": {"choices": ["x"]}}},
+                    "remove": {"options": {"r_c": {"type": "int"}}},
+                }
+            }
+        }
+    )
+    assert specs == {"r_a": ("r", {"type": "list", "elements": "str"}), "r_b": ("r", {"type": "str", "choices": ["x"]})}
+    assert ROLE_SPECS["gre_overlay_firewall"] == ("gre_overlay", {"type": "bool"})
+    assert {role for role, _spec in ROLE_SPECS.values()} == set(ROLES)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +112,7 @@ def test_good_values_unrelated_and_registered_names_pass():
 
 def test_preflight_reports_role_variables_with_the_inventory():
     inventory = {"n1": {"meshover_endpoint": "2001:db8::1"}, "n2": {"meshover_endpoint": "2001:db8::2"}}
-    assert check(inventory, {"n1": {"exporter_port": 0}}).problems == [
+    assert check(inventory, {"n1": {"exporter_port": 0}}, ROLE_SPECS).problems == [
         "n1: exporter_port is 0: a port is 1..65535 (role exporter)"
     ]
     assert check(inventory).problems == []

@@ -1,0 +1,71 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of meshover.mesh.mesh_preflight: the whole preflight runs here, in the controller's process.
+
+It reads the roles' own meta/argument_specs.yml from this collection (the one table of the roles' variables)
+and runs module_utils/_preflight.report(); no module is sent anywhere and no connection is opened."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshover.mesh.plugins.module_utils._preflight import report
+from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLES, role_specs_from
+
+COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ARGUMENT_SPEC = {
+    "inventory": {"type": "dict", "required": True},
+    "role_vars": {"type": "dict", "default": {}},
+    "inventory_export": {"type": "raw", "default": ""},
+    "inventory_export_error": {"type": "str", "default": ""},
+    "inventory_dirs": {"type": "dict", "default": {}},
+}
+
+
+def role_argument_specs(loader, root=COLLECTION):
+    """role -> its meta/argument_specs.yml, loaded with Ansible's own loader."""
+    return {
+        role: loader.load_from_file(os.path.join(root, "roles", role, "meta", "argument_specs.yml")) for role in ROLES
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            role_specs = role_specs_from(role_argument_specs(self._loader))
+        except (OSError, KeyError, TypeError) as exc:
+            raise AnsibleActionFail(f"cannot read the roles' argument specs under {COLLECTION}: {exc}") from exc
+        checked, warnings = report(
+            args["inventory"],
+            args["role_vars"],
+            role_specs,
+            args["inventory_dirs"],
+            args["inventory_export"],
+            args["inventory_export_error"],
+            os.path.isfile,
+        )
+        if warnings:
+            result.setdefault("warnings", []).extend(warnings)
+        problems = checked.problems
+        if problems:
+            result.update(
+                failed=True,
+                changed=False,
+                msg=f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems),
+                problems=problems,
+            )
+            return result
+        result.update(
+            changed=False,
+            problems=[],
+            identities={host: ident.as_dict() for host, ident in checked.identities.items()},
+        )
+        return result
