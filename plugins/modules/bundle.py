@@ -295,7 +295,6 @@ import os
 import pwd
 import shlex
 import stat
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -330,6 +329,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     validate_packages,
     validate_pending,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import C_ENV, TIMEOUT_RC, with_timeout
 
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
@@ -504,39 +504,33 @@ def read_current(path):
         st = os.lstat(path)
     except FileNotFoundError:
         return None
-    content = None
-    if stat.S_ISREG(st.st_mode):
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-            content = f.read()
+    content = read_text(path, errors="surrogateescape") if stat.S_ISREG(st.st_mode) else None
     return {"content": content, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
 
 
 def write_file(module, wanted):
+    """Write one file (mode and owner before its content), checked by its `validate` command first."""
     path = wanted["path"]
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".meshover-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-            f.write(wanted["content"])
-        os.chmod(tmp, wanted["mode"])
-        os.chown(tmp, wanted["uid"], wanted["gid"])
-        if wanted.get("validate"):
-            argv = [tmp if arg == "%s" else arg.replace("%s", tmp) for arg in shlex.split(wanted["validate"])]
-            rc, out, err = module.run_command(
-                with_timeout(module.get_bin_path("timeout"), TIMEOUTS["validate"], argv), environ_update=C_ENV
+
+    def validate(tmp):
+        argv = [tmp if arg == "%s" else arg.replace("%s", tmp) for arg in shlex.split(wanted["validate"])]
+        rc, out, err = module.run_command(
+            with_timeout(module.get_bin_path("timeout"), TIMEOUTS["validate"], argv), environ_update=C_ENV
+        )
+        if rc != 0:
+            module.fail_json(
+                msg=f"{path}: the new content failed its check ({shlex.join(argv)}, rc={rc})", stdout=out, stderr=err
             )
-            if rc != 0:
-                module.fail_json(
-                    msg=f"{path}: the new content failed its check ({shlex.join(argv)}, rc={rc})",
-                    stdout=out,
-                    stderr=err,
-                )
-        os.rename(tmp, path)
-        tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+
+    write_atomic(
+        path,
+        wanted["content"],
+        wanted["mode"],
+        uid=wanted["uid"],
+        gid=wanted["gid"],
+        dir_mode=0o755,
+        check=validate if wanted.get("validate") else None,
+    )
 
 
 def set_marker(module, pending_dir, name):

@@ -69,38 +69,21 @@ held:
 
 import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._lock import same_run
 
 
 def read(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
+    text = read_text(path)
+    if text is None:
         return None
     try:
         return json.loads(text)
     except ValueError:
         return {"unreadable": text[:200]}
-
-
-def write(path, owner):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".converge.lock.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(owner, f, sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def main():
@@ -123,7 +106,7 @@ def main():
     if held is not None and not p["force"] and not (isinstance(held, dict) and same_run(held, p["owner"])):
         module.exit_json(changed=False, acquired=False, held=held)
     if not module.check_mode:
-        write(p["path"], p["owner"])
+        write_atomic(p["path"], json.dumps(p["owner"], sort_keys=True), 0o644, dir_mode=0o755)
     module.exit_json(changed=False, acquired=True, held=held)
 
 

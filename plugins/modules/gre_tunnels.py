@@ -142,12 +142,11 @@ batch_changed:
 """
 
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     ADDR_GEN_MODE_NONE,
     IP6_TNL_F_IGN_ENCAP_LIMIT,
@@ -323,18 +322,6 @@ class Applier(NetlinkApplier):
             self._nl(f"set {n} up", self.ipr.link, "set", index=idx, state="up")
 
 
-def write_batch(module, path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o755)
-    fd, tmp = tempfile.mkstemp(prefix="meshover-gre-", suffix=".batch", dir=module.tmpdir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, BATCH_MODE)
-    module.atomic_move(tmp, path)
-    os.chmod(path, BATCH_MODE)
-
-
 def main():
     tunnel_spec = dict(
         name=dict(type="str", required=True),
@@ -373,10 +360,7 @@ def main():
     if not p["remove_unlisted"]:
         plan["delete"] = []
 
-    old_batch = None
-    if os.path.exists(p["batch_path"]):
-        with open(p["batch_path"], encoding="utf-8", errors="replace") as f:
-            old_batch = f.read()
+    old_batch = read_text(p["batch_path"])
     batch_changed = old_batch != batch
 
     result = dict(
@@ -409,7 +393,7 @@ def main():
         finally:
             ipr.close()
     if batch_changed and not module.check_mode:
-        write_batch(module, p["batch_path"], batch)
+        write_atomic(p["batch_path"], batch, BATCH_MODE, dir_mode=0o755)
 
     if module._diff:
         kept = set(unlisted) - set(plan["delete"])

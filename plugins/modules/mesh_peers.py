@@ -131,10 +131,10 @@ cache_updates:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._files import write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshError, parse_wg_public_key
 from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
 
@@ -204,17 +204,10 @@ def wanted_cache(inventory: dict, learned_keys: dict, key_cache_dir: str) -> lis
 
 def write_cache(module: AnsibleModule, path: str, content: str) -> None:
     """Write one cache file atomically with mode 0644, creating its directory."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        try:
-            os.makedirs(directory, mode=0o755)
-        except OSError as exc:
-            module.fail_json(msg=f"cannot create key cache directory {directory}: {exc}")
-    fd, tmp = tempfile.mkstemp(dir=module.tmpdir)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
-    module.atomic_move(tmp, path)
-    os.chmod(path, 0o644)
+    try:
+        write_atomic(path, content, 0o644, dir_mode=0o755)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot write key cache file {path}: {exc}")
 
 
 def main() -> None:

@@ -135,12 +135,11 @@ batch_changed:
 
 import ipaddress
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
@@ -323,25 +322,6 @@ class Applier(NetlinkApplier):
         self._nl(text, self.ipr.route, "replace", **args)
 
 
-def read_file(path):
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def write_file(module, path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o755)
-    fd, tmp = tempfile.mkstemp(prefix="meshover-sr-", suffix=".batch", dir=module.tmpdir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, BATCH_MODE)
-    module.atomic_move(tmp, path)
-    os.chmod(path, BATCH_MODE)
-
-
 def _lines(objects, kind, protocol, delete=False):
     lines = state_lines(objects, [], protocol) if kind == "rules" else state_lines([], objects, protocol)
     if delete:
@@ -400,7 +380,7 @@ def main():
     if missing:
         module.warn(f"interface(s) {', '.join(missing)} do not exist yet (check mode)")
 
-    old = {fam: read_file(paths[fam]) for fam in (4, 6)}
+    old = {fam: read_text(paths[fam]) for fam in (4, 6)}
     batch_changed = any(old[fam] != batches[fam] for fam in (4, 6))
     live_changes = not diff_is_empty(diff)
     result = dict(
@@ -430,7 +410,7 @@ def main():
     if not module.check_mode:
         for fam in (4, 6):
             if old[fam] != batches[fam]:
-                write_file(module, paths[fam], batches[fam])
+                write_atomic(paths[fam], batches[fam], BATCH_MODE, dir_mode=0o755)
 
     if module._diff:
         result["diff"] = [

@@ -158,10 +158,10 @@ import json
 import os
 import shlex
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
@@ -256,21 +256,6 @@ class WireGuardInterface:
     def printable(self):
         return [shlex.join([os.path.basename(argv[0]), *argv[1:]]) for argv in self.commands]
 
-    def write_config(self, text):
-        directory = os.path.dirname(self.config_path)
-        if not os.path.isdir(directory):
-            old = os.umask(0o077)
-            try:
-                os.makedirs(directory, mode=0o700)
-            finally:
-                os.umask(old)
-        fd, tmp = tempfile.mkstemp(prefix="meshover-wg-", suffix=".conf", dir=self.module.tmpdir)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, CONFIG_MODE)
-        self.module.atomic_move(tmp, self.config_path)
-        os.chmod(self.config_path, CONFIG_MODE)
-
 
 def main():
     peer_spec = dict(
@@ -326,12 +311,8 @@ def main():
             module.fail_json(msg=f"peer {peer['name']} has this node's own public key")
 
     # Config file
-    old_config = None
-    mode_drift = False
-    if os.path.exists(wgi.config_path):
-        with open(wgi.config_path, encoding="utf-8", errors="replace") as f:
-            old_config = f.read()
-        mode_drift = stat.S_IMODE(os.stat(wgi.config_path).st_mode) != CONFIG_MODE
+    old_config = read_text(wgi.config_path)
+    mode_drift = old_config is not None and stat.S_IMODE(os.stat(wgi.config_path).st_mode) != CONFIG_MODE
     config_differs = old_config != new_config
     result["config_changed"] = config_differs or mode_drift
     names = config_peer_names(old_config)
@@ -392,7 +373,7 @@ def main():
     if not module.check_mode:
         # The config goes first: wg-quick@ reads it when it creates the interface.
         if config_differs:
-            wgi.write_config(new_config)
+            write_atomic(wgi.config_path, new_config, CONFIG_MODE, dir_mode=0o700)
         elif mode_drift:
             os.chmod(wgi.config_path, CONFIG_MODE)
         wgi.apply()

@@ -99,6 +99,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import is_valid_key
 
@@ -115,63 +116,27 @@ def public_key(module, wg, private_key):
 
 
 def read_key(module, path):
-    with open(path, encoding="ascii", errors="replace") as f:
-        key = f.read().strip()
+    """The private key held in ``path`` (kept out of every output), or None if the file holds none."""
+    key = (read_text(path) or "").strip()
     if not is_valid_key(key):
-        module.fail_json(msg=f"{path} exists but does not hold a WireGuard private key; refusing to replace it")
+        return None
     module.no_log_values.add(key)
     return key
 
 
-def _write_temp(path, key):
-    """Write ``key`` to a new temp file next to ``path`` (O_EXCL, 0600, root-owned when root); return its path."""
-    directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
-    try:
-        if os.geteuid() == 0:
-            os.fchown(fd, 0, 0)
-        os.fchmod(fd, KEY_MODE)
-        os.write(fd, (key + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return tmp
+def existing_key(module, path):
+    key = read_key(module, path)
+    if key is None:
+        module.fail_json(msg=f"{path} exists but does not hold a WireGuard private key; refusing to replace it")
+    return key
 
 
-def write_new_key(module, path, key):
-    """Create ``path`` atomically and without clobbering: temp file (O_EXCL, 0600) + link()."""
-    old_umask = os.umask(0o077)
-    try:
-        tmp = _write_temp(path, key)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        finally:
-            os.unlink(tmp)
-    finally:
-        os.umask(old_umask)
-    return True
+def write_key(path, key, create_only):
+    """Write ``key`` atomically, mode 0600 before the key is in it, root-owned when run as root.
 
-
-def replace_key(module, path, key):
-    """Replace ``path`` atomically: temp file (O_EXCL, 0600) in the same directory + rename()."""
-    old_umask = os.umask(0o077)
-    try:
-        tmp = _write_temp(path, key)
-        try:
-            os.replace(tmp, path)
-        except OSError:
-            os.unlink(tmp)
-            raise
-        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    finally:
-        os.umask(old_umask)
+    create_only: never clobber (link()); returns False if a key appeared meanwhile. Else rename() over it."""
+    root = 0 if os.geteuid() == 0 else None
+    return write_atomic(path, key + "\n", KEY_MODE, uid=root, gid=root, dir_mode=DIR_MODE, create_only=create_only)
 
 
 def generate_key(module, wg):
@@ -186,12 +151,8 @@ def generate_key(module, wg):
 
 def current_public_key(module, wg, path):
     """Public key of the valid key in ``path``, or None if the file holds no valid key (rotation replaces it)."""
-    with open(path, encoding="ascii", errors="replace") as f:
-        key = f.read().strip()
-    if not is_valid_key(key):
-        return None
-    module.no_log_values.add(key)
-    return public_key(module, wg, key)
+    key = read_key(module, path)
+    return None if key is None else public_key(module, wg, key)
 
 
 def main():
@@ -207,7 +168,6 @@ def main():
     result = dict(changed=False, path=path, public_key=None, rotated=False)
     before = {"path": path, "state": "absent"}
     after = {"path": path, "state": "present", "mode": "0600"}
-    directory = os.path.dirname(path) or "."
 
     if os.path.lexists(path):
         st = os.lstat(path)
@@ -230,7 +190,7 @@ def main():
             result["changed"] = result["rotated"] = True
             if not module.check_mode:
                 key = generate_key(module, wg)
-                replace_key(module, path, key)
+                write_key(path, key, create_only=False)
                 result["public_key"] = after["public_key"] = public_key(module, wg, key)
         else:
             fix_mode = stat.S_IMODE(st.st_mode) != KEY_MODE
@@ -244,7 +204,7 @@ def main():
                 os.chmod(path, KEY_MODE)
             result["changed"] = fix_mode or fix_owner
             wg = module.get_bin_path("wg", required=not module.check_mode)
-            key = read_key(module, path)
+            key = existing_key(module, path)
             if wg is None:
                 module.warn("wg is not installed yet (check mode): the public key is not shown")
             else:
@@ -255,17 +215,11 @@ def main():
             result["previous_public_key"] = None
         if not module.check_mode:
             wg = module.get_bin_path("wg", required=True)
-            if not os.path.isdir(directory):
-                old_umask = os.umask(0o077)
-                try:
-                    os.makedirs(directory, mode=DIR_MODE)
-                finally:
-                    os.umask(old_umask)
             key = generate_key(module, wg)
-            if not write_new_key(module, path, key):
+            if not write_key(path, key, create_only=True):
                 # Lost a race with another writer: use the key that is there now.
                 result["changed"] = False
-                key = read_key(module, path)
+                key = existing_key(module, path)
             result["public_key"] = public_key(module, wg, key)
 
     if module._diff:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import types
 
@@ -80,8 +81,8 @@ class FakeSystemctl:
             return 0, "", ""
         if tool == "systemd-sysusers":
             return 0, "", ""
-        # validator: it must see the candidate file, not the live one
-        candidate = next(a for a in args if "/.meshover-" in a).split(":")[0]
+        # validator: it must see the candidate file (hidden, next to the live one), not the live one
+        candidate = next(a for a in args if re.search(r"/\.[^/]+\.tmp(:|$)", a)).split(":")[0]
         with open(candidate) as f:
             self.validated = f.read()
         return self.validate_rc, "", "bad line 3" if self.validate_rc else ""
@@ -184,7 +185,7 @@ def test_validate_placeholder_inside_an_argument(tmp_path, fake, run_module):
     conf = tmp_path / "frr.conf"
     run_module(bundle.main, {"files": [owned(conf, "x\n", validate="podman run -v %s:/tmp/frr.conf:ro img")]})
     call = next(c for c in fake.calls if c[0] == "podman")
-    assert call[3].endswith(":/tmp/frr.conf:ro") and call[3].startswith(str(tmp_path) + "/.meshover-")
+    assert call[3].endswith(".tmp:/tmp/frr.conf:ro") and call[3].startswith(str(tmp_path) + "/.frr.conf.")
 
 
 def test_absent_removes_and_check_mode_changes_nothing(tmp_path, fake, run_module):

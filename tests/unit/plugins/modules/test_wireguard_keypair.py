@@ -268,3 +268,19 @@ def test_check_mode_without_wg_installed(tmp_path, wg, capsys, monkeypatch):
     result, rc = run({"path": str(path), "rotate": True}, capsys, check=True)
     assert (rc, result["changed"], result["previous_public_key"]) == (0, True, None)
     assert wg.calls == []
+
+
+def test_lost_race_keeps_the_other_writers_key(tmp_path, rwg, capsys, monkeypatch):
+    """A key that appears between the check and the write is never clobbered: it is used instead."""
+    path = tmp_path / "k"
+    real_generate = wireguard_keypair.generate_key
+
+    def generate_while_another_writes(module, wg):
+        path.write_text(PRIV + "\n")  # the other writer wins
+        return real_generate(module, wg)  # PRIV2
+
+    monkeypatch.setattr(wireguard_keypair, "generate_key", generate_while_another_writes)
+    result, rc = run_rotate({"path": str(path)}, capsys)
+    assert (rc, result["changed"], result["public_key"]) == (0, False, PUB)
+    assert path.read_text() == PRIV + "\n"
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
