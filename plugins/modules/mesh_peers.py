@@ -18,11 +18,12 @@ description:
   - With O(key_cache_dir), writes C(<key_cache_dir>/<host>/meshover_wg_public_key.yml) for each learned key that
     is new or changed, so later runs (with C(--limit) or a host down) know every key from the inventory.
     Only public keys are written.
-  - Runs on the controller; use it with C(delegate_to=localhost) and C(run_once=true).
+  - Runs on the controller, in Ansible's own process (an action plugin; no module is sent to a host). Use it with
+    C(run_once=true).
 author: meshover contributors (@meshover)
 extends_documentation_fragment:
   - meshover.mesh._attributes
-  - meshover.mesh._attributes.controller
+  - meshover.mesh._attributes.action
 attributes:
   check_mode:
     support: full
@@ -73,7 +74,6 @@ EXAMPLES = r"""
          | map('extract', hostvars, ['meshover__keypair', 'public_key']))) }}
     key_cache_dir: "{{ inventory_dir }}/host_vars"
     hosts: "{{ ansible_play_hosts }}"
-  delegate_to: localhost
   run_once: true
   register: meshover__plan
 
@@ -128,124 +128,3 @@ cache_updates:
   elements: str
   sample: [n2]
 """
-
-import os
-import re
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.meshover.mesh.plugins.module_utils._files import write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshError, parse_wg_public_key
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
-
-CACHE_FILE = "meshover_wg_public_key.yml"
-
-
-def cache_content(public_key: str) -> str:
-    return (
-        "---\n# Written by meshover.mesh.mesh_peers: WireGuard public key cache (public key only).\n"
-        f'meshover_wg_public_key: "{public_key}"\n'
-    )
-
-
-def _read(path: str) -> str | None:
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
-# The one line of a cache file that matters, as cache_content() writes it.
-CACHE_LINE = re.compile(r"""^meshover_wg_public_key:\s*["']?([A-Za-z0-9+/=]+)["']?\s*$""", re.M)
-
-
-def read_cache(hosts, key_cache_dir: str) -> tuple[dict[str, str], list[str]]:
-    """The keys cached in key_cache_dir for these hosts, and a warning per unreadable file.
-
-    Read here, not only through the inventory's host_vars, so that a cache directory outside the
-    inventory (an AWX job's inventory is a fresh checkout every run) is a cache, not a write-only log."""
-    keys, warnings = {}, []
-    for host in sorted(hosts):
-        path = os.path.join(key_cache_dir, host, CACHE_FILE)
-        try:
-            text = _read(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            warnings.append(f"{host}: key cache file {path} cannot be read ({exc}): ignored")
-            continue
-        if text is None:
-            continue
-        match = CACHE_LINE.search(text)
-        try:
-            keys[host] = parse_wg_public_key(match.group(1) if match else "")
-        except ValueError:
-            warnings.append(
-                f"{host}: key cache file {path} holds no WireGuard public key: ignored"
-                f" (the next run that reaches {host} rewrites it)"
-            )
-    return keys, warnings
-
-
-def wanted_cache(inventory: dict, learned_keys: dict, key_cache_dir: str) -> list[tuple[str, str, str | None, str]]:
-    """(host, path, current content, wanted content) for each valid learned key whose cache file differs."""
-    changes = []
-    for host in sorted(learned_keys):
-        if host not in inventory:
-            continue
-        try:
-            key = parse_wg_public_key(learned_keys[host])
-        except ValueError:
-            continue
-        path = os.path.join(key_cache_dir, host, CACHE_FILE)
-        before, after = _read(path), cache_content(key)
-        if before != after:
-            changes.append((host, path, before, after))
-    return changes
-
-
-def write_cache(module: AnsibleModule, path: str, content: str) -> None:
-    """Write one cache file atomically with mode 0644, creating its directory."""
-    try:
-        write_atomic(path, content, 0o644, dir_mode=0o755)
-    except OSError as exc:
-        module.fail_json(msg=f"cannot write key cache file {path}: {exc}")
-
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "inventory": {"type": "dict", "required": True},
-            "learned_keys": {"type": "dict", "default": {}, "no_log": False},
-            "key_cache_dir": {"type": "path", "no_log": False},
-            "hosts": {"type": "list", "elements": "str"},
-        },
-        supports_check_mode=True,
-    )
-    inventory = module.params["inventory"]
-    learned = module.params["learned_keys"] or {}
-    cache_dir = module.params["key_cache_dir"]
-    cached, cache_warnings = read_cache(inventory, cache_dir) if cache_dir else ({}, [])
-    try:
-        plan, warnings, _updates = plan_mesh(inventory, learned, for_hosts=module.params["hosts"], cached_keys=cached)
-    except MeshError as exc:
-        module.fail_json(
-            msg=f"meshover preflight found {len(exc.messages)} problem(s):\n" + "\n".join(exc.messages),
-            problems=exc.messages,
-        )
-    for warning in cache_warnings + warnings:
-        module.warn(warning)
-
-    changes = wanted_cache(inventory, learned, module.params["key_cache_dir"]) if module.params["key_cache_dir"] else []
-    if changes and not module.check_mode:
-        for _host, path, _before, after in changes:
-            write_cache(module, path, after)
-    result = {"changed": bool(changes), "plan": plan, "cache_updates": [host for host, *_rest in changes]}
-    if module._diff:
-        result["diff"] = [
-            {"before_header": path, "after_header": path, "before": before or "", "after": after}
-            for _host, path, before, after in changes
-        ]
-    module.exit_json(**result)
-
-
-if __name__ == "__main__":
-    main()

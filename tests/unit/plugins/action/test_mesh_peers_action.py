@@ -6,20 +6,36 @@ from __future__ import annotations
 import json
 import os
 import stat
+from unittest.mock import MagicMock
 
 import pytest
 import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
 
-from ansible_collections.meshover.mesh.plugins.modules import mesh_peers
+from ansible_collections.meshover.mesh.plugins.action import mesh_peers as action
+from ansible_collections.meshover.mesh.plugins.module_utils import _keycache as mesh_peers
 
 K1 = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 K2 = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
 K2_NEW = "gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyApVIkI="
 
 
+def _run(args, capsys=None):
+    """(rc, result) of the action meshover.mesh.mesh_peers, as a module's exit code and JSON would be."""
+    task = MagicMock()
+    task.args = {k: v for k, v in args.items() if not k.startswith("_ansible_")}
+    task.async_val = 0
+    task.check_mode = bool(args.get("_ansible_check_mode"))
+    task.diff = bool(args.get("_ansible_diff"))
+    plugin = action.ActionModule(task, MagicMock(), PlayContext(), DataLoader(), MagicMock(), MagicMock())
+    result = json.loads(json.dumps(plugin.run(task_vars={})))
+    return (1 if result.get("failed") else 0), result
+
+
 @pytest.fixture
-def run(run_module):
-    return lambda args, capsys=None: run_module(mesh_peers.main, args)
+def run():
+    return _run
 
 
 def inventory(k2=None):
