@@ -226,7 +226,8 @@ def plan_mesh(
     if result.problems:
         raise MeshError(result.problems)
     hosts, topology = result.hosts, result.topology
-    assert topology is not None  # set whenever there is no problem
+    if topology is None:  # check() sets it whenever there is no problem
+        raise MeshError(["the underlay's topology could not be built"])
     keys, updates, warnings = resolve_keys(inventory, learned_keys, cached_keys)
     nodes = build_nodes(topology, result.identities, keys)
     wanted = set(inventory) if for_hosts is None else set(for_hosts)
