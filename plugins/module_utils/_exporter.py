@@ -8,12 +8,15 @@ PRIVATE to meshover.mesh: not a public API, may change without notice.
 This one file is both the collection's module_utils (the pure parts are unit-tested in
 tests/unit/plugins/module_utils/test__exporter.py) and the script the role meshover.mesh.exporter
 installs on every node (``python3 meshover_exporter.py --config /etc/meshover/exporter.json``).
-It needs prometheus_client (Debian's python3-prometheus-client, 0.16 in bookworm, 0.21 in trixie) for
-/metrics only, imported where it is used: the parsers and mesh_graph() (which meshover.mesh.mesh_info
-and the status play import) need the standard library only.
+It reads the commands' output with the collection's node readers, module_utils/_kernel.py (standard
+library only), which the role installs beside it as ``meshover_kernel.py``: imported from the collection
+when this file is imported as module_utils (``__package__`` is set), from that sibling file when it runs
+as the script. It needs prometheus_client (Debian's python3-prometheus-client, 0.16 in bookworm, 0.21 in
+trixie) for /metrics only, imported where it is used: build_snapshot() and mesh_graph() (which the status
+play's filter imports) need the standard library only.
 
-Pure parts: parse_wg_dump_all(), parse_ip_links(), parse_frr_output(), build_snapshot(),
-metric_families(), prometheus_families(), render_exposition(), mesh_graph(), render_mesh_html().
+Pure parts: build_snapshot(), metric_families(), prometheus_families(), render_exposition(),
+mesh_graph(), render_mesh_html().
 Side effects (commands, HTTP) live in Collector, fetch_peer_states(), ExporterServer,
 make_server() and main() only.
 """
@@ -31,6 +34,17 @@ import socket
 import subprocess
 import threading
 import time
+
+if __package__:  # the collection's module_utils (unit tests, the controller's filters)
+    from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+        bfd_peers,
+        bgp_sessions,
+        parse_frr_output,
+        parse_links,
+        parse_wg_dump_all,
+    )
+else:  # the node's script: the role meshover.mesh.exporter installs _kernel.py beside it
+    from meshover_kernel import bfd_peers, bgp_sessions, parse_frr_output, parse_links, parse_wg_dump_all
 
 PREFIX = "meshover_"
 DEFAULT_PORT = 9474
@@ -64,163 +78,6 @@ DEFAULT_MAX_REQUESTS = 16
 MAX_MESH_PAGES = 2
 # /mesh.html: the body of a peer's /state.json may be at most this long (50 peers' state is ~45 KiB).
 DEFAULT_PEER_STATE_MAX_BYTES = 1 << 20
-BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
-AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
-
-
-# ---------------------------------------------------------------- parsers (pure)
-
-
-def _none(value: str) -> str | None:
-    return None if value in ("(none)", "") else value
-
-
-def parse_wg_dump_all(text: str) -> list[dict]:
-    """Parse ``wg show all dump`` into a list of peers.
-
-    Interface lines (5 fields: interface, private key, public key, port, fwmark) are skipped and
-    their private key is never kept. Peer lines have 9 fields: interface, public key, preshared key,
-    endpoint, allowed ips, latest handshake (unix s, 0 = never), rx bytes, tx bytes, keepalive.
-    Malformed lines raise ValueError.
-    """
-    peers = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        f = line.split("\t")
-        if len(f) == 5:
-            continue
-        if len(f) != 9:
-            raise ValueError(f"unexpected line in wg show all dump ({len(f)} fields)")
-        allowed = _none(f[4])
-        peers.append(
-            {
-                "interface": f[0],
-                "public_key": f[1],
-                "endpoint": _none(f[3]),
-                "allowed_ips": allowed.split(",") if allowed else [],
-                "latest_handshake": int(f[5]),
-                "rx_bytes": int(f[6]),
-                "tx_bytes": int(f[7]),
-            }
-        )
-    return peers
-
-
-def parse_ip_links(text: str) -> dict[str, dict]:
-    """Parse ``ip -j -d link show`` into name -> {mtu, operstate, up, admin_up, kind, alias}.
-
-    ``up`` is true when the link is administratively up and its operational state is UP or
-    UNKNOWN (tunnels without carrier detection report UNKNOWN while working).
-    """
-    data = json.loads(text or "[]")
-    if not isinstance(data, list):
-        raise ValueError("ip -j link: expected a JSON list")
-    links = {}
-    for link in data:
-        flags = link.get("flags") or []
-        state = link.get("operstate") or "UNKNOWN"
-        admin_up = "UP" in flags
-        links[link["ifname"]] = {
-            "mtu": int(link.get("mtu") or 0),
-            "operstate": state,
-            "admin_up": admin_up,
-            "up": admin_up and state in ("UP", "UNKNOWN") and "LOWER_UP" in flags,
-            "kind": (link.get("linkinfo") or {}).get("info_kind"),
-            "alias": link.get("ifalias"),
-        }
-    return links
-
-
-def parse_frr_output(text: str) -> dict:
-    """Split the output of one vtysh run with several commands.
-
-    The role's command is ``vtysh -c 'show bgp summary json' -c 'show bfd peers json' -c 'show version'``:
-    the JSON documents are read in order (a dict = BGP summary, a list = BFD peers), the rest is text
-    searched for ``FRRouting <version>``. Missing parts (a daemon not running) are None.
-    """
-    decoder = json.JSONDecoder()
-    result: dict = {"bgp": None, "bfd": None, "version": None}
-    rest = []
-    pos, size = 0, len(text)
-    while pos < size:
-        start = min((i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0), default=-1)
-        if start < 0:
-            rest.append(text[pos:])
-            break
-        rest.append(text[pos:start])
-        try:
-            doc, end = decoder.raw_decode(text, start)
-        except ValueError:
-            rest.append(text[start])
-            pos = start + 1
-            continue
-        if isinstance(doc, dict) and result["bgp"] is None:
-            result["bgp"] = doc
-        elif isinstance(doc, list) and result["bfd"] is None:
-            result["bfd"] = doc
-        pos = end
-    match = re.search(r"FRRouting (\S+)", "".join(rest))
-    if match:
-        result["version"] = match.group(1)
-    return result
-
-
-def _shape(value, kind: type, what: str):
-    """value if it is a kind (dict or list), else ValueError naming what was expected."""
-    if not isinstance(value, kind):
-        raise ValueError(f"{what}: expected a JSON {'object' if kind is dict else 'list'}, got {type(value).__name__}")
-    return value
-
-
-def bgp_sessions(summary: dict | None) -> list[dict]:
-    """BGP neighbours per address family from ``show bgp summary json``.
-
-    A document of another shape (an address family, its ``peers`` or a neighbour that is not a JSON
-    object, a counter that is not a number) raises ValueError or TypeError: never a partial list.
-    """
-    sessions = []
-    summary = _shape(summary, dict, "show bgp summary json") if summary is not None else {}
-    for af_key, (afi, safi) in AFI.items():
-        af = summary.get(af_key)
-        af = _shape(af, dict, f"show bgp summary json: {af_key}") if af is not None else {}
-        peers = af.get("peers")
-        peers = _shape(peers, dict, f"show bgp summary json: {af_key}.peers") if peers is not None else {}
-        for name, peer in sorted(peers.items()):
-            _shape(peer, dict, f"show bgp summary json: {af_key}.peers.{name}")
-            state = str(peer.get("state", "Unknown"))
-            code = BGP_STATE.get(state, 2 if ("Admin" in state or "PfxCt" in state) else 0)
-            sessions.append(
-                {
-                    "afi": afi,
-                    "safi": safi,
-                    "neighbor": name,
-                    "peer_host": peer.get("desc") or peer.get("hostname") or "",
-                    "remote_as": str(peer.get("remoteAs", "")),
-                    "state": state,
-                    "state_code": code,
-                    "uptime_seconds": (int(peer.get("peerUptimeMsec") or 0) / 1000.0) if code == 1 else 0.0,
-                    "prefixes_received": int(peer.get("pfxRcd") or 0),
-                    "prefixes_advertised": int(peer.get("pfxSnt") or 0),
-                }
-            )
-    return sessions
-
-
-def bfd_peers(peers: list | None) -> list[dict]:
-    """BFD sessions from ``show bfd peers json`` (ValueError if it is not a list of JSON objects)."""
-    result = []
-    for peer in _shape(peers, list, "show bfd peers json") if peers is not None else []:
-        _shape(peer, dict, "show bfd peers json: a peer")
-        result.append(
-            {
-                "peer": str(peer.get("peer", "")),
-                "interface": str(peer.get("interface", "")),
-                "status": str(peer.get("status", "unknown")),
-                "up": 1 if peer.get("status") == "up" else 0,
-            }
-        )
-    return result
 
 
 # ---------------------------------------------------------------- snapshot and metrics (pure)
@@ -271,21 +128,43 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             value["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
         return value
 
+    def wireguard(text):
+        return [
+            {
+                "interface": ifname,
+                "public_key": p["public_key"],
+                "endpoint": p["endpoint"],
+                "allowed_ips": p["allowed_ips"],
+                "latest_handshake": p["latest_handshake"],
+                "rx_bytes": p["rx"],
+                "tx_bytes": p["tx"],
+                "peer": _peer_host(config, p),
+                "handshake_age": (now - p["latest_handshake"]) if p["latest_handshake"] else None,
+            }
+            for ifname, device in parse_wg_dump_all(text).items()
+            if not wg_if or ifname == wg_if
+            for p in device["peers"].values()
+        ]
+
+    def gre(text):
+        return [
+            {
+                "mtu": int(link["mtu"] or 0),
+                "operstate": link["operstate"],
+                "admin_up": link["admin_up"],
+                "up": link["up"],
+                "kind": link["kind"],
+                "alias": link["alias"],
+                "name": link["name"],
+                "peer": tunnels[link["name"]],
+            }
+            for link in sorted(parse_links(text), key=lambda link: link["name"])
+            if link["name"] in tunnels
+        ]
+
     parsers = {
-        "wireguard": lambda text: [
-            dict(
-                p,
-                peer=_peer_host(config, p),
-                handshake_age=(now - p["latest_handshake"]) if p["latest_handshake"] else None,
-            )
-            for p in parse_wg_dump_all(text)
-            if not wg_if or p["interface"] == wg_if
-        ],
-        "gre": lambda text: [
-            dict(link, name=name, peer=tunnels[name])
-            for name, link in sorted(parse_ip_links(text).items())
-            if name in tunnels
-        ],
+        "wireguard": wireguard,
+        "gre": gre,
         "frr": frr,
     }
     sources = {"wireguard": "wg", "gre": "ip", "frr": "frr"}

@@ -4,7 +4,8 @@
 """ip6gre tunnel planning and ``ip -batch`` rendering.
 
 PRIVATE to meshover.mesh: not a public API, may change without notice.
-Pure functions only (stdlib), unit-tested without AnsibleModule or pyroute2.
+Pure functions only (stdlib), unit-tested without AnsibleModule or pyroute2. The links come from the
+node's one reader of links, _kernel.parse_links() (or links_from_netlink()).
 
 A tunnel is *owned* when its IFLA_IFALIAS starts with the owner prefix (``meshover:``);
 only owned tunnels are ever modified or deleted.
@@ -15,12 +16,13 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import ADDR_GEN_MODES, IP6GRE
+
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 PEER_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 PREFIX_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,40}$")
-KIND = "ip6gre"
-IP6_TNL_F_IGN_ENCAP_LIMIT = 0x1
-ADDR_GEN_MODE_NONE = 1
+KIND = IP6GRE
+ADDR_GEN_MODE_NONE = ADDR_GEN_MODES["none"]
 BATCH_HEADER = (
     "# Managed by meshover.mesh.gre_tunnels; local changes are overwritten.\n"
     "# Replay with: ip -force -batch <this file>. On a re-run, 'link add' of an existing tunnel\n"
@@ -146,7 +148,7 @@ def modifications(want: dict, have: dict, owner_prefix: str) -> dict:
         extra = sorted(a for a in addrs if a != want["link_local"] and ipaddress.IPv6Interface(a).ip.is_link_local)
         if extra:
             mods["del_addresses"] = extra
-    if not have.get("up"):
+    if not have.get("admin_up"):
         mods["up"] = True
     return mods
 
@@ -154,8 +156,9 @@ def modifications(want: dict, have: dict, owner_prefix: str) -> dict:
 def plan_tunnels(want, have, owner_prefix: str = "meshover:") -> dict:
     """Plan the reconciliation of ip6gre tunnels.
 
-    ``want``: list of wanted tunnels; ``have``: list of dicts read from the kernel
-    (name, kind, alias, local, remote, ttl, mtu, ign_encap_limit, addrgenmode, addresses, up).
+    ``want``: list of wanted tunnels; ``have``: the links as _kernel.parse_links() or links_from_netlink()
+    read them (name, kind, alias, local, remote, ttl, mtu, ign_encap_limit, addrgenmode, addresses,
+    admin_up: an owned tunnel that is not administratively up is brought up).
     Returns ``{'create': [tunnel], 'recreate': [{'tunnel', 'reasons'}], 'modify': [{'tunnel', 'changes'}],
     'delete': [name], 'conflicts': [message]}``; all lists are sorted by name.
     """
@@ -203,7 +206,7 @@ def owned_view(have, owner_prefix: str) -> dict:
                 "ttl": h.get("ttl"),
                 "mtu": h.get("mtu"),
                 "addresses": sorted(str(a) for a in h.get("addresses") or []),
-                "up": bool(h.get("up")),
+                "up": bool(h.get("admin_up")),
             }
     return dict(sorted(view.items()))
 
@@ -241,64 +244,3 @@ def render_batch(want, owner_prefix: str = "meshover:") -> str:
             lines.append(f"addr replace {t['link_local']} dev {n}")
         lines.append(f"link set dev {n} up")
     return "\n".join(lines) + "\n"
-
-
-# `ip -d link show` prints the IPv6 address generation mode by name; netlink carries the number.
-ADDR_GEN_MODES = {"eui64": 0, "none": 1, "stable_secret": 2, "random": 3}
-
-
-def oper_up(flags: list, operstate) -> bool:
-    """Whether a link carries traffic: administratively up, carrier (``LOWER_UP``), and an operational
-    state of UP or UNKNOWN (tunnels have no carrier detection and report UNKNOWN while working). The
-    exporter's parse_ip_links() applies the same rule (it runs alone on the node and cannot import this)."""
-    return "UP" in flags and "LOWER_UP" in flags and (operstate or "UNKNOWN") in ("UP", "UNKNOWN")
-
-
-def links_from_ip_json(links: list, addrs: list) -> list:
-    """The kernel's links as plan_tunnels() reads them, from iproute2's JSON output.
-
-    ``links``: ``ip -j -d link show``; ``addrs``: ``ip -j -6 addr show`` (``[]`` when the addresses are
-    not needed). Reading through the ip command (~20 ms) instead of pyroute2 keeps an unchanged run from
-    importing pyroute2 (~2.5 s under qemu-TCG); pyroute2 is imported only to apply a change.
-    ``up`` is the administrative state (what plan_tunnels() sets); ``operstate`` is the kernel's word
-    (UP, DOWN, UNKNOWN, ...) and ``oper_up`` whether the link carries traffic (oper_up()); both are
-    read by meshover.mesh.mesh_info only.
-    """
-    by_index = {}
-    for entry in addrs:
-        for a in entry.get("addr_info") or []:
-            if a.get("family") != "inet6":
-                continue
-            # IFA_ADDRESS: the peer's address on a point-to-point address, else the local one.
-            by_index.setdefault(entry["ifindex"], []).append(f"{a.get('address') or a['local']}/{a['prefixlen']}")
-    have = []
-    for link in links:
-        info = link.get("linkinfo") or {}
-        kind = info.get("info_kind")
-        entry = {
-            "name": link["ifname"],
-            "index": link["ifindex"],
-            "kind": kind,
-            "alias": link.get("ifalias"),
-            "mtu": link.get("mtu"),
-            "up": "UP" in (link.get("flags") or []),
-            "operstate": link.get("operstate"),
-            "oper_up": oper_up(link.get("flags") or [], link.get("operstate")),
-            "addresses": sorted(by_index.get(link["ifindex"], [])),
-            "addrgenmode": ADDR_GEN_MODES.get(link.get("inet6_addr_gen_mode")),
-            "local": None,
-            "remote": None,
-            "ttl": None,
-            "ign_encap_limit": None,
-        }
-        if kind == KIND:
-            data = info.get("info_data") or {}
-            ttl = data.get("ttl")
-            entry.update(
-                local=data.get("local"),
-                remote=data.get("remote"),
-                ttl=0 if ttl == "inherit" else ttl,
-                ign_encap_limit=bool(data.get("ip6_tnl_f_ign_encap_limit")),
-            )
-        have.append(entry)
-    return have

@@ -8,32 +8,33 @@
 Node side: imported by the module mesh_info only, never by controller code. Pure functions, unit-tested
 without AnsibleModule; the module runs the commands and hands their output here.
 
-No external format is read here: each goes through the reader the rest of the collection uses.
-- ``wg show <if> dump``: _wireguard.parse_wg_dump() (the reader of meshover.mesh.wireguard_interface);
-  peers are named from the plan's public keys, else from the ``# <name>`` comments of the wg-quick file
-  (_wireguard.config_peer_names()).
-- ``ip -j -d link show``: _gre.links_from_ip_json() (the reader of meshover.mesh.gre_tunnels); a tunnel
-  belongs to peer ``<p>`` when its alias is ``<owner_prefix><p>`` (_gre.is_owned()).
-- one vtysh run of ``show bgp summary json``, ``show bfd peers json`` and ``show version``:
-  _exporter.parse_frr_output(), bgp_sessions() and bfd_peers() (the exporter's; the collection's only
-  reader of FRR's JSON). A BGP neighbour or BFD session belongs to the peer whose tunnel it runs on.
+No external format is read here: each goes through the node's one reader of it, in _kernel (which
+meshover.mesh.wireguard_interface, meshover.mesh.gre_tunnels and the exporter use too).
+- ``wg show <if> dump``: _kernel.parse_wg_dump(); peers are named from the plan's public keys, else from
+  the ``# <name>`` comments of the wg-quick file (_wireguard.config_peer_names()).
+- ``ip -j -d link show``: _kernel.parse_links(); a tunnel belongs to peer ``<p>`` when its alias is
+  ``<owner_prefix><p>`` (_gre.is_owned()), and it is up by _kernel.link_up().
+- one vtysh run of _kernel.VTYSH_ARGS (``show bgp summary json``, ``show bfd peers json``, ``show
+  version``): _kernel.parse_frr_output(), bgp_sessions() and bfd_peers(). A BGP neighbour or BFD session
+  belongs to the peer whose tunnel it runs on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._exporter import bfd_peers, bgp_sessions, parse_frr_output
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import is_owned, links_from_ip_json
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import parse_wg_dump
+from ansible_collections.meshover.mesh.plugins.module_utils._gre import is_owned
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+    bfd_peers,
+    bgp_sessions,
+    parse_frr_output,
+    parse_links,
+    parse_wg_dump,
+)
 
-# One vtysh run for the three answers (a `podman exec` or `docker exec` costs seconds on a small node).
-# The same commands and order as the exporter's (roles/exporter/vars/main.yml, exporter__vtysh_args).
-VTYSH_ARGS = ("-c", "show bgp summary json", "-c", "show bfd peers json", "-c", "show version")
 SOURCES = ("wireguard", "gre", "bgp", "bfd")
 ACCESS = ("podman", "docker", "package", "none")
 _NOT_RUNNING = re.compile(r"^\s*(\S+ is not running)\s*$", re.MULTILINE)
@@ -63,9 +64,8 @@ def _short(text: str, limit: int = 300) -> str:
 def read_sources(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """Parse the commands' output, each source on its own: one that cannot be read is named in ``errors``.
 
-    outputs: ``wg`` (``wg show <if> dump``), ``ip`` (``ip -j -d link show``, a JSON list; not ``... type
-    ip6gre``: iproute2 6.1 prints ``{}`` for every link that filter leaves out) and ``frr``
-    (vtysh with VTYSH_ARGS); a value of None means the command failed, and ``<key>_error`` says why.
+    outputs: ``wg`` (``wg show <if> dump``), ``ip`` (``ip -j -d link show``, a JSON list) and ``frr``
+    (vtysh with _kernel.VTYSH_ARGS); a value of None means the command failed, and ``<key>_error`` says why.
     Returns ``{wireguard, links, bgp, bfd, frr_version, errors}``: the parsed dump, the links, the BGP
     sessions and BFD peers (lists), FRR's version (or None) and ``errors`` (source -> message) for every
     source of SOURCES that could not be read (its value is then None).
@@ -95,10 +95,7 @@ def read_sources(outputs: Mapping[str, Any]) -> dict[str, Any]:
         errors["gre"] = failed("ip")
     else:
         try:
-            links = json.loads(outputs["ip"] or "[]")
-            if not isinstance(links, list):
-                raise ValueError("expected a JSON list")
-            result["links"] = links_from_ip_json(links, [])
+            result["links"] = parse_links(outputs["ip"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             errors["gre"] = _short(f"cannot read ip -j link show: {type(exc).__name__}: {exc}")
 
@@ -169,9 +166,9 @@ def _gre_view(name: str | None, link: Mapping[str, Any] | None, owner_prefix: st
     return {
         "present": True,
         "name": link["name"],
-        "state": "up" if link["oper_up"] else "down",
+        "state": "up" if link["up"] else "down",
         "operstate": link["operstate"],
-        "admin_up": link["up"],
+        "admin_up": link["admin_up"],
         "owned": is_owned(link, owner_prefix),
     }
 

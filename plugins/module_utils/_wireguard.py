@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""WireGuard helpers: parse ``wg show dump``, plan peer changes, render wg-quick config.
+"""WireGuard helpers: plan peer changes, render wg-quick config (``wg show dump`` is read by _kernel).
 
 PRIVATE to meshover.mesh: not a public API, may change without notice.
 Pure functions only (stdlib), unit-tested without AnsibleModule.
@@ -35,55 +35,6 @@ def is_valid_key(key) -> bool:
         return len(base64.b64decode(key, validate=True)) == KEY_LEN
     except (binascii.Error, ValueError):
         return False
-
-
-def _none(value):
-    return None if value in ("(none)", "", None) else value
-
-
-def _int(value, what):
-    try:
-        return int(value, 0) if value.startswith("0x") else int(value)
-    except ValueError:
-        raise WireGuardError(f"unexpected {what} {value!r} in wg dump") from None
-
-
-def parse_wg_dump(text: str) -> dict:
-    """Parse ``wg show <if> dump``.
-
-    Returns ``{'interface': {public_key, listen_port, fwmark}, 'peers': {public_key: peer}}``.
-    The interface's private key (first field of the first line) is dropped on purpose.
-    A peer is ``{public_key, endpoint, allowed_ips (list), latest_handshake, rx, tx,
-    persistent_keepalive, has_preshared_key}``.
-    """
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise WireGuardError("empty wg dump")
-    first = lines[0].split("\t")
-    if len(first) != 4:
-        raise WireGuardError(f"unexpected interface line in wg dump ({len(first)} fields)")
-    interface = {
-        "public_key": _none(first[1]),
-        "listen_port": _int(first[2], "listen port"),
-        "fwmark": 0 if first[3] == "off" else _int(first[3], "fwmark"),
-    }
-    peers = {}
-    for line in lines[1:]:
-        f = line.split("\t")
-        if len(f) != 8:
-            raise WireGuardError(f"unexpected peer line in wg dump ({len(f)} fields)")
-        allowed = _none(f[3])
-        peers[f[0]] = {
-            "public_key": f[0],
-            "has_preshared_key": _none(f[1]) is not None,
-            "endpoint": _none(f[2]),
-            "allowed_ips": allowed.split(",") if allowed else [],
-            "latest_handshake": _int(f[4], "handshake time"),
-            "rx": _int(f[5], "rx bytes"),
-            "tx": _int(f[6], "tx bytes"),
-            "persistent_keepalive": 0 if f[7] == "off" else _int(f[7], "keepalive"),
-        }
-    return {"interface": interface, "peers": peers}
 
 
 def normalize_endpoint(endpoint):
@@ -195,7 +146,7 @@ def plan_peers(want, have) -> dict:
     """Plan live peer changes.
 
     ``want``: list of wanted peers (normalised or raw); ``have``: dict public_key -> live peer
-    (``parse_wg_dump(...)['peers']``) or a list of live peers.
+    (``_kernel.parse_wg_dump(...)['peers']``) or a list of live peers.
     Returns ``{'add': [peer], 'change': [{'peer': peer, 'fields': [...]}], 'remove': [public_key]}``,
     each sorted deterministically. Identity is the public key.
     """
@@ -333,29 +284,9 @@ def peer_view(peers, names=None) -> dict:
     return dict(sorted(view.items()))
 
 
-def parse_ip_addr_json(data) -> dict:
-    """Reduce ``ip -d -j addr show dev X`` (parsed JSON list) to {kind, mtu, up, addresses}."""
-    if not data:
-        return None
-    link = data[0]
-    kind = (link.get("linkinfo") or {}).get("info_kind")
-    addrs = []
-    for a in link.get("addr_info") or []:
-        if "local" in a and "prefixlen" in a:
-            addrs.append(
-                {"address": f"{a['local']}/{a['prefixlen']}", "scope": a.get("scope"), "family": a.get("family")}
-            )
-    return {
-        "name": link.get("ifname"),
-        "kind": kind,
-        "mtu": link.get("mtu"),
-        "up": "UP" in (link.get("flags") or []),
-        "addresses": addrs,
-    }
-
-
 def plan_link(want_address, want_mtu, link) -> dict:
-    """Plan interface-level changes on an existing wg link: mtu, address (replace/remove), up."""
+    """Plan interface-level changes on an existing wg link (a record of _kernel.parse_links()): mtu,
+    address (replace/remove), up (when not administratively up)."""
     plan = {"mtu": None, "address": None, "remove_addresses": [], "up": False}
     if want_mtu and link["mtu"] != want_mtu:
         plan["mtu"] = want_mtu
@@ -363,14 +294,14 @@ def plan_link(want_address, want_mtu, link) -> dict:
         want_if = ipaddress.ip_interface(want_address)
         present = False
         for a in link["addresses"]:
-            iface = ipaddress.ip_interface(a["address"])
+            iface = ipaddress.ip_interface(a)
             if iface == want_if:
                 present = True
             elif not iface.ip.is_link_local:
                 plan["remove_addresses"].append(str(iface))
         if not present:
             plan["address"] = str(want_if)
-    if not link["up"]:
+    if not link["admin_up"]:
         plan["up"] = True
     return plan
 

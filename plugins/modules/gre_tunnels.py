@@ -141,7 +141,6 @@ batch_changed:
   type: bool
 """
 
-import json
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -149,34 +148,27 @@ from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     ADDR_GEN_MODE_NONE,
-    IP6_TNL_F_IGN_ENCAP_LIMIT,
     KIND,
     GreError,
     alias_for,
     is_owned,
-    links_from_ip_json,
     normalize_tunnels,
     owned_view,
     plan_tunnels,
     render_batch,
     want_view,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+    IP6_TNL_F_IGN_ENCAP_LIMIT,
+    links_from_netlink,
+    netlink_attr,
+    parse_links,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 
-AF_INET6 = 10
-IFF_UP = 0x1
 DEFAULT_ENCAP_LIMIT = 4  # what iproute2 sends along with "encaplimit none"
 BATCH_MODE = 0o644
-
-
-def _attr(msg, *path):
-    """Walk nested netlink attributes; None when any level is missing."""
-    for name in path:
-        if msg is None:
-            return None
-        msg = msg.get_attr(name)
-    return msg
 
 
 def current_links(module) -> list:
@@ -187,51 +179,15 @@ def current_links(module) -> list:
     rc2, addrs, _err = run_bounded(module, [ip, "-j", "-6", "addr", "show"])
     try:
         if rc1 == 0 and rc2 == 0:
-            return links_from_ip_json(json.loads(links), json.loads(addrs))
+            return parse_links(links, addrs)
     except (ValueError, KeyError, TypeError):
         pass
     ensure_pyroute2(module)
     ipr = _pyroute2_dep.IPRoute()
     try:
-        return read_links(ipr)
+        return links_from_netlink(ipr)
     finally:
         ipr.close()
-
-
-def read_links(ipr) -> list:
-    """Read all links and their IPv6 addresses through netlink (pyroute2)."""
-    addrs = {}
-    for a in ipr.get_addr(family=AF_INET6):
-        addrs.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-    have = []
-    for msg in ipr.get_links():
-        name = msg.get_attr("IFLA_IFNAME")
-        kind = _attr(msg, "IFLA_LINKINFO", "IFLA_INFO_KIND")
-        entry = {
-            "name": name,
-            "index": msg["index"],
-            "kind": kind,
-            "alias": msg.get_attr("IFLA_IFALIAS"),
-            "mtu": msg.get_attr("IFLA_MTU"),
-            "up": bool(msg["flags"] & IFF_UP),
-            "addresses": sorted(addrs.get(msg["index"], [])),
-            "addrgenmode": _attr(msg, "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE"),
-            "local": None,
-            "remote": None,
-            "ttl": None,
-            "ign_encap_limit": None,
-        }
-        if kind == KIND:
-            data = _attr(msg, "IFLA_LINKINFO", "IFLA_INFO_DATA")
-            flags = _attr(data, "IFLA_IP6GRE_FLAGS") or 0
-            entry.update(
-                local=_attr(data, "IFLA_IP6GRE_LOCAL"),
-                remote=_attr(data, "IFLA_IP6GRE_REMOTE"),
-                ttl=_attr(data, "IFLA_IP6GRE_TTL"),
-                ign_encap_limit=bool(flags & IP6_TNL_F_IGN_ENCAP_LIMIT),
-            )
-        have.append(entry)
-    return have
 
 
 class Applier(NetlinkApplier):
@@ -265,7 +221,7 @@ class Applier(NetlinkApplier):
         except (_pyroute2_dep.NetlinkError, ValueError, TypeError, KeyError):
             pass
         links = self._nl(f"read back {name}", self.ipr.get_links, idx)
-        mode = _attr(links[0], "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE") if links else None
+        mode = netlink_attr(links[0], "IFLA_AF_SPEC", "AF_INET6", "IFLA_INET6_ADDR_GEN_MODE") if links else None
         if mode != ADDR_GEN_MODE_NONE:
             ip = self.module.get_bin_path("ip", required=True)
             rc, _out, err = run_bounded(self.module, [ip, "link", "set", "dev", name, "addrgenmode", "none"])

@@ -194,8 +194,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import VTYSH_ARGS
 from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
-    VTYSH_ARGS,
     expected_from_plan,
     node_view,
     read_sources,

@@ -154,7 +154,6 @@ public_key:
   type: str
 """
 
-import json
 import os
 import shlex
 import stat
@@ -162,6 +161,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import parse_links, parse_wg_dump
 from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
@@ -169,8 +169,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     is_valid_key,
     link_plan_is_empty,
     normalize_peers,
-    parse_ip_addr_json,
-    parse_wg_dump,
     peer_view,
     plan_link,
     plan_peers,
@@ -225,7 +223,8 @@ class WireGuardInterface:
             if "does not exist" in err or "Cannot find device" in err:
                 return None
             self.module.fail_json(msg=f"ip addr show dev {self.name} failed (rc={rc}): {err.strip()}")
-        return parse_ip_addr_json(json.loads(out or "[]"))
+        links = parse_links(out)
+        return links[0] if links else None
 
     def read_dump(self):
         # Not check_rc=True: a failure would echo stdout, and the dump's first line holds the private key.

@@ -14,11 +14,13 @@ import shutil
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.meshover.mesh.plugins.module_utils import _exporter as E
@@ -58,91 +60,89 @@ def find(text, name, **labels):
     return [v for n, lab, v in samples(text) if n == name and all(lab.get(k) == w for k, w in labels.items())]
 
 
-# ---------------------------------------------------------------- parsers
+# ---------------------------------------------------------------- the deployed script (role meshover.mesh.exporter)
 
 
-def test_parse_wg_dump_all_drops_the_private_key():
-    peers = E.parse_wg_dump_all(outputs("n1")["wg"])
-    assert [(p["interface"], p["public_key"][:12]) for p in peers] == [
-        ("meshover0", "MTpubkeyN2bb"),
-        ("meshover0", "MTpubkeyN3cc"),
-    ]
-    assert peers[0]["endpoint"] == "192.0.2.2:51820"
-    assert peers[0]["allowed_ips"] == ["fd46:76a3:fa9b:1:8347:35cb:77b5:31ef/128"]
-    assert (peers[1]["latest_handshake"], peers[1]["rx_bytes"], peers[1]["tx_bytes"]) == (NOW - 15, 2000, 4000)
-    assert "cHJpdmF0ZS1rZXk" not in json.dumps(peers)
+def _deployed_names():
+    """The file names the role gives the script and the node readers, and the collection files they are."""
+    values = yaml.safe_load((REPO / "roles" / "exporter" / "vars" / "main.yml").read_text())
+    names = {}
+    for entry in values["exporter__files"]:
+        source = re.search(r"plugins/module_utils/(\w+\.py)", entry["content"])
+        if source:
+            names[source.group(1)] = entry["path"]
+            assert entry["path"] in values["exporter__restart_on"], entry["path"]  # a new version restarts it
+    paths = {source: re.sub(r"\{\{ (\w+) \}\}", lambda m: values.get(m[1], m[0]), p) for source, p in names.items()}
+    assert {os.path.dirname(p) for p in paths.values()} == {"{{ exporter_install_dir }}"}  # side by side
+    return {source: os.path.basename(path) for source, path in paths.items()}
 
 
-@pytest.mark.parametrize(
-    "line, handshake, endpoint",
-    [
-        ("wg0\tPK=\t(none)\t(none)\t(none)\t0\t0\t0\toff", 0, None),
-        ("wg0\tPK=\t(none)\t[fd00::1]:51820\tfd00::1/128\t17\t1\t2\t25", 17, "[fd00::1]:51820"),
-    ],
-)
-def test_parse_wg_dump_all_peer_lines(line, handshake, endpoint):
-    (peer,) = E.parse_wg_dump_all(line + "\n")
-    assert (peer["latest_handshake"], peer["endpoint"]) == (handshake, endpoint)
+def test_the_role_installs_the_script_and_the_readers_side_by_side():
+    assert _deployed_names() == {"_exporter.py": "meshover_exporter.py", "_kernel.py": "meshover_kernel.py"}
 
 
-def test_parse_wg_dump_all_rejects_garbage():
-    with pytest.raises(ValueError):
-        E.parse_wg_dump_all("meshover0\tonly\tthree\n")
+def test_the_deployed_pair_runs_without_the_collection(tmp_path):
+    """The script imports the readers from its own directory and builds the same snapshot as the collection."""
+    for source, name in _deployed_names().items():
+        shutil.copy(REPO / "plugins" / "module_utils" / source, tmp_path / name)
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}  # no PYTHONPATH: ansible_collections is not importable
+    script = tmp_path / "meshover_exporter.py"
+    # As the unit runs it: `python3 <dir>/meshover_exporter.py --config ...` (--help stops after the imports).
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0 and "--config" in proc.stdout, proc.stderr
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import meshover_exporter as E\n"
+        "assert 'ansible_collections' not in sys.modules and 'meshover_kernel' in sys.modules\n"
+        "config, outputs, now = json.load(sys.stdin)\n"
+        "print(json.dumps(E.build_snapshot(config, outputs, now)))\n"
+    )
+    for host in HOSTS:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps([config(host), outputs(host), NOW]),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == json.loads(json.dumps(snapshot(host)))
 
 
-def test_parse_ip_links():
-    links = E.parse_ip_links(outputs("n1")["ip"])
-    assert links["mo-n2"] == {
+# ---------------------------------------------------------------- snapshot and metrics
+
+
+def test_snapshot_parts_keep_their_fields():
+    """/state.json is read by the other nodes' /mesh.html: the parts keep their fields, whatever the reader gives."""
+    snap = snapshot("n1")
+    assert snap["wireguard"][1] == {
+        "interface": "meshover0",
+        "public_key": "MTpubkeyN3ccccccccccccccccccccccccccccccccc=",
+        "endpoint": "192.0.2.3:51820",
+        "allowed_ips": ["fd46:76a3:fa9b:1:55a:add1:ad48:2aa/128"],
+        "latest_handshake": NOW - 15,
+        "rx_bytes": 2000,
+        "tx_bytes": 4000,
+        "peer": "n3",
+        "handshake_age": 15,
+    }
+    assert snap["gre"][0] == {
         "mtu": 1376,
         "operstate": "UNKNOWN",
         "admin_up": True,
         "up": True,
         "kind": "ip6gre",
         "alias": "meshover:n2",
+        "name": "mo-n2",
+        "peer": "n2",
     }
-    assert links["mo-foreign"]["up"] is False
-    assert E.parse_ip_links("") == {}
-    with pytest.raises(ValueError):
-        E.parse_ip_links('{"not": "a list"}')
-
-
-def test_parse_frr_output_running():
-    out = E.parse_frr_output(outputs("n1")["frr"])
-    assert sorted(out["bgp"]) == ["ipv4Unicast", "ipv6Unicast"]
-    assert [p["interface"] for p in out["bfd"]] == ["mo-n2", "mo-n3"]
-    assert out["version"] == "8.4.4"
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("bgpd is not running\nbfdd is not running\nFRRouting 8.4.4 (n3) on Linux.\n", (None, None, "8.4.4")),
-        ("", (None, None, None)),
-        ("% Unknown command: show bfd peers json\n{}\n", ({}, None, None)),
-        ("[] {broken", (None, [], None)),
-    ],
-)
-def test_parse_frr_output_partial(text, expected):
-    out = E.parse_frr_output(text)
-    assert (out["bgp"], out["bfd"], out["version"]) == expected
-
-
-def test_bgp_sessions_states():
-    summary = {
-        "ipv6Unicast": {
-            "peers": {
-                "mo-a": {"state": "Established", "peerUptimeMsec": 1500, "pfxRcd": 4, "pfxSnt": 5, "remoteAs": 65001},
-                "mo-b": {"state": "Idle (Admin)", "peerUptimeMsec": 99},
-                "mo-c": {"state": "Connect"},
-            }
-        }
-    }
-    got = [(s["neighbor"], s["afi"], s["state_code"], s["uptime_seconds"]) for s in E.bgp_sessions(summary)]
-    assert got == [("mo-a", "ipv6", 1, 1.5), ("mo-b", "ipv6", 2, 0.0), ("mo-c", "ipv6", 0, 0.0)]
-    assert E.bgp_sessions(None) == []
-
-
-# ---------------------------------------------------------------- snapshot and metrics
+    assert [t["name"] for t in snap["gre"]] == ["mo-n2", "mo-n3"]  # the plan's tunnels only, by name
+    other = E.build_snapshot(dict(config("n1"), wg_interface="wg9"), outputs("n1"), NOW)
+    assert other["wireguard"] == []  # only the mesh's interface
+    assert "cHJpdmF0ZS1rZXk" not in json.dumps(snap)
 
 
 def test_metrics_of_a_healthy_node():

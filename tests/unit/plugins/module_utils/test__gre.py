@@ -10,9 +10,7 @@ import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     GreError,
-    links_from_ip_json,
     normalize_tunnels,
-    oper_up,
     plan_is_empty,
     plan_tunnels,
     render_batch,
@@ -30,7 +28,7 @@ WANT = [
 
 
 def live(name, peer, remote, **kw):
-    """A link as gre_tunnels.read_links() returns it, converged by default."""
+    """A link as _kernel.parse_links() reads it (the keys the planner reads), converged by default."""
     link = {
         "name": name,
         "kind": "ip6gre",
@@ -42,15 +40,15 @@ def live(name, peer, remote, **kw):
         "ign_encap_limit": True,
         "addrgenmode": 1,
         "addresses": [LL],
-        "up": True,
+        "admin_up": True,
     }
     link.update(kw)
     return link
 
 
 HAVE = [
-    {"name": "lo", "kind": None, "alias": None, "mtu": 65536, "up": True, "addresses": ["::1/128"]},
-    {"name": "eth1", "kind": None, "alias": "uplink", "mtu": 1500, "up": True, "addresses": ["fd00:10::1/64"]},
+    {"name": "lo", "kind": None, "alias": None, "mtu": 65536, "admin_up": True, "addresses": ["::1/128"]},
+    {"name": "eth1", "kind": None, "alias": "uplink", "mtu": 1500, "admin_up": True, "addresses": ["fd00:10::1/64"]},
     # the kernel's fallback device, foreign
     {
         "name": "ip6gre0",
@@ -60,7 +58,7 @@ HAVE = [
         "remote": "::",
         "ttl": 0,
         "mtu": 1448,
-        "up": False,
+        "admin_up": False,
         "addresses": [],
     },
     live("mo-n2", "n2", R2),
@@ -109,7 +107,7 @@ CASES = [
     ("default encaplimit", _have_with("mo-n2", ign_encap_limit=False), {"recreate": [("mo-n2", ["encaplimit"])]}),
     ("ttl", _have_with("mo-n2", ttl=255), {"recreate": [("mo-n2", ["ttl"])]}),
     ("mtu drift", _have_with("mo-n2", mtu=1448), {"modify": [("mo-n2", {"mtu": 1376})]}),
-    ("down", _have_with("mo-n3", up=False), {"modify": [("mo-n3", {"up": True})]}),
+    ("down", _have_with("mo-n3", admin_up=False), {"modify": [("mo-n3", {"up": True})]}),
     ("address missing", _have_with("mo-n2", addresses=[]), {"modify": [("mo-n2", {"add_addresses": [LL]})]}),
     (
         "random link-local from eui64",
@@ -194,73 +192,3 @@ def test_render_batch_deterministic():
     assert render_batch(WANT) == EXPECTED_BATCH
     assert render_batch(list(reversed(WANT))) == EXPECTED_BATCH
     assert render_batch([]).count("\n") == 3
-
-
-# `ip -j -d link show dev mo-n2` and `ip -j -6 addr show dev mo-n2` on a lab node (iproute2 6.1, bookworm).
-IP_LINK_JSON = """[{"ifindex":7,"link":null,"ifname":"mo-n2","flags":["POINTOPOINT","NOARP","UP","LOWER_UP"],
-"mtu":1376,"qdisc":"noqueue","operstate":"UNKNOWN","linkmode":"DEFAULT","group":"default","txqlen":1000,
-"link_type":"gre6","address":"fd46:76a3:fa9b:1:3d27:e462:938b:c19a","link_pointtopoint":true,
-"broadcast":"fd46:76a3:fa9b:1:8347:35cb:77b5:31ef","permaddr":"d2d0:392:2f30::","promiscuity":0,"allmulti":0,
-"min_mtu":0,"max_mtu":0,"linkinfo":{"info_kind":"ip6gre","info_data":{"remote":"fd46:76a3:fa9b:1:8347:35cb:77b5:31ef",
-"local":"fd46:76a3:fa9b:1:3d27:e462:938b:c19a","ttl":64,"ip6_tnl_f_ign_encap_limit":true,"tclass":"0x00",
-"flowlabel":"0x00000"}},"inet6_addr_gen_mode":"none","num_tx_queues":1,"num_rx_queues":1,"gso_max_size":65536,
-"gso_max_segs":65535,"tso_max_size":65536,"tso_max_segs":65535,"gro_max_size":65536,"ifalias":"meshover:n2"},
-{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"inet6_addr_gen_mode":"eui64"}]"""
-IP_ADDR_JSON = """[{"ifindex":7,"link":null,"ifname":"mo-n2","flags":["POINTOPOINT","NOARP","UP","LOWER_UP"],
-"mtu":1376,"qdisc":"noqueue","operstate":"UNKNOWN","group":"default","txqlen":1000,"addr_info":[{"family":"inet6",
-"local":"fe80::3d27:e462:938b:c19a","prefixlen":64,"scope":"link","valid_life_time":4294967295,
-"preferred_life_time":4294967295}]},{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet6","local":"::1",
-"prefixlen":128},{"family":"inet","local":"127.0.0.1","prefixlen":8}]}]"""
-
-
-def test_links_from_ip_json_real_output():
-    import json
-
-    have = links_from_ip_json(json.loads(IP_LINK_JSON), json.loads(IP_ADDR_JSON))
-    assert have[0] == {
-        "name": "mo-n2",
-        "index": 7,
-        "kind": "ip6gre",
-        "alias": "meshover:n2",
-        "mtu": 1376,
-        "up": True,
-        "operstate": "UNKNOWN",
-        "oper_up": True,
-        "addresses": ["fe80::3d27:e462:938b:c19a/64"],
-        "addrgenmode": 1,
-        "local": "fd46:76a3:fa9b:1:3d27:e462:938b:c19a",
-        "remote": "fd46:76a3:fa9b:1:8347:35cb:77b5:31ef",
-        "ttl": 64,
-        "ign_encap_limit": True,
-    }
-    assert have[1]["name"] == "lo" and have[1]["kind"] is None and have[1]["addresses"] == ["::1/128"]
-    assert have[1]["addrgenmode"] == 0 and have[1]["alias"] is None and have[1]["local"] is None
-    want = normalize_tunnels(
-        [
-            {
-                "name": "mo-n2",
-                "peer": "n2",
-                "local": "fd46:76a3:fa9b:1:3d27:e462:938b:c19a",
-                "remote": "fd46:76a3:fa9b:1:8347:35cb:77b5:31ef",
-                "link_local": "fe80::3d27:e462:938b:c19a/64",
-                "mtu": 1376,
-            }
-        ]
-    )
-    plan = plan_tunnels(want, have)
-    assert (plan["create"], plan["recreate"], plan["modify"], plan["delete"]) == ([], [], [], [])
-
-
-@pytest.mark.parametrize(
-    "flags, operstate, up",
-    [
-        (["POINTOPOINT", "NOARP", "UP", "LOWER_UP"], "UNKNOWN", True),  # ip6gre at work
-        (["BROADCAST", "UP", "LOWER_UP"], "UP", True),
-        (["POINTOPOINT", "NOARP", "UP", "LOWER_UP"], None, True),  # no operstate printed: UNKNOWN
-        (["POINTOPOINT", "NOARP"], "DOWN", False),  # administratively down
-        (["POINTOPOINT", "NOARP", "UP"], "LOWERLAYERDOWN", False),  # no carrier
-        (["BROADCAST", "UP", "LOWER_UP"], "DORMANT", False),
-    ],
-)
-def test_oper_up(flags, operstate, up):
-    assert oper_up(flags, operstate) is up

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from ansible_collections.meshover.mesh.plugins.module_utils._kernel import parse_links, parse_wg_dump
 from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
     config_peer_names,
@@ -15,8 +16,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
     normalize_allowed_ips,
     normalize_endpoint,
     normalize_peers,
-    parse_ip_addr_json,
-    parse_wg_dump,
     plan_is_empty,
     plan_link,
     plan_peers,
@@ -28,7 +27,6 @@ from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
 
 K0 = "0aWsmgFfrC73s0FnNjVRKhUR9B/jfREbJn8DnuxdT1g="
 K1 = "arnx6499M4j0+dWG9m6Z/VQIDfLERvDlhmiwnAihbdA="
-K_OWN = "AV9+a8Wur0g3JAieklLME7UJUaa2lBJSJ2XP9NeAMG4="
 K3 = "L1BSyf0VsZoYxYTQE2NWgZhhPww06EQJ73k4cJoVnsI="
 K4 = "lAkd1koh/+lCFLxtF97rQ4c6XPLwpxtLXKqaXIG2ln0="
 PRIVATE_IN_FIXTURE = "cGFyaXZhdGUta2V5LW5ldmVyLXNob3duLWFueXdoZXJlIT0="
@@ -55,38 +53,6 @@ def want_from_fixture():
         {"name": "laptop", "public_key": K1, "endpoint": None, "allowed_ips": [NAT], "persistent_keepalive": 25},
         {"name": "n3", "public_key": K3, "endpoint": None, "allowed_ips": [], "persistent_keepalive": 0},
     ]
-
-
-def test_parse_dump_drops_private_key():
-    dump = parse_wg_dump(fixture("wg_show_dump.txt"))
-    assert dump["interface"] == {"public_key": K_OWN, "listen_port": 51820, "fwmark": 0}
-    assert PRIVATE_IN_FIXTURE not in repr(dump)
-    assert set(dump["peers"]) == {K0, K1, K3}
-    assert dump["peers"][K0]["endpoint"] == "[fd00:10::2]:51820"
-    assert dump["peers"][K0]["allowed_ips"] == [N2]
-    assert dump["peers"][K0]["persistent_keepalive"] == 0
-    assert dump["peers"][K1]["persistent_keepalive"] == 25
-    assert dump["peers"][K3] == {
-        "public_key": K3,
-        "has_preshared_key": False,
-        "endpoint": None,
-        "allowed_ips": [],
-        "latest_handshake": 0,
-        "rx": 0,
-        "tx": 0,
-        "persistent_keepalive": 0,
-    }
-
-
-def test_parse_dump_interface_only_and_errors():
-    dump = parse_wg_dump(f"{PRIVATE_IN_FIXTURE}\t{K_OWN}\t0\t0x10\n")
-    assert dump == {"interface": {"public_key": K_OWN, "listen_port": 0, "fwmark": 16}, "peers": {}}
-    with pytest.raises(WireGuardError):
-        parse_wg_dump("")
-    with pytest.raises(WireGuardError):
-        parse_wg_dump(f"a\tb\t51820\toff\n{K0}\tonly-two\n")
-    with pytest.raises(WireGuardError):
-        parse_wg_dump("a\tb\tc\td\n")
 
 
 @pytest.mark.parametrize(
@@ -335,12 +301,12 @@ IP_JSON = [
 ]
 
 
-def test_parse_ip_json_and_plan_link():
-    link = parse_ip_addr_json(IP_JSON)
-    assert link["kind"] == "wireguard" and link["up"] and link["mtu"] == 1420
+def test_plan_link_on_the_kernels_record():
+    (link,) = parse_links(IP_JSON)
+    assert link["kind"] == "wireguard" and link["admin_up"] and link["mtu"] == 1420
     plan = plan_link("fd00:1::5/64", 1420, link)
     assert plan == {"mtu": None, "address": None, "remove_addresses": ["fd00:1::99/64"], "up": False}
-    link["up"] = False
+    link["admin_up"] = False
     plan = plan_link("fd00:1::6/64", 1380, link)
     assert plan == {
         "mtu": 1380,
@@ -348,7 +314,6 @@ def test_parse_ip_json_and_plan_link():
         "remove_addresses": ["fd00:1::5/64", "fd00:1::99/64"],
         "up": True,
     }
-    assert parse_ip_addr_json([]) is None
 
 
 def test_lab_dump_round_trip():
