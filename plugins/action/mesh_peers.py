@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.meshover.mesh.plugins.module_utils._keycache import run
+from ansible_collections.meshover.mesh.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
     "inventory": {"type": "dict", "required": True},
@@ -17,14 +16,11 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        out, warnings = run(
+    def work(self, args, task_vars):
+        return run(
             args["inventory"],
             args["learned_keys"],
             args["key_cache_dir"],
@@ -32,7 +28,3 @@ class ActionModule(ActionBase):
             check_mode=bool(self._task.check_mode),
             diff=bool(self._task.diff),
         )
-        result.update(out)
-        if warnings:
-            result.setdefault("warnings", []).extend(warnings)
-        return result

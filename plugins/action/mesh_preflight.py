@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.meshover.mesh.plugins.module_utils._preflight import report
 from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLES, role_specs_from
+from ansible_collections.meshover.mesh.plugins.plugin_utils._controller_action import ControllerAction
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARGUMENT_SPEC = {
@@ -32,13 +32,10 @@ def role_argument_specs(loader, root=COLLECTION):
     }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def work(self, args, task_vars):
         try:
             role_specs = role_specs_from(role_argument_specs(self._loader))
         except (OSError, KeyError, TypeError) as exc:
@@ -52,20 +49,9 @@ class ActionModule(ActionBase):
             args["inventory_export_error"],
             os.path.isfile,
         )
-        if warnings:
-            result.setdefault("warnings", []).extend(warnings)
         problems = checked.problems
         if problems:
-            result.update(
-                failed=True,
-                changed=False,
-                msg=f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems),
-                problems=problems,
-            )
-            return result
-        result.update(
-            changed=False,
-            problems=[],
-            identities={host: ident.as_dict() for host, ident in checked.identities.items()},
-        )
-        return result
+            msg = f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems)
+            return {"failed": True, "changed": False, "msg": msg, "problems": problems}, warnings
+        identities = {host: ident.as_dict() for host, ident in checked.identities.items()}
+        return {"changed": False, "problems": [], "identities": identities}, warnings
