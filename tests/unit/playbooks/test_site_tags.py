@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
@@ -81,3 +82,89 @@ def test_skip_tags_node_preflight_still_skips_the_node_checks():
     tasks = listed("--skip-tags", "node_preflight")
     assert not any(t.startswith("Check kernel modules") for t in tasks)
     assert any(t.startswith("Validate every meshover variable") for t in tasks)
+
+
+# --- What a role reads under its own tag, read from the roles' files ------------------------------------
+#
+# --list-tasks shows which tasks a tag runs, not what they read. A task reads variables; a role default or
+# var (every role's: site.yml imports the roles, so their defaults and vars are the play's) reads more, a
+# template it renders more again. Every registered variable reached that way must come from a task that
+# runs under each tag of the reading task, unless every reading is guarded (`is defined`, `| default`).
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TEMPLATE = re.compile(r"[\w.-]+\.j2")
+
+
+def _guarded(name: str, text: str) -> bool:
+    return bool(re.search(rf"\b{name}\s+is\s+(not\s+)?defined\b|\b{name}(\.\w+|\[[^]]*\])*\s*\|\s*default\b", text))
+
+
+def _tasks(items, role: str | None, tags: frozenset[str]):
+    """(role, effective tags, task) of every task in a list, blocks flattened."""
+    for task in items or []:
+        own = task.get("tags", [])
+        own = frozenset([own] if isinstance(own, str) else own)
+        if "block" in task:
+            yield from _tasks(task["block"], role, tags | own)
+        else:
+            yield role, tags | own, task
+
+
+def _reading_tasks():
+    """Every task of site.yml's main play and of the roles it imports, with the tags it runs under."""
+    play = next(p for p in yaml.safe_load((REPO / "playbooks/site.yml").read_text()) if p.get("hosts") == "mesh")
+    for role, tags, task in _tasks(play.get("tasks", []) + play.get("post_tasks", []), None, frozenset()):
+        imported = task.get("ansible.builtin.import_role", {}).get("name", "")
+        if imported.startswith("meshover.mesh.") and "tasks_from" not in task["ansible.builtin.import_role"]:
+            name = imported.removeprefix("meshover.mesh.")
+            for sub in ("tasks", "handlers"):
+                path = REPO / "roles" / name / sub / "main.yml"
+                if path.exists():
+                    yield from _tasks(yaml.safe_load(path.read_text()), name, tags)
+        else:
+            yield role, tags, task
+
+
+def _definitions() -> dict[str, tuple[str, str]]:
+    """Every role default and var: name -> (role, its value as text)."""
+    defs = {}
+    for role in ROLES:
+        for sub in ("defaults", "vars"):
+            path = REPO / "roles" / role / sub / "main.yml"
+            for name, value in (yaml.safe_load(path.read_text()) if path.exists() else {}).items():
+                defs[name] = (role, yaml.safe_dump(value))
+    return defs
+
+
+def _registered_reads(text: str, role: str | None, defs: dict, registered: dict) -> set[str]:
+    """Registered variables a text reads unguarded, through role defaults, vars and templates."""
+    seen, found, todo = set(), set(), [(text, role)]
+    while todo:
+        text, role = todo.pop()
+        for name in set(IDENT.findall(text)):
+            if name in registered and not _guarded(name, text):
+                found.add(name)
+            if name in defs and name not in seen:
+                seen.add(name)
+                todo.append((defs[name][1], defs[name][0]))
+        for template in TEMPLATE.findall(text):
+            path = REPO / "roles" / str(role) / "templates" / template
+            if role and path.exists() and template not in seen:
+                seen.add(template)
+                todo.append((path.read_text(), role))
+    return found
+
+
+def test_every_registered_variable_a_role_reads_is_registered_under_its_tags():
+    tasks = list(_reading_tasks())
+    registered = {t["register"]: tags for _, tags, t in tasks if "register" in t}
+    assert {"wireguard_mesh_plan", "wireguard_mesh__key", "frr_bgp__probe"} <= set(registered)
+    defs = _definitions()
+    missing = []
+    for role, tags, task in tasks:
+        if "always" in tags or not tags:
+            continue
+        for name in _registered_reads(yaml.safe_dump(task), role, defs, registered):
+            if not tags <= registered[name] | {"always"}:
+                missing.append(f"{task.get('name')} {sorted(tags)} reads {name}, registered {sorted(registered[name])}")
+    assert missing == []
