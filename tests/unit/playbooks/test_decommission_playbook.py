@@ -6,9 +6,7 @@ directory or unit of theirs itself. Each of those entry points exists and has it
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -71,26 +69,12 @@ def test_each_remove_entry_point_exists_with_its_argument_spec():
         assert "`tasks_from: remove`" in (REPO / "roles" / role / "README.md").read_text(), role
 
 
-def test_the_removal_runs_the_roles_tasks_in_order():
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    res = subprocess.run(
-        [
-            "ansible-playbook",
-            str(PLAYBOOK),
-            "-i",
-            str(REPO / "inventory.example"),
-            "--list-tasks",
-            "-e",
-            "node=n3",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+def test_the_removal_runs_the_roles_tasks_in_order(list_tasks):
+    play = (
+        list_tasks("decommission.yml", "-e", "node=n3")
+        .split("Decommission - stop the leaving node", 1)[1]
+        .split("play #", 1)[0]
     )
-    assert res.returncode == 0, res.stdout + res.stderr
-    play = res.stdout.split("Decommission - stop the leaving node", 1)[1].split("play #", 1)[0]
     roles = re.findall(r"^ {6}meshover\.mesh\.(\w+) : (?!Validating)", play, re.M)
     assert roles, play
     assert sorted(set(roles), key=roles.index) == ORDER

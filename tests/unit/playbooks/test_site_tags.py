@@ -7,9 +7,7 @@ else on a converged mesh."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,34 +24,21 @@ PREFLIGHT = (
 SHARED = ("wireguard_mesh : Ensure the node's WireGuard key pair", "wireguard_mesh : Compute the mesh plan once")
 
 
-def listed(*args: str) -> list[str]:
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    res = subprocess.run(
-        [
-            "ansible-playbook",
-            str(REPO / "playbooks/site.yml"),
-            "-i",
-            str(REPO / "inventory.example"),
-            "--list-tasks",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    return [m.group(1).strip() for m in re.finditer(r"^ {6}(\S.*?)\tTAGS:", res.stdout, re.M)]
+@pytest.fixture(scope="module")
+def listed(list_tasks):
+    """The names of the tasks site.yml runs with these arguments."""
+    return lambda *args: [
+        m.group(1).strip() for m in re.finditer(r"^ {6}(\S.*?)\tTAGS:", list_tasks("site.yml", *args), re.M)
+    ]
 
 
 @pytest.fixture(scope="module")
-def everything() -> list[str]:
+def everything(listed) -> list[str]:
     return listed()
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_a_role_tag_runs_that_role_and_what_it_reads(role, everything):
+def test_a_role_tag_runs_that_role_and_what_it_reads(role, everything, listed):
     tasks = listed("--tags", role)
     for name in PREFLIGHT + SHARED:
         assert any(t.startswith(name) or name in t for t in tasks), (name, tasks)
@@ -73,12 +58,12 @@ def test_a_role_tag_runs_that_role_and_what_it_reads(role, everything):
     )
 
 
-def test_tunnels_of_leaving_peers_go_after_frr_reload_in_a_partial_run():
+def test_tunnels_of_leaving_peers_go_after_frr_reload_in_a_partial_run(listed):
     tasks = listed("--tags", "gre_overlay,frr_bgp")
     assert tasks.index("Apply FRR's new configuration now") < tasks.index("Delete the tunnels to peers that left")
 
 
-def test_skip_tags_node_preflight_still_skips_the_node_checks():
+def test_skip_tags_node_preflight_still_skips_the_node_checks(listed):
     tasks = listed("--skip-tags", "node_preflight")
     assert not any(t.startswith("Check kernel modules") for t in tasks)
     assert any(t.startswith("Validate every meshover variable") for t in tasks)
