@@ -70,7 +70,10 @@ def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProces
 
 def identity(inv: dict[str, dict], name: str):
     """The derived identity (loopbacks, transport6, gre_name, ...) of one lab host."""
-    from ansible_collections.meshover.mesh.plugins.module_utils._identity import derive_identity, settings_from_vars
+    from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
+        derive_identity,
+        settings_from_vars,
+    )
 
     h = inv[name]
     settings = settings_from_vars({k: v for k, v in h.items() if k.startswith("meshover_")})

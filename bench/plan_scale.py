@@ -21,14 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _benchlib import emit
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     MeshError,
     MeshSettings,
     derive_identity,
     find_collisions,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import validate
 
 
 def hostnames(count: int) -> list[str]:

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action of meshover.mesh.converge_lock: fills in the owner on the controller, and decides there whether a
-lock held by another converge may be taken over (module_utils/_lock.py)."""
+lock held by another converge may be taken over (module_utils/shared/_lock.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.meshover.mesh.plugins.module_utils._lock import DEFAULT_MAX_AGE, LOCK_PATH, decide
+from ansible_collections.meshover.mesh.plugins.module_utils.shared._lock import DEFAULT_MAX_AGE, LOCK_PATH, decide
 
 MODULE = "meshover.mesh.converge_lock"
 

@@ -1,11 +1,11 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action of meshover.mesh.mesh_peers: the mesh plan and the key cache, in the controller's process
-(module_utils/_keycache.run); no module is sent anywhere and no connection is opened."""
+(module_utils/controller/_keycache.run); no module is sent anywhere and no connection is opened."""
 
 from __future__ import annotations
 
-from ansible_collections.meshover.mesh.plugins.module_utils._keycache import run
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._keycache import run
 from ansible_collections.meshover.mesh.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {

@@ -3,7 +3,7 @@
 """Action of meshover.mesh.mesh_preflight: the whole preflight runs here, in the controller's process.
 
 It reads the roles' own meta/argument_specs.yml from this collection (the one table of the roles' variables)
-and runs module_utils/_preflight.report(); no module is sent anywhere and no connection is opened."""
+and runs module_utils/controller/_preflight.report(); no module is sent anywhere and no connection is opened."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import report
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import ROLES, role_specs_from
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import report
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import ROLES, role_specs_from
 from ansible_collections.meshover.mesh.plugins.plugin_utils._controller_action import ControllerAction
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

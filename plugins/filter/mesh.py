@@ -13,17 +13,21 @@ from typing import Any
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.release import __version__ as ansible_version
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import coil_method, parse_probe, undrained_prefixes
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
+    coil_method,
+    parse_probe,
+    undrained_prefixes,
+)
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     MeshError,
     MeshSettings,
     derive_identities,
     derive_identity,
     settings_from_vars,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._quoting import QuotingError
-from ansible_collections.meshover.mesh.plugins.module_utils._quoting import quote_for as _quote_for
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import is_role_var
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import QuotingError
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import quote_for as _quote_for
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import is_role_var
 
 _PREFIX = "meshover.mesh."
 

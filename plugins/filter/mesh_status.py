@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter meshover.mesh.mesh_status: the logic is in module_utils/_mesh_status.py."""
+"""Filter meshover.mesh.mesh_status: the logic is in module_utils/controller/_mesh_status.py."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshover.mesh.plugins.module_utils._mesh_status import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._mesh_status import (
     DEFAULT_HANDSHAKE_STALE,
     DEFAULT_WIDTH,
     StatusError,

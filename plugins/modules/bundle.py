@@ -299,7 +299,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import (
     APT_LISTS_DIR,
     APT_UPDATE_STAMP,
     PENDING_DIR,
@@ -329,8 +329,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
     validate_packages,
     validate_pending,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import C_ENV, TIMEOUT_RC, with_timeout
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC, with_timeout
 
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
 DPKG_FRONTEND_LOCK = "/var/lib/dpkg/lock-frontend"

@@ -72,8 +72,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._lock import same_run
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.shared._lock import same_run
 
 
 def read(path):

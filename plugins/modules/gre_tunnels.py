@@ -144,9 +144,9 @@ batch_changed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import (
     ADDR_GEN_MODE_NONE,
     KIND,
     GreError,
@@ -158,14 +158,14 @@ from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
     render_batch,
     want_view,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
     IP6_TNL_F_IGN_ENCAP_LIMIT,
     links_from_netlink,
     netlink_attr,
     parse_links,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._pyroute2_dep import NetlinkApplier, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 
 DEFAULT_ENCAP_LIMIT = 4  # what iproute2 sends along with "encaplimit none"
 BATCH_MODE = 0o644

@@ -194,14 +194,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import VTYSH_ARGS
-from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import VTYSH_ARGS
+from ansible_collections.meshover.mesh.plugins.module_utils.node._mesh_info import (
     expected_from_plan,
     node_view,
     read_sources,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import C_ENV, TIMEOUT_RC, with_timeout
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import config_peer_names
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC, with_timeout
+from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import config_peer_names
 
 
 class Reader:

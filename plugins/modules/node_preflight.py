@@ -124,12 +124,12 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._node_preflight import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._node_preflight import (
     COMMAND_TIMEOUT,
     evaluate,
     gather,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 
 
 def main() -> None:

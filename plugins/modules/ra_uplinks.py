@@ -85,8 +85,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
-from ansible_collections.meshover.mesh.plugins.module_utils._uplinks import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._uplinks import (
     classify,
     kernel_interfaces,
     networkd_dropins,

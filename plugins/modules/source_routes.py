@@ -138,11 +138,11 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._pyroute2_dep import NetlinkApplier, ensure_pyroute2
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node._pyroute2_dep import NetlinkApplier, ensure_pyroute2
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     SourceRoutingError,
     diff_is_empty,
     expand,

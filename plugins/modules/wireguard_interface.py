@@ -160,10 +160,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import parse_links, parse_wg_dump
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import parse_links, parse_wg_dump
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import (
     WireGuardError,
     config_peer_names,
     is_valid_key,

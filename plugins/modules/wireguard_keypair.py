@@ -99,9 +99,9 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import run as run_bounded
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import is_valid_key
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
+from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import is_valid_key
 
 KEY_MODE = 0o600
 DIR_MODE = 0o700

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, SCOPES
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._catalog import CATALOG, SCOPES
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "variables.md"
 

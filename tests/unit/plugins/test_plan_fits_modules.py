@@ -13,7 +13,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
 
 KEYS = {
     "n1": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",

@@ -11,7 +11,7 @@ import shlex
 
 import jinja2
 
-from ansible_collections.meshover.mesh.plugins.module_utils._quoting import quote_for
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import quote_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 

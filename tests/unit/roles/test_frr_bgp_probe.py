@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import parse_probe
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import parse_probe
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 IMAGE = "10.0.2.100/frr:lab"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from role_templates import render
 
-from ansible_collections.meshover.mesh.plugins.module_utils._quoting import QuotingError
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import QuotingError
 
 EXPORTER = {
     "exporter_plan": {"wireguard": {"interface": "meshover0"}},

@@ -14,7 +14,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.meshover.mesh.plugins.action import mesh_peers as action
-from ansible_collections.meshover.mesh.plugins.module_utils import _keycache as mesh_peers
+from ansible_collections.meshover.mesh.plugins.module_utils.controller import _keycache as mesh_peers
 
 K1 = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 K2 = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter meshover.mesh.mesh_status: a thin door onto module_utils/_mesh_status.py (tested there)."""
+"""Filter meshover.mesh.mesh_status: a thin door onto module_utils/controller/_mesh_status.py (tested there)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import node_view, read_sources
+from ansible_collections.meshover.mesh.plugins.module_utils.node._mesh_info import node_view, read_sources
 
 FIX = Path(__file__).parent / "fixtures"
 NOW = 1795640000  # the exporter fixtures' clock: handshakes 5 s and 15 s old

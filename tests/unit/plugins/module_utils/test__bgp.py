@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
     DEFAULT_FRR_IMAGE,
     PROBE_KEYS,
     coil_method,
@@ -23,8 +23,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     template_problems,
     undrained_prefixes,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import validate
 
 K = [
     "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bundle import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import (
     apt_argv,
     file_actions,
     file_diff,

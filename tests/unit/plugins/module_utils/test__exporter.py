@@ -23,7 +23,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _exporter as E
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _exporter as E
 
 FIX = Path(__file__).parent / "fixtures" / "exporter"
 REPO = Path(__file__).resolve().parents[4]
@@ -68,7 +68,7 @@ def _deployed_names():
     values = yaml.safe_load((REPO / "roles" / "exporter" / "vars" / "main.yml").read_text())
     names = {}
     for entry in values["exporter__files"]:
-        source = re.search(r"plugins/module_utils/(\w+\.py)", entry["content"])
+        source = re.search(r"plugins/module_utils/node/(\w+\.py)", entry["content"])
         if source:
             names[source.group(1)] = entry["path"]
             assert entry["path"] in values["exporter__restart_on"], entry["path"]  # a new version restarts it
@@ -84,7 +84,7 @@ def test_the_role_installs_the_script_and_the_readers_side_by_side():
 def test_the_deployed_pair_runs_without_the_collection(tmp_path):
     """The script imports the readers from its own directory and builds the same snapshot as the collection."""
     for source, name in _deployed_names().items():
-        shutil.copy(REPO / "plugins" / "module_utils" / source, tmp_path / name)
+        shutil.copy(REPO / "plugins" / "module_utils" / "node" / source, tmp_path / name)
     env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}  # no PYTHONPATH: ansible_collections is not importable
     script = tmp_path / "meshover_exporter.py"
     # As the unit runs it: `python3 <dir>/meshover_exporter.py --config ...` (--help stops after the imports).

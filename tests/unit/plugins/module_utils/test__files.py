@@ -11,8 +11,8 @@ import stat
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _files
-from ansible_collections.meshover.mesh.plugins.module_utils._files import ensure_dir, read_text, write_atomic
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _files
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import ensure_dir, read_text, write_atomic
 
 SECRET = "YE4MH5lLaRbTdHMp9mJsn9n0lSbxLQ6Hg4qAFyuBR2w=\n"
 

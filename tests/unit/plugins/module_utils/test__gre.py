@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import (
     GreError,
     normalize_tunnels,
     plan_is_empty,

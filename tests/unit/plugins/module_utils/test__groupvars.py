@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._groupvars import (
     conflicts,
     depths,
     memberships,

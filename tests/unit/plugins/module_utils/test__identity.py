@@ -8,7 +8,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     MeshError,
     MeshSettings,
     canonical_hostname,

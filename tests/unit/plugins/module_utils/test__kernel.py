@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _kernel as K
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import normalize_tunnels, plan_tunnels
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _kernel as K
+from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import normalize_tunnels, plan_tunnels
 
 HERE = Path(__file__).parent
 FIX = HERE / "fixtures"
@@ -34,7 +34,7 @@ def fixture(name):
 
 def test_stdlib_only():
     """The exporter role installs this file alone beside the script: it may import the standard library only."""
-    tree = ast.parse((REPO / "plugins" / "module_utils" / "_kernel.py").read_text())
+    tree = ast.parse((REPO / "plugins" / "module_utils" / "node" / "_kernel.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported <= {"__future__", "json", "re"}

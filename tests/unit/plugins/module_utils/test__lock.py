@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.meshover.mesh.plugins.module_utils._lock import decide
+from ansible_collections.meshover.mesh.plugins.module_utils.shared._lock import decide
 
 ME = {"controller": "ctl", "boot_id": "b1", "pid": 200, "started": 10_000.0, "playbook": "site.yml"}
 

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""module_utils/_mesh_info.py: one node's view of its peers from the parsed WireGuard, link and FRR output.
+"""module_utils/node/_mesh_info.py: one node's view of its peers from the parsed WireGuard, link and FRR output.
 
 Fixtures: FRR 8.4 and the 3-node mesh from fixtures/exporter/ (the exporter's), FRR 10.3 from
 fixtures/mesh_info/ (see its README: written from FRR's sources, not captured), the never-handshaken
@@ -24,7 +24,7 @@ from mesh_fixtures import (
     frr10_outputs,
 )
 
-from ansible_collections.meshover.mesh.plugins.module_utils._mesh_info import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._mesh_info import (
     expected_from_plan,
     frr_access,
     node_view,

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""module_utils/_mesh_status.py: the status of the whole mesh from every node's mesh_info result.
+"""module_utils/controller/_mesh_status.py: the status of the whole mesh from every node's mesh_info result.
 
 The 3-node fixture is the exporter's (fixtures/exporter): n1 and n2 have their session up, n3's bgpd and
 bfdd are stopped, so n1 and n2 see their sessions to n3 in Active and BFD down. Each node's view is
@@ -18,7 +18,7 @@ import subprocess
 import pytest
 from mesh_fixtures import mesh_nodes
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _mesh_status as S
+from ansible_collections.meshover.mesh.plugins.module_utils.controller import _mesh_status as S
 
 
 @pytest.fixture

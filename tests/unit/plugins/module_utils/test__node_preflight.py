@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._node_preflight import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._node_preflight import (
     NodeFacts,
     evaluate,
     firewalld_allows,

@@ -7,8 +7,8 @@ import gc
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshError
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import format_endpoint, plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import MeshError
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import format_endpoint, plan_mesh
 
 K1 = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 K2 = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, hosts_label, validate
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import check, hosts_label, validate
 
 KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 
@@ -642,7 +642,7 @@ def test_endpoints_inside_the_address_plan_are_one_message():
 def test_endpoint_index_bounds_and_families():
     from ipaddress import ip_address, ip_network
 
-    from ansible_collections.meshover.mesh.plugins.module_utils._preflight import EndpointIndex
+    from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import EndpointIndex
 
     index = EndpointIndex(
         {

@@ -18,7 +18,7 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
 
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import validate
 
 REPO = Path(__file__).resolve().parents[4]
 MEANING_VARS = ("meshover_endpoint", "meshover_announce", "meshover_gathering", "meshover_shared_prefixes")

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._quoting import QuotingError, quote_for
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import QuotingError, quote_for
 
 
 @pytest.mark.parametrize("fmt", ["systemd-exec", "systemd-value", "systemd-unit", "sudoers", "nft"])

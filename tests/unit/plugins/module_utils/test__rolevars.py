@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import check
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import (
     NETWORK_LISTS,
     NODE_PATHS,
     PORTS,
@@ -22,7 +22,9 @@ from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import (
     is_role_var,
     role_specs_from,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars as _check_role_vars
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import (
+    check_role_vars as _check_role_vars,
+)
 
 REPO = Path(__file__).resolve().parents[4]
 # The roles' argument specs, read as the action meshover.mesh.mesh_preflight reads them: the only table.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from ansible_collections.meshover.mesh.plugins.module_utils._runner import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import (
     C_ENV,
     TIMEOUT_RC,
     describe,

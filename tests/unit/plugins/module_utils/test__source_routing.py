@@ -7,17 +7,17 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._gathering import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._gathering import (
     check_gathering,
     derive_table,
     mesh_exempt,
     parse_table_range,
     source_blocks,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshSettings
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check, validate
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import MeshSettings
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import check, validate
+from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     PROTO,
     RULE_PRIORITY,
     SourceRoutingError,

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-from ansible_collections.meshover.mesh.plugins.module_utils._uplinks import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._uplinks import (
     NETWORKD_DROPIN,
     classify,
     kernel_interfaces,

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import parse_links, parse_wg_dump
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import parse_links, parse_wg_dump
+from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import (
     WireGuardError,
     config_peer_names,
     is_valid_key,

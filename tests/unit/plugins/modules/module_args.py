@@ -33,7 +33,7 @@ __all__ = ["patch_module_args"]
 
 
 def bounded(args):
-    """args without the timeout(1) prefix that the modules' command runner (module_utils/_runner.py)
+    """args without the timeout(1) prefix that the modules' command runner (module_utils/node/_runner.py)
     puts in front of every command; fails the test when a command came without it."""
     args = list(args)
     assert len(args) > 3 and args[0].rsplit("/", 1)[-1] == "timeout" and args[1].startswith("--kill-after="), (

@@ -12,8 +12,8 @@ import pytest
 from ansible.module_utils import basic
 from module_args import bounded, patch_module_args
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import render_batch
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import render_batch
 from ansible_collections.meshover.mesh.plugins.modules import gre_tunnels
 
 LOCAL = "fd4b:1c2a:77e0:1:1111:2222:3333:4444"

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils._node_preflight import NodeFacts
+from ansible_collections.meshover.mesh.plugins.module_utils.node._node_preflight import NodeFacts
 from ansible_collections.meshover.mesh.plugins.modules import node_preflight
 
 GOOD = NodeFacts(

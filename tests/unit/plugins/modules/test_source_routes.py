@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from module_args import bounded, patch_module_args
 
-from ansible_collections.meshover.mesh.plugins.module_utils import _pyroute2_dep
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _pyroute2_dep
 from ansible_collections.meshover.mesh.plugins.modules import source_routes
 
 GW = {"host": "n1", "table": 22742, "dev": "mo-n1", "prefixes": ["198.51.100.0/24", "2001:db8:100::/64"]}

@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import basic
 from module_args import bounded, patch_module_args
 
-from ansible_collections.meshover.mesh.plugins.module_utils._wireguard import render_config
+from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import render_config
 from ansible_collections.meshover.mesh.plugins.modules import wireguard_interface
 
 PRIV = "YE4MH5lLaRbTdHMp9mJsn9n0lSbxLQ6Hg4qAFyuBR2w="

@@ -7,7 +7,7 @@ PRIVATE to meshover.mesh: not a public API, may change without notice.
 
 Standard library only, no Ansible import: the node modules import it as module_utils, and the role
 meshover.mesh.exporter installs this very file next to the exporter script as ``meshover_kernel.py``
-(plugins/module_utils/_exporter.py imports it from there when it runs on a node).
+(plugins/module_utils/node/_exporter.py imports it from there when it runs on a node).
 
 - ``wg show <if> dump`` and ``wg show all dump``: parse_wg_dump(), parse_wg_dump_all(). The interface's
   private key (the first field of its line) is never kept, and no error message quotes a field that

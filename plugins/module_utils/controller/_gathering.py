@@ -8,8 +8,8 @@
 A host that declares ``meshover_gathering: [C, ...]`` holds the upstream for those blocks. Every OTHER
 host sends packets whose source is in C through its GRE tunnel to that host: its plan gets one gateway
 ``{host, table, dev, prefixes}`` per gathering host, and the mesh's destinations that keep normal
-routing (``exempt``). The node side (rules, tables, the boot replay files) is module_utils/_source_routing.py.
-The values come parsed from the preflight (module_utils/_preflight.py): nothing here reads
+routing (``exempt``). The node side (rules, tables, the boot replay files) is module_utils/node/_source_routing.py.
+The values come parsed from the preflight (module_utils/controller/_preflight.py): nothing here reads
 meshover_gathering or meshover_endpoint itself.
 """
 
@@ -20,13 +20,13 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     MeshSettings,
     canonical_hostname,
     join_names,
     parse_int,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._source_routing import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     PROTO,
     RESERVED_TABLES,
     RULE_PRIORITY,

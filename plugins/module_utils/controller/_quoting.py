@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Values written into generated files, quoted or refused for the file's format.
 
-The preflight checks every variable for its meaning first (module_utils/_rolevars.py); this is the
+The preflight checks every variable for its meaning first (module_utils/controller/_rolevars.py); this is the
 second line of defence, used by the roles' templates through the filter meshover.mesh.quote_for. A
 value that the preflight's rules allow comes out unchanged, so the files the roles write do not change
 because of it. Anything else is quoted where the format can quote (an argument of a systemd command

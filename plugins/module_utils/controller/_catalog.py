@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     DEFAULT_ASN_RANGE,
     DEFAULT_KEEPALIVE,
     DEFAULT_MESH_NAME,

@@ -8,7 +8,7 @@ PRIVATE to meshover.mesh: not a public API, may change without notice.
 This one file is both the collection's module_utils (the pure parts are unit-tested in
 tests/unit/plugins/module_utils/test__exporter.py) and the script the role meshover.mesh.exporter
 installs on every node (``python3 meshover_exporter.py --config /etc/meshover/exporter.json``).
-It reads the commands' output with the collection's node readers, module_utils/_kernel.py (standard
+It reads the commands' output with the collection's node readers, module_utils/node/_kernel.py (standard
 library only), which the role installs beside it as ``meshover_kernel.py``: imported from the collection
 when this file is imported as module_utils (``__package__`` is set), from that sibling file when it runs
 as the script. It needs prometheus_client (Debian's python3-prometheus-client, 0.16 in bookworm, 0.21 in
@@ -36,7 +36,7 @@ import threading
 import time
 
 if __package__:  # the collection's module_utils (unit tests, the controller's filters)
-    from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+    from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
         bfd_peers,
         bgp_sessions,
         parse_frr_output,

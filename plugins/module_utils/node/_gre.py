@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import ADDR_GEN_MODES, IP6GRE
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import ADDR_GEN_MODES, IP6GRE
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 PEER_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")

@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._gre import is_owned
-from ansible_collections.meshover.mesh.plugins.module_utils._kernel import (
+from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import is_owned
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
     bfd_peers,
     bgp_sessions,
     parse_frr_output,

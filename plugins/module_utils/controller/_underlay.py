@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     DEFAULT_WG_PORT,
     hosts_label,
     parse_endpoint,

@@ -17,13 +17,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import origin_table, plan_bgp
-from ansible_collections.meshover.mesh.plugins.module_utils._gathering import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import origin_table, plan_bgp
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._gathering import (
     mesh_exempt,
     plan_source_routing,
     unreachable_warnings,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     GRE_TTL,
     Identity,
     MeshError,
@@ -32,8 +32,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_endpoint,
     parse_wg_public_key,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._preflight import check
-from ansible_collections.meshover.mesh.plugins.module_utils._underlay import Topology, Underlay
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import check
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._underlay import Topology, Underlay
 
 
 @dataclass(frozen=True)

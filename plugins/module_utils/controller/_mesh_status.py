@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._exporter import COLOURS, DEFAULT_HANDSHAKE_STALE
+from ansible_collections.meshover.mesh.plugins.module_utils.node._exporter import COLOURS, DEFAULT_HANDSHAKE_STALE
 
 FORMATS = ("table", "json", "dot")
 DEFAULT_WIDTH = 120

@@ -5,7 +5,7 @@
 # PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
 """Source routing on the node (pure, stdlib only): the kernel objects of meshover.mesh.source_routes.
 
-The controller plans (module_utils/_gathering.py): every host other than a gathering host gets, per
+The controller plans (module_utils/controller/_gathering.py): every host other than a gathering host gets, per
 gathering host, a gateway ``{host, table, dev, prefixes}`` and the mesh's ``exempt`` destinations. Here:
 
 - one policy rule per gathered prefix, all at priority RULE_PRIORITY (10100), protocol PROTO (77):

@@ -10,7 +10,7 @@ and how to fix it. Wrong types are reported, never crashed on.
 
 check() is also the inventory's only parser: what it parsed comes back typed (PreflightResult: the mesh's
 settings, each host's identity and HostValues, the gathering tables, the underlay's topology), and the plan
-(module_utils/_peers.py) reads those, never the raw meshover_* variables again.
+(module_utils/controller/_peers.py) reads those, never the raw meshover_* variables again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
     BGP_HOST_PARSERS,
     BGP_MESH_PARSERS,
     NULLABLE_HOST_OPTIONS,
@@ -33,10 +33,10 @@ from ansible_collections.meshover.mesh.plugins.module_utils._bgp import (
     owned_prefix_counts,
     template_problems,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._catalog import CATALOG, names
-from ansible_collections.meshover.mesh.plugins.module_utils._gathering import check_gathering, source_blocks
-from ansible_collections.meshover.mesh.plugins.module_utils._groupvars import conflicts, parse_export
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._catalog import CATALOG, names
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._gathering import check_gathering, source_blocks
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._groupvars import conflicts, parse_export
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
     DEFAULT_WG_PORT,
     MESH_PARSERS,
     Identity,
@@ -52,8 +52,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils._identity import (
     parse_wg_public_key,
     unroutable,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils._rolevars import check_role_vars
-from ansible_collections.meshover.mesh.plugins.module_utils._underlay import (
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import check_role_vars
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._underlay import (
     Topology,
     Underlay,
     default_families,

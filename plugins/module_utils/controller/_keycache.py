@@ -6,8 +6,8 @@
 """meshover.mesh.mesh_peers on the controller: the mesh plan, and the cache of the nodes' public keys.
 
 run() is the whole of the action plugin's work (plugins/action/mesh_peers.py), in the controller's process:
-read the key cache, plan the mesh (module_utils/_peers.py), write the cache files whose key is new or changed
-(module_utils/_files.py; public keys only), and say so in check mode and diff mode.
+read the key cache, plan the mesh (module_utils/controller/_peers.py), write the cache files whose key is new or changed
+(module_utils/node/_files.py; public keys only), and say so in check mode and diff mode.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import os
 import re
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import MeshError, parse_wg_public_key
-from ansible_collections.meshover.mesh.plugins.module_utils._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import MeshError, parse_wg_public_key
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
+from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
 
 CACHE_FILE = "meshover_wg_public_key.yml"
 

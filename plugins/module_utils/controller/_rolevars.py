@@ -27,8 +27,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils._bundle import PACKAGE_RE
-from ansible_collections.meshover.mesh.plugins.module_utils._identity import hosts_label
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import hosts_label
+from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import PACKAGE_RE
 
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
 # Variables a role registers for the later ones (not options, never set in an inventory).
