@@ -526,10 +526,13 @@ def test_a_dead_frr_shows_within_interval_plus_one_collection(running):
     collector = running(fake_config(interval=0.1), run)
     assert collector.current()["bgp"]
     run.frr_dead = True
-    died = time.monotonic()
+    died, generation = time.monotonic(), collector.collections
     while collector.current()["bgp"] is not None:
-        assert time.monotonic() - died < 0.1 + 0.02 + 0.1  # interval + collection + slack
+        assert time.monotonic() - died < 10, "the dead FRR never showed"  # a hang, not a slow machine
         time.sleep(0.01)
+    # counted in collections, not seconds (a busy CI host stretches seconds): the one that was running
+    # when FRR died may still have read it alive; the next one shows it dead
+    assert collector.collections - generation <= 2
     families = collector.families()
     text = E.render_exposition(families)
     assert find(text, "meshover_bgp_peer_state") == []
@@ -601,10 +604,10 @@ def test_slow_collections_leave_the_cpu_idle_half_of_the_time(running):
     collector.current()
     start, first = time.monotonic(), collector.collections
     time.sleep(0.8)
-    done = collector.collections - first
-    # back to back would be ~8 collections; with the pause ~4 (0.1 s collecting + 0.1 s idle)
-    assert 2 <= done <= 5, done
-    assert time.monotonic() - start < 1.0
+    done, slept = collector.collections - first, time.monotonic() - start
+    # back to back would be one collection per 0.1 s; with the pause one per 0.2 s (0.1 s collecting + 0.1 s
+    # idle). A busy host makes fewer, never more: only the upper bound tells the product's fault.
+    assert 1 <= done <= slept / 0.2 + 1, (done, slept)
 
 
 # ---------------------------------------------------------------- a collector error is down, never stale data
