@@ -20,12 +20,13 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
+.PHONY: docs help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
 	@echo "make demo-down  stop the demo lab (no qemu/vde process left behind)"
 	@echo "make test       everything CI runs: lint, sanity, unit, molecule"
+	@echo "make docs       regenerate the tables of docs/variables.md from the variable catalogue"
 	@echo "tiers: make lint | make sanity | make sanity-2.18 | make unit | make unit-2.18 | make molecule | make build"
 	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
 
@@ -46,6 +47,10 @@ collection:
 
 host-deps:
 	bash molecule/lab/host-deps.sh
+
+# docs/variables.md's tables are generated from the variable catalogue (plugins/module_utils/controller/_catalog.py).
+docs: venv collection
+	$(VBIN)/python -c 'import pathlib; from ansible_collections.meshover.mesh.plugins.module_utils.controller._catalog import rewrite_doc; p = pathlib.Path("docs/variables.md"); p.write_text(rewrite_doc(p.read_text()))'
 
 # promtool: Debian's prometheus package (make host-deps).
 lint: venv collection

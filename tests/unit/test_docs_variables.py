@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._catalog import CATALOG, SCOPES
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._catalog import CATALOG, SCOPES, rewrite_doc
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "variables.md"
 
@@ -42,3 +42,14 @@ def test_catalogue_entry_well_formed(name):
     assert entry["scope"] in SCOPES
     assert entry["description"] and entry["roles"]
     assert {"scope", "type", "default", "roles", "description"} <= set(entry)
+
+
+def test_the_tables_are_generated_from_the_catalogue():
+    text = DOC.read_text(encoding="utf-8")
+    assert rewrite_doc(text) == text, "docs/variables.md's tables are not the catalogue's: run `make docs`"
+
+
+def test_a_changed_catalogue_entry_changes_the_doc(monkeypatch):
+    text = DOC.read_text(encoding="utf-8")
+    monkeypatch.setitem(CATALOG, "meshover_nat", {**CATALOG["meshover_nat"], "description": "Changed."})
+    assert "| Changed. |" in rewrite_doc(text) and rewrite_doc(text) != text

@@ -5,8 +5,9 @@
 # PRIVATE to meshover.mesh: this module_utils is not part of the collection's public API.
 """The catalogue of every inventory variable meshover reads.
 
-Single source for preflight's typo detection and for docs/variables.md
-(tests/unit/test_docs_variables.py checks that every entry is documented).
+Single source for preflight's typo detection and for the tables of docs/variables.md, which are generated
+from it (`make docs` runs rewrite_doc(); tests/unit/test_docs_variables.py fails when the doc is not what
+rewrite_doc() makes of it).
 
 Each entry: name -> {scope, type, default, roles, description} (and `elements` for lists).
 - scope: "mesh" (same value on every host; preflight flags differences), "host" (per host) or
@@ -209,8 +210,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "int",
         "default": "derived from the hostname inside meshover_gathering_table_range",
         "roles": (*_CORE, "source_routing"),
-        "description": "Override of the routing table id (1..4294967294, not 253..255) that every other host uses "
-        "for traffic sourced from this host's meshover_gathering. Use it to resolve a table collision.",
+        "description": "Override of the routing table id (1..4294967294, not 253..255) that every other host uses for "
+        "traffic sourced from this host's meshover_gathering. Use it to resolve a table collision. See "
+        "[source-routing.md](source-routing.md).",
     },
     "meshover_gathering_table_range": {
         "scope": "mesh",
@@ -252,10 +254,12 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "int",
         "default": 1000,
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Most prefixes one BGP session may bring in one address family, counted after origin "
-        "validation (FRR's neighbor maximum-prefix, 1..4294967295). Above it FRR ends that session and brings it "
-        "back after 5 minutes. Preflight refuses a value not above the number of loopbacks and meshover_announce "
-        "prefixes of the whole inventory in either address family.",
+        "description": "Most prefixes one BGP session may bring in one address family, counted after origin validation "
+        "(FRR's `neighbor MESH maximum-prefix`, 1..4294967295). Above it FRR ends that session and "
+        "brings it back after 5 minutes (`restart 5`); FRR logs a warning at 75 %. The preflight refuses "
+        "a value not above the number of loopbacks and `meshover_announce` prefixes of the whole "
+        "inventory in either address family (a session may carry them all): leave room for Coil blocks, "
+        "PureLB addresses and more-specifics. See [design.md](design.md#bgp-policy).",
     },
     "meshover_frr_mode": {
         "scope": "host",
@@ -276,13 +280,18 @@ CATALOG: dict[str, dict[str, Any]] = {
     "meshover_coil_table": {
         "scope": "host",
         "type": "int",
-        "default": None,
+        "default": "null (off)",
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Kernel routing table whose routes (Coil's exported address blocks; coild exports to 119) "
-        "the host announces in IPv4 and IPv6, without installing them into its main table. Opt-in per host: "
-        "unset or null, no hand-off. How FRR reads it follows the FRR version frr_bgp reads on the node: "
-        "table-direct from FRR 10.0 (tables 1..65535), before that a VRF device bound to the table (any table "
-        "id). 0, 253, 254 and 255 are refused.",
+        "description": "Kernel routing table whose routes (Coil's exported address blocks; coild exports to 119) the "
+        "host announces in IPv4 and IPv6, without installing them into its main table. **Opt-in per "
+        "host** (set `119` on the nodes that run Coil's pods; before this release every host defaulted "
+        "to 119). How FRR reads it follows the FRR version frr_bgp reads on the node, never the image "
+        "tag: `redistribute table-direct` from FRR 10.0 (table ids 1..65535; the role fails on such a "
+        "node for a larger id), before that the VRF `frr_bgp_coil_vrf` (`meshover-coil`) bound to the "
+        "table (any id). The preflight refuses 0, 253, 254 and 255, anything that is not an integer of "
+        "1..4294967295, and a gathering host's source-routing table (`meshover_gathering_table` or "
+        "derived). Only routes inside `meshover_shared_prefixes` are announced. See "
+        "[routing.md](routing.md#coil-hand-off-table-119).",
     },
     "meshover_purelb_interface": {
         "scope": "host",
@@ -328,9 +337,11 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "bool",
         "default": False,
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Let the host's meshover_announce prefixes carry more-specifics: every node then accepts, "
-        "from this host's ASN, any prefix inside them (le 32 / le 128). Default false: each announced prefix is "
-        "accepted exactly as written, so no member can get a more-specific of it installed.",
+        "description": "Let this host's `meshover_announce` prefixes carry more-specifics: every node then "
+        "accepts from this host's ASN any prefix inside them (`le 32` / `le 128`), and the host may send them. "
+        "Default: each announced prefix is accepted exactly as written, so no member can get a "
+        "more-specific of another host's prefix installed. `meshover_shared_prefixes` always accept "
+        "more-specifics.",
     },
     # ---- managed by meshover
     "meshover_wg_public_key": {
@@ -354,3 +365,64 @@ def register(name: str, scope: str, type_: str, default: Any, roles: tuple[str, 
 def names(scope: str | None = None) -> list[str]:
     """Catalogue names, optionally only those of one scope."""
     return [name for name, entry in CATALOG.items() if scope is None or entry["scope"] == scope]
+
+
+# ---------------------------------------------------------------- docs/variables.md (generated from CATALOG)
+
+# The tables of docs/variables.md, in this order: (heading, which entries). Routing: the variables of _bgp's parsers.
+DOC_SECTIONS = ("Mesh-wide", "Per host", "Routing (frr_bgp)", "Managed by meshover")
+_DOC_BEGIN = "<!-- generated from plugins/module_utils/controller/_catalog.py ({}): `make docs` rewrites it -->"
+_DOC_END = "<!-- end of generated table -->"
+
+
+def _doc_section(name: str, entry: dict[str, Any], routing: frozenset[str]) -> str:
+    if entry["scope"] == "managed":
+        return DOC_SECTIONS[3]
+    if name in routing:
+        return DOC_SECTIONS[2]
+    return DOC_SECTIONS[0] if entry["scope"] == "mesh" else DOC_SECTIONS[1]
+
+
+def _doc_value(value: Any) -> str:
+    """A default as YAML reads it (flow style), or as words when it is a sentence ('derived from ...')."""
+    if isinstance(value, str) and " " in value:
+        return value
+    if value is None:
+        return "`null`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value == "":
+        return '`""`'
+    if isinstance(value, (list, tuple)):
+        return "`[" + ", ".join(_doc_value(v).strip("`") for v in value) + "]`"
+    if isinstance(value, dict):
+        return "`{" + ", ".join(f"{k}: {_doc_value(v).strip('`')}" for k, v in value.items()) + "}`"
+    return f"`{value}`"
+
+
+def doc_table(section: str) -> str:
+    """The markdown table of one section of docs/variables.md."""
+    from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
+        BGP_HOST_PARSERS,
+        BGP_MESH_PARSERS,
+    )
+
+    routing = frozenset(BGP_MESH_PARSERS) | frozenset(BGP_HOST_PARSERS)
+    lines = ["| Variable | Scope | Type | Default | Read by | Description |", "|---|---|---|---|---|---|"]
+    for name, entry in CATALOG.items():
+        if _doc_section(name, entry, routing) != section:
+            continue
+        kind = f"list of {entry['elements']}" if entry["type"] == "list" and entry.get("elements") else entry["type"]
+        roles = ", ".join(f"`{r}`" for r in entry["roles"])
+        cells = (f"`{name}`", entry["scope"], kind, _doc_value(entry["default"]), roles, entry["description"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def rewrite_doc(text: str) -> str:
+    """text (docs/variables.md) with every generated table replaced by doc_table() of its section."""
+    for section in DOC_SECTIONS:
+        begin = _DOC_BEGIN.format(section)
+        start, end = text.index(begin) + len(begin), text.index(_DOC_END, text.index(begin))
+        text = text[:start] + "\n" + doc_table(section) + "\n" + text[end:]
+    return text
