@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars, bgp_undrained,
-frr_coil_method, frr_probe and quote_for (docs: sidecar .yml files)."""
+bgp_sessions, frr_coil_method, frr_probe and quote_for (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import QuotingError
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import quote_for as _quote_for
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import is_role_var
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import bgp_sessions as _bgp_sessions
 
 _PREFIX = "meshover.mesh."
 
@@ -164,6 +165,14 @@ def bgp_undrained(tables: Any, asn: Any) -> list[str]:
     return undrained_prefixes(tables, asn)
 
 
+def bgp_sessions(summary: Any) -> list[dict[str, Any]]:
+    """The sessions of FRR's ``show bgp summary json``, read by the node readers' one reader of it (the exporter's)."""
+    try:
+        return _bgp_sessions(summary)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"{_PREFIX}bgp_sessions: not FRR's show bgp summary json: {exc}") from None
+
+
 def frr_coil_method(frr_version: Any) -> str:
     if not isinstance(frr_version, str):
         raise AnsibleFilterError(
@@ -198,6 +207,7 @@ class FilterModule:
             "mesh_hostvars": mesh_hostvars,
             "mesh_rolevars": mesh_rolevars,
             "bgp_undrained": bgp_undrained,
+            "bgp_sessions": bgp_sessions,
             "frr_coil_method": frr_coil_method,
             "frr_probe": frr_probe,
             "quote_for": quote_for,

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
 from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     FilterModule,
+    bgp_sessions,
     bgp_undrained,
     frr_coil_method,
     frr_probe,
@@ -25,6 +26,7 @@ def test_filters_registered():
         "mesh_hostvars",
         "mesh_rolevars",
         "bgp_undrained",
+        "bgp_sessions",
         "frr_coil_method",
         "frr_probe",
         "quote_for",
@@ -217,3 +219,20 @@ def test_a_template_rendered_to_text_is_read_back_as_its_value():
     assert mesh_filter._as_native(hv, "n1", "s", "eth0") == "eth0"  # not a literal: text
     with pytest.raises(AnsibleUndefinedVariable):
         mesh_filter._as_native(hv, "n1", "u", "{{ later.plan }}")
+
+
+def test_bgp_sessions_filter_reads_the_summary_per_family():
+    summary = {
+        "ipv4Unicast": {"peers": {"mo-n2": {"state": "Established", "remoteAs": 7, "pfxRcd": 3}}},
+        "ipv6Unicast": {"peers": {"mo-n2": {"state": "Active", "remoteAs": 7}}},
+        "l2VpnEvpn": {"peers": {"x": {"state": "Established"}}},  # not a family the mesh uses
+    }
+    sessions = bgp_sessions(summary)
+    assert [(s["afi"], s["neighbor"], s["state"]) for s in sessions] == [
+        ("ipv4", "mo-n2", "Established"),
+        ("ipv6", "mo-n2", "Active"),
+    ]
+    assert sessions[0]["prefixes_received"] == 3
+    assert bgp_sessions(None) == []
+    with pytest.raises(AnsibleFilterError, match="bgp_sessions"):
+        bgp_sessions({"ipv4Unicast": {"peers": []}})
