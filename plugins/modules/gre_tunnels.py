@@ -150,8 +150,9 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import (
     ADDR_GEN_MODE_NONE,
     KIND,
     GreError,
-    alias_for,
+    create_steps,
     is_owned,
+    modify_steps,
     normalize_tunnels,
     owned_view,
     plan_tunnels,
@@ -228,54 +229,52 @@ class Applier(NetlinkApplier):
             if rc != 0:
                 self.module.fail_json(msg=f"ip link set dev {name} addrgenmode none failed: {err.strip()}")
 
-    def addr(self, cmd, name, idx, cidr):
-        address, prefixlen = cidr.split("/")
-        self._nl(
-            f"addr {cmd} {cidr} dev {name}", self.ipr.addr, cmd, index=idx, address=address, prefixlen=int(prefixlen)
-        )
+    def apply(self, step):
+        """One step of _gre.create_steps() or modify_steps() (the boot file holds the same steps: _gre.ip_line())."""
+        op, n = step[0], step[1]
+        if op == "add":
+            a = step[2]
+            self._nl(
+                f"create {n}",
+                self.ipr.link,
+                "add",
+                ifname=n,
+                kind=KIND,
+                ip6gre_local=a["local"],
+                ip6gre_remote=a["remote"],
+                ip6gre_ttl=a["ttl"],
+                ip6gre_encap_limit=DEFAULT_ENCAP_LIMIT,
+                ip6gre_flags=IP6_TNL_F_IGN_ENCAP_LIMIT,
+            )
+            self.lookup(n)
+        elif op == "addrgenmode_none":
+            self.addrgenmode_none(n, self.index[n])
+        elif op == "set":
+            settings = {{"mtu": "mtu", "alias": "ifalias"}[k]: v for k, v in step[2].items()}
+            self._nl(f"set mtu/alias of {n}", self.ipr.link, "set", index=self.index[n], **settings)
+        elif op in ("addr", "addr_del"):
+            address, prefixlen = step[2].split("/")
+            cmd = "add" if op == "addr" else "del"
+            self._nl(
+                f"addr {cmd} {step[2]} dev {n}",
+                self.ipr.addr,
+                cmd,
+                index=self.index[n],
+                address=address,
+                prefixlen=int(prefixlen),
+            )
+        elif op == "up":
+            self._nl(f"set {n} up", self.ipr.link, "set", index=self.index[n], state="up")
+        else:
+            self.module.fail_json(msg=f"unknown step {op!r}")
 
     def create(self, t):
-        n = t["name"]
-        self._nl(
-            f"create {n}",
-            self.ipr.link,
-            "add",
-            ifname=n,
-            kind=KIND,
-            ip6gre_local=t["local"],
-            ip6gre_remote=t["remote"],
-            ip6gre_ttl=t["ttl"],
-            ip6gre_encap_limit=DEFAULT_ENCAP_LIMIT,
-            ip6gre_flags=IP6_TNL_F_IGN_ENCAP_LIMIT,
-        )
-        idx = self.lookup(n)
-        self.addrgenmode_none(n, idx)
-        settings = {"ifalias": alias_for(t, self.owner_prefix)}
-        if t["mtu"] is not None:
-            settings["mtu"] = t["mtu"]
-        self._nl(f"set mtu/alias of {n}", self.ipr.link, "set", index=idx, **settings)
-        if t["link_local"]:
-            self.addr("add", n, idx, t["link_local"])
-        self._nl(f"set {n} up", self.ipr.link, "set", index=idx, state="up")
+        for step in create_steps(t, self.owner_prefix):
+            self.apply(step)
 
     def modify(self, t, changes):
-        n = t["name"]
-        idx = self.index[n]
-        if "addrgenmode" in changes:
-            self.addrgenmode_none(n, idx)
-        settings = {}
-        if "mtu" in changes:
-            settings["mtu"] = changes["mtu"]
-        if "alias" in changes:
-            settings["ifalias"] = changes["alias"]
-        if settings:
-            self._nl(f"set mtu/alias of {n}", self.ipr.link, "set", index=idx, **settings)
-        for cidr in changes.get("del_addresses", []):
-            self.addr("del", n, idx, cidr)
-        for cidr in changes.get("add_addresses", []):
-            self.addr("add", n, idx, cidr)
-        if changes.get("up"):
-            self._nl(f"set {n} up", self.ipr.link, "set", index=idx, state="up")
+        for step in modify_steps(t, changes):
+            self.apply(step)
 
 
 def main():

@@ -227,20 +227,70 @@ def want_view(want, owner_prefix: str) -> dict:
     return view
 
 
-def render_batch(want, owner_prefix: str = "meshover:") -> str:
-    """Render the ``ip -batch`` file that recreates the tunnels at boot.
+# ---------------------------------------------------------------- steps: one sequence, two interpreters
+#
+# A tunnel's kernel state is written in one place only: the steps below. The module applies them live through
+# netlink (gre_tunnels' Applier, one call per step) and render_batch() writes the very same steps as ``ip -batch``
+# lines for the boot replay (ip_line()). Steps: ("add", name, {local, remote, ttl}) a new ip6gre link that ignores
+# the encapsulation limit; ("addrgenmode_none", name) before it goes up, so no random link-local appears;
+# ("set", name, {mtu?, alias?}); ("addr_del", name, cidr); ("addr", name, cidr) (``addr replace`` in the file:
+# a replay is idempotent); ("up", name).
 
-    Order per tunnel: create, addrgenmode none (before up, so no random link-local appears),
-    mtu + alias, link-local address (``addr replace``: idempotent), up.
-    """
+
+def create_steps(t: dict, owner_prefix: str) -> list:
+    """The steps that make tunnel t (normalized) from nothing, in order."""
+    n = t["name"]
+    settings = {"alias": alias_for(t, owner_prefix)}
+    if t["mtu"] is not None:
+        settings = {"mtu": t["mtu"], **settings}
+    steps = [
+        ("add", n, {"local": t["local"], "remote": t["remote"], "ttl": t["ttl"]}),
+        ("addrgenmode_none", n),
+        ("set", n, settings),
+    ]
+    if t["link_local"]:
+        steps.append(("addr", n, t["link_local"]))
+    steps.append(("up", n))
+    return steps
+
+
+def modify_steps(t: dict, changes: dict) -> list:
+    """The steps of the in-place changes modifications() found for tunnel t, in order."""
+    n = t["name"]
+    steps: list = [("addrgenmode_none", n)] if "addrgenmode" in changes else []
+    settings = {k: changes[k] for k in ("mtu", "alias") if k in changes}
+    if settings:
+        steps.append(("set", n, settings))
+    steps += [("addr_del", n, cidr) for cidr in changes.get("del_addresses", [])]
+    steps += [("addr", n, cidr) for cidr in changes.get("add_addresses", [])]
+    if changes.get("up"):
+        steps.append(("up", n))
+    return steps
+
+
+def ip_line(step: tuple) -> str:
+    """One step as a line of an ``ip -batch`` file."""
+    op, n = step[0], step[1]
+    if op == "add":
+        a = step[2]
+        return f"link add {n} type {KIND} local {a['local']} remote {a['remote']} ttl {a['ttl']} encaplimit none"
+    if op == "addrgenmode_none":
+        return f"link set dev {n} addrgenmode none"
+    if op == "set":
+        mtu = f" mtu {step[2]['mtu']}" if "mtu" in step[2] else ""
+        alias = f' alias "{step[2]["alias"]}"' if "alias" in step[2] else ""
+        return f"link set dev {n}{mtu}{alias}"
+    if op == "addr":
+        return f"addr replace {step[2]} dev {n}"
+    if op == "addr_del":
+        return f"addr del {step[2]} dev {n}"
+    if op == "up":
+        return f"link set dev {n} up"
+    raise GreError(f"unknown step {op!r}")
+
+
+def render_batch(want, owner_prefix: str = "meshover:") -> str:
+    """Render the ``ip -batch`` file that recreates the tunnels at boot: create_steps() of each tunnel."""
     lines = [BATCH_HEADER.rstrip("\n")]
-    for t in normalize_tunnels(want):
-        n = t["name"]
-        lines.append(f"link add {n} type {KIND} local {t['local']} remote {t['remote']} ttl {t['ttl']} encaplimit none")
-        lines.append(f"link set dev {n} addrgenmode none")
-        mtu = f" mtu {t['mtu']}" if t["mtu"] is not None else ""
-        lines.append(f'link set dev {n}{mtu} alias "{alias_for(t, owner_prefix)}"')
-        if t["link_local"]:
-            lines.append(f"addr replace {t['link_local']} dev {n}")
-        lines.append(f"link set dev {n} up")
+    lines += [ip_line(step) for t in normalize_tunnels(want) for step in create_steps(t, owner_prefix)]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,9 @@ import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import (
     GreError,
+    create_steps,
+    ip_line,
+    modify_steps,
     normalize_tunnels,
     plan_is_empty,
     plan_tunnels,
@@ -192,3 +195,30 @@ def test_render_batch_deterministic():
     assert render_batch(WANT) == EXPECTED_BATCH
     assert render_batch(list(reversed(WANT))) == EXPECTED_BATCH
     assert render_batch([]).count("\n") == 3
+
+
+def test_the_boot_file_is_the_live_steps_written_as_ip_lines():
+    # one sequence (create_steps) for both: the module applies each step through netlink, the file holds them
+    body = render_batch(WANT).splitlines()[3:]
+    steps = [step for t in normalize_tunnels(WANT) for step in create_steps(t, "meshover:")]
+    assert body == [ip_line(step) for step in steps]
+    assert [s[0] for s in create_steps(normalize_tunnels(WANT)[0], "meshover:")] == [
+        "add",
+        "addrgenmode_none",  # before up: no random link-local
+        "set",
+        "addr",
+        "up",
+    ]
+
+
+def test_modify_steps_follow_the_changes_in_order():
+    t = normalize_tunnels(WANT)[0]
+    changes = {"addrgenmode": "none", "mtu": 1400, "del_addresses": ["fe80::99/64"], "add_addresses": ["fe80::1/64"]}
+    assert [ip_line(s) for s in modify_steps(t, {**changes, "up": True})] == [
+        f"link set dev {t['name']} addrgenmode none",
+        f"link set dev {t['name']} mtu 1400",
+        f"addr del fe80::99/64 dev {t['name']}",
+        f"addr replace fe80::1/64 dev {t['name']}",
+        f"link set dev {t['name']} up",
+    ]
+    assert modify_steps(t, {}) == []
