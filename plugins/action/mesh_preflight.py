@@ -54,4 +54,5 @@ class ActionModule(ControllerAction):
             msg = f"meshover preflight found {len(problems)} problem(s):\n" + "\n".join(problems)
             return {"failed": True, "changed": False, "msg": msg, "problems": problems}, warnings
         identities = {host: ident.as_dict() for host, ident in checked.identities.items()}
-        return {"changed": False, "problems": [], "identities": identities}, warnings
+        hosts = {host: values.as_dict() for host, values in checked.hosts.items()}
+        return {"changed": False, "problems": [], "identities": identities, "hosts": hosts}, warnings

@@ -105,6 +105,21 @@ identities:
       loopback4: null
       router_id: 84.77.75.252
       gre_name: mo-n1
+hosts:
+  description:
+    - Every host's variables as the preflight parsed them (hostname -> values), for the plays that follow. The
+      plan (M(meshover.mesh.mesh_peers)) is made from the same parse.
+  returned: success
+  type: dict
+  sample:
+    n1:
+      endpoints: ["2001:db8::1", "192.0.2.1"]
+      nat: false
+      underlay_families: [ipv4, ipv6]
+      wg_port: 51820
+      announce: ["203.0.113.0/24"]
+      gathering: []
+      frr_mode: container
 problems:
   description: One message per problem found (empty on success).
   returned: always

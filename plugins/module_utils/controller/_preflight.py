@@ -76,6 +76,19 @@ class HostValues:
     gathering: tuple[Network, ...]  # meshover_gathering's source blocks (gathering.source_blocks)
     options: Mapping[str, Any]  # the per-host routing variables (_bgp.BGP_HOST_PARSERS), defaults filled in
 
+    def as_dict(self) -> dict[str, Any]:
+        """The values as JSON (the action meshover.mesh.mesh_preflight returns them per host)."""
+        u = self.underlay
+        return {
+            "endpoints": [str(a) for a in u.endpoints],
+            "nat": u.nat,
+            "underlay_families": sorted(f"ipv{f}" for f in u.families),
+            "wg_port": u.port,
+            "announce": [str(n) for n in self.announce],
+            "gathering": [str(n) for n in self.gathering],
+            "frr_mode": self.options["meshover_frr_mode"],
+        }
+
 
 @dataclass
 class PreflightResult:

@@ -33,6 +33,20 @@ def test_success_returns_identities():
     assert result["problems"] == []
     assert result["identities"]["n1"]["interface_id"] == "3d27e462938bc19a"
     assert result["identities"]["n2"]["gre_name"] == "mo-n2"
+    # the parsed values the node play reads (playbooks/preflight.yml): defaults filled in, addresses canonical
+    assert result["hosts"]["n1"]["wg_port"] == 51820 and result["hosts"]["n1"]["frr_mode"] == "container"
+
+
+def test_hosts_carry_the_parsed_values():
+    inventory = {
+        "n1": {"meshover_endpoint": ["2001:DB8::1", "192.0.2.1"], "meshover_wg_port": 51821},
+        "n2": {"meshover_nat": True, "meshover_frr_mode": "package", "meshover_announce": ["203.0.113.0/24"]},
+    }
+    hosts = run({"inventory": inventory})["hosts"]
+    assert hosts["n1"]["endpoints"] == ["2001:db8::1", "192.0.2.1"] and hosts["n1"]["wg_port"] == 51821
+    assert hosts["n1"]["underlay_families"] == ["ipv4", "ipv6"]
+    assert hosts["n2"]["nat"] is True and hosts["n2"]["endpoints"] == [] and hosts["n2"]["frr_mode"] == "package"
+    assert hosts["n2"]["announce"] == ["203.0.113.0/24"]
 
 
 def test_check_mode_same_result():
