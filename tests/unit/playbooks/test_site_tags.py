@@ -97,7 +97,9 @@ def _tasks(items, role: str | None, tags: frozenset[str]):
 
 def _reading_tasks():
     """Every task of site.yml's main play and of the roles it imports, with the tags it runs under."""
-    play = next(p for p in yaml.safe_load((REPO / "playbooks/site.yml").read_text()) if p.get("hosts") == "mesh")
+    plays = [p for p in yaml.safe_load((REPO / "playbooks/site.yml").read_text()) if p.get("hosts") == "mesh"]
+    assert len(plays) == 1, "site.yml has one play on group mesh"
+    play = plays[0]
     for role, tags, task in _tasks(play.get("tasks", []) + play.get("post_tasks", []), None, frozenset()):
         imported = task.get("ansible.builtin.import_role", {}).get("name", "")
         if imported.startswith("meshover.mesh.") and "tasks_from" not in task["ansible.builtin.import_role"]:
@@ -142,7 +144,7 @@ def _registered_reads(text: str, role: str | None, defs: dict, registered: dict)
 
 def test_every_registered_variable_a_role_reads_is_registered_under_its_tags():
     tasks = list(_reading_tasks())
-    registered = {t["register"]: tags for _, tags, t in tasks if "register" in t}
+    registered = {t["register"]: tags for _role, tags, t in tasks if "register" in t}
     assert {"wireguard_mesh_plan", "wireguard_mesh__key", "frr_bgp__probe"} <= set(registered)
     defs = _definitions()
     missing = []
