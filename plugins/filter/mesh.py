@@ -12,6 +12,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.release import __version__ as ansible_version
+from jinja2 import Undefined
 
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
     coil_method,
@@ -185,6 +186,10 @@ def frr_coil_method(frr_version: Any) -> str:
 
 
 def frr_probe(text: Any) -> dict[str, str]:
+    if isinstance(text, Undefined):
+        # undefined in, undefined out: `frr_bgp_runtime is defined` before the probe ran is false, not an error
+        # (ansible-core 2.18 resolves every name a template mentions before it evaluates a condition)
+        raise AnsibleUndefinedVariable(f"{_PREFIX}frr_probe: the probe's output is undefined (the probe has not run)")
     if not isinstance(text, str):
         raise AnsibleFilterError(f"{_PREFIX}frr_probe expects the probe's stdout (a string), got {type(text).__name__}")
     return parse_probe(text)

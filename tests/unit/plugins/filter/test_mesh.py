@@ -175,6 +175,14 @@ def test_frr_probe_filter():
         frr_probe(["mode=package"])
 
 
+def test_frr_probe_of_an_undefined_output_is_undefined():
+    # `frr_bgp_runtime is defined` before the probe ran must be false, not an error (ansible-core 2.18)
+    from jinja2 import Undefined
+
+    with pytest.raises(AnsibleUndefinedVariable, match="probe has not run"):
+        frr_probe(Undefined(name="frr_bgp__probe"))
+
+
 def test_mesh_rolevars_on_real_ansible_hostvars(tmp_path):
     hostvars = _real_hostvars(
         tmp_path,
