@@ -330,7 +330,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import 
     validate_pending,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC, with_timeout
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
 DPKG_FRONTEND_LOCK = "/var/lib/dpkg/lock-frontend"
@@ -359,15 +360,12 @@ class Apt:
         self.lock_timeout = lock_timeout
         self.deadline = time.monotonic() + lock_timeout
         self.cache_valid_time = cache_valid_time
-        self.timeout_bin = module.get_bin_path("timeout")
         self.lock_wait = 0.0
         self.cache_updated = False
         self.lists = None  # missing, stale or fresh, once read
 
     def run(self, kind, argv, extra_seconds=0):
-        return self.module.run_command(
-            with_timeout(self.timeout_bin, TIMEOUTS[kind] + extra_seconds, argv), environ_update=APT_ENV
-        )
+        return run_bounded(self.module, argv, TIMEOUTS[kind] + extra_seconds, env=APT_ENV)
 
     def sleep_for_lock(self, attempt, err, what):
         delay = retry_delay(time.monotonic(), self.deadline, attempt)
@@ -468,9 +466,7 @@ def ensure_packages(module, apt, packages, state):
         return []
     dpkg_query = module.get_bin_path("dpkg-query", required=True)
     argv = [dpkg_query, "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *packages]
-    _rc, out, _err = module.run_command(
-        with_timeout(apt.timeout_bin, TIMEOUTS["dpkg-query"], argv), environ_update=C_ENV
-    )
+    _rc, out, _err = run_bounded(module, argv, TIMEOUTS["dpkg-query"])
     todo = missing_packages(packages, parse_dpkg_query(out))
     if state == "present" and not todo:
         return []
@@ -514,9 +510,7 @@ def write_file(module, wanted):
 
     def validate(tmp):
         argv = [tmp if arg == "%s" else arg.replace("%s", tmp) for arg in shlex.split(wanted["validate"])]
-        rc, out, err = module.run_command(
-            with_timeout(module.get_bin_path("timeout"), TIMEOUTS["validate"], argv), environ_update=C_ENV
-        )
+        rc, out, err = run_bounded(module, argv, TIMEOUTS["validate"])
         if rc != 0:
             module.fail_json(
                 msg=f"{path}: the new content failed its check ({shlex.join(argv)}, rc={rc})", stdout=out, stderr=err
@@ -557,13 +551,111 @@ def has_marker(pending_dir, name):
 def unit_states(module, systemctl, names):
     """{"enabled", "active", "need_reload"} of each unit, in order, from one `systemctl show` (a block per unit)."""
     argv = [systemctl, "show", f"--property={SHOW_PROPERTIES}", *names]
-    rc, out, err = module.run_command(
-        with_timeout(module.get_bin_path("timeout"), TIMEOUTS["systemctl"], argv), environ_update=C_ENV
-    )
+    rc, out, err = run_bounded(module, argv, TIMEOUTS["systemctl"])
     states = parse_systemctl_show(out) if rc == 0 else []
     if len(states) != len(names):
         module.fail_json(msg=f"systemctl show {' '.join(names)} failed (rc={rc}): {err.strip()}", stdout=out)
     return states
+
+
+def reconcile_files(module, files, units, pending_dir):
+    """Write, chmod, chown or remove each file as asked; sysusers.d files first, applied at once (the users they
+    declare may own the other files). Returns (changed paths, diffs, commands run)."""
+    changed_paths, diffs, commands = [], [], []
+
+    def reconcile(f):
+        wanted = dict(f)
+        if f["state"] == "present":
+            wanted["mode"] = normalize_mode(f["mode"])
+            wanted["uid"] = resolve_id(module, "owner", f["owner"])
+            wanted["gid"] = resolve_id(module, "group", f["group"])
+        current = read_current(f["path"])
+        actions = file_actions(wanted, current)
+        if not actions:
+            return
+        changed_paths.append(f["path"])
+        if module._diff and ("write" in actions or "remove" in actions):
+            diffs.append(file_diff(f["path"], wanted, current, show_content=f["diff"]))
+        if module.check_mode:
+            return
+        if "write" in actions or "remove" in actions:
+            for name in markers_before_write(f["path"], files, units):
+                set_marker(module, pending_dir, name)
+        if "remove" in actions:
+            os.unlink(f["path"])
+        elif "write" in actions:
+            write_file(module, wanted)
+        else:
+            if "chmod" in actions:
+                os.chmod(f["path"], wanted["mode"])
+            if "chown" in actions:
+                os.chown(f["path"], wanted["uid"], wanted["gid"])
+
+    for f in files:
+        if is_sysusers(f["path"]):
+            reconcile(f)
+    applied = [f["path"] for f in files if f["path"] in changed_paths and f["state"] == "present"]
+    if applied:
+        commands.append(shlex.join(["systemd-sysusers", *applied]))
+        if not module.check_mode:
+            argv = [module.get_bin_path("systemd-sysusers", required=True), *applied]
+            rc, out, err = run_bounded(module, argv, TIMEOUTS["systemd-sysusers"])
+            if rc != 0:
+                module.fail_json(msg=f"systemd-sysusers failed (rc={rc}): {err.strip()}", stdout=out)
+    for f in files:
+        if not is_sysusers(f["path"]):
+            reconcile(f)
+    return changed_paths, diffs, commands
+
+
+def reconcile_units(module, units, changed_paths, installed, pending_dir, commands):
+    """daemon-reload when a unit file changed (or systemd says one did), then each unit's enable, start and
+    restart as asked; appends the systemctl commands to ``commands``. Returns (started, restarted)."""
+    started, restarted = [], []
+    if not units:
+        return started, restarted
+    systemctl = module.get_bin_path("systemctl", required=True)
+
+    def systemctl_run(args):
+        commands.append(shlex.join(["systemctl", *args]))
+        if module.check_mode:
+            return
+        rc, out, err = run_bounded(module, [systemctl, *args], TIMEOUTS["systemctl"])
+        if rc != 0:
+            module.fail_json(
+                msg=f"systemctl {shlex.join(args)} failed (rc={rc}): {err.strip()}",
+                stdout=out,
+                changed_paths=changed_paths,
+                commands=commands,
+            )
+
+    # daemon-reload before the states are acted on: a changed unit file is then what systemd
+    # reports. Also when systemd says a unit's files changed since it loaded them (a run killed
+    # between writing a unit file and its daemon-reload).
+    names = [u["name"] for u in units]
+    states = unit_states(module, systemctl, names)
+    if needs_daemon_reload(changed_paths) or any(st["need_reload"] for st in states):
+        systemctl_run(["daemon-reload"])
+        if not module.check_mode:
+            states = unit_states(module, systemctl, names)
+    for unit, current in zip(units, states):
+        verbs = unit_actions(
+            unit,
+            current,
+            changed_paths,
+            packages_changed=bool(installed),
+            restart_pending=has_marker(pending_dir, restart_marker(unit["name"])),
+        )
+        for verb in verbs:
+            systemctl_run([verb, unit["name"]])
+            if verb == "start":
+                started.append(unit["name"])
+            elif verb == "restart":
+                restarted.append(unit["name"])
+        if not module.check_mode:
+            for name in markers_done(unit, verbs):
+                clear_marker(pending_dir, name)
+    return started, restarted
 
 
 def main():
@@ -629,101 +721,8 @@ def main():
 
     apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
     installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
-    timeout_bin = apt.timeout_bin
-
-    changed_paths, diffs, commands = [], [], []
-
-    def reconcile(f):
-        wanted = dict(f)
-        if f["state"] == "present":
-            wanted["mode"] = normalize_mode(f["mode"])
-            wanted["uid"] = resolve_id(module, "owner", f["owner"])
-            wanted["gid"] = resolve_id(module, "group", f["group"])
-        current = read_current(f["path"])
-        actions = file_actions(wanted, current)
-        if not actions:
-            return
-        changed_paths.append(f["path"])
-        if module._diff and ("write" in actions or "remove" in actions):
-            diffs.append(file_diff(f["path"], wanted, current, show_content=f["diff"]))
-        if module.check_mode:
-            return
-        if "write" in actions or "remove" in actions:
-            for name in markers_before_write(f["path"], files, units):
-                set_marker(module, pending_dir, name)
-        if "remove" in actions:
-            os.unlink(f["path"])
-        elif "write" in actions:
-            write_file(module, wanted)
-        else:
-            if "chmod" in actions:
-                os.chmod(f["path"], wanted["mode"])
-            if "chown" in actions:
-                os.chown(f["path"], wanted["uid"], wanted["gid"])
-
-    # sysusers.d files first, applied at once: the users they declare may own the other files.
-    for f in files:
-        if is_sysusers(f["path"]):
-            reconcile(f)
-    applied = [f["path"] for f in files if f["path"] in changed_paths and f["state"] == "present"]
-    if applied:
-        commands.append(shlex.join(["systemd-sysusers", *applied]))
-        if not module.check_mode:
-            argv = [module.get_bin_path("systemd-sysusers", required=True), *applied]
-            rc, out, err = module.run_command(
-                with_timeout(timeout_bin, TIMEOUTS["systemd-sysusers"], argv), environ_update=C_ENV
-            )
-            if rc != 0:
-                module.fail_json(msg=f"systemd-sysusers failed (rc={rc}): {err.strip()}", stdout=out)
-    for f in files:
-        if not is_sysusers(f["path"]):
-            reconcile(f)
-
-    started, restarted = [], []
-    if units:
-        systemctl = module.get_bin_path("systemctl", required=True)
-
-        def systemctl_run(args):
-            commands.append(shlex.join(["systemctl", *args]))
-            if module.check_mode:
-                return
-            rc, out, err = module.run_command(
-                with_timeout(timeout_bin, TIMEOUTS["systemctl"], [systemctl, *args]), environ_update=C_ENV
-            )
-            if rc != 0:
-                module.fail_json(
-                    msg=f"systemctl {shlex.join(args)} failed (rc={rc}): {err.strip()}",
-                    stdout=out,
-                    changed_paths=changed_paths,
-                    commands=commands,
-                )
-
-        # daemon-reload before the states are acted on: a changed unit file is then what systemd
-        # reports. Also when systemd says a unit's files changed since it loaded them (a run killed
-        # between writing a unit file and its daemon-reload).
-        names = [u["name"] for u in units]
-        states = unit_states(module, systemctl, names)
-        if needs_daemon_reload(changed_paths) or any(st["need_reload"] for st in states):
-            systemctl_run(["daemon-reload"])
-            if not module.check_mode:
-                states = unit_states(module, systemctl, names)
-        for unit, current in zip(units, states):
-            verbs = unit_actions(
-                unit,
-                current,
-                changed_paths,
-                packages_changed=bool(installed),
-                restart_pending=has_marker(pending_dir, restart_marker(unit["name"])),
-            )
-            for verb in verbs:
-                systemctl_run([verb, unit["name"]])
-                if verb == "start":
-                    started.append(unit["name"])
-                elif verb == "restart":
-                    restarted.append(unit["name"])
-            if not module.check_mode:
-                for name in markers_done(unit, verbs):
-                    clear_marker(pending_dir, name)
+    changed_paths, diffs, commands = reconcile_files(module, files, units, pending_dir)
+    started, restarted = reconcile_units(module, units, changed_paths, installed, pending_dir, commands)
 
     # The work of the files' `pending` names that is still to do (its markers), and in check mode that
     # of the files that would change now.
