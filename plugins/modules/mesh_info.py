@@ -200,7 +200,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._mesh_info impo
     node_view,
     read_sources,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC, with_timeout
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import TIMEOUT_RC
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import config_peer_names
 
 
@@ -216,7 +217,7 @@ class Reader:
     def run(self, argv, output_on_failure=False, what=None):
         """(stdout, "") or (None, why). With output_on_failure, a non-zero exit that printed something
         still counts as output (vtysh exits non-zero when one of its commands fails, e.g. bfdd not running)."""
-        rc, out, err = self.module.run_command(with_timeout(self.timeout_bin, self.seconds, argv), environ_update=C_ENV)
+        rc, out, err = run_bounded(self.module, argv, self.seconds)
         what = what or shlex.join([os.path.basename(argv[0]), *argv[1:]])
         if rc == TIMEOUT_RC and self.timeout_bin:
             return None, f"{what}: no answer within {self.seconds} s"
