@@ -145,6 +145,23 @@ def bgp_sessions(vtysh: list[str], tunnels: list[str]) -> dict[str, list[int]]:
     }
 
 
+def reset_evidence(vtysh: list[str], tunnel: str) -> str:
+    """Why FRR says the session last went down, and whether the guest kernel logged a fault: a reset by the
+    product (a notification, an interface that went away) reads differently from a lab fault (an oops)."""
+    out = subprocess.run(
+        [*vtysh, "-c", f"show bgp neighbors {tunnel} json"], capture_output=True, text=True, check=False
+    )
+    try:
+        n = json.loads(out.stdout).get(tunnel, {})
+    except json.JSONDecodeError:
+        n = {}
+    why = {k: n[k] for k in ("lastResetDueTo", "lastErrorCodeSubcode", "lastNotificationReason") if k in n}
+    kernel = [
+        line for line in sh("dmesg").splitlines() if any(w in line for w in ("Oops", "BUG:", "general protection"))
+    ]
+    return f"FRR: {why or 'no reason given'}; guest kernel faults: {kernel[:3] or 'none'}"
+
+
 def sessions(cfg: dict) -> None:
     now = bgp_sessions(cfg["vtysh"], cfg["tunnels"])
     stamp = time.time()
@@ -156,10 +173,11 @@ def sessions(cfg: dict) -> None:
     waited_ms = (stamp - before["at"]) * 1000
     for tunnel, (up, drops) in now.items():
         up0, drops0 = before["sessions"][tunnel]
+        ok = up >= up0 + waited_ms - 5000 and drops == drops0
         check(
-            up >= up0 + waited_ms - 5000 and drops == drops0,
+            ok,
             f"BGP on {tunnel} not reset: up {up0 / 1000:.0f} s -> {up / 1000:.0f} s over {waited_ms / 1000:.0f} s, "
-            f"connections dropped {drops0} -> {drops}",
+            f"connections dropped {drops0} -> {drops}" + ("" if ok else f" ({reset_evidence(cfg['vtysh'], tunnel)})"),
         )
 
 
