@@ -68,18 +68,18 @@ EXAMPLES = r"""
 - name: Plan the mesh and cache the learned public keys
   meshover.mesh.mesh_peers:
     inventory: "{{ groups['mesh'] | meshover.mesh.mesh_hostvars(hostvars) }}"
-    # meshover__keypair: registered from meshover.mesh.wireguard_keypair on every play host
+    # keypair: registered from meshover.mesh.wireguard_keypair on every play host
     learned_keys: >-
       {{ dict(ansible_play_hosts | zip(ansible_play_hosts
-         | map('extract', hostvars, ['meshover__keypair', 'public_key']))) }}
+         | map('extract', hostvars, ['keypair', 'public_key']))) }}
     key_cache_dir: "{{ inventory_dir }}/host_vars"
     hosts: "{{ ansible_play_hosts }}"
   run_once: true
-  register: meshover__plan
+  register: plan
 
 - name: Use this host's plan
   ansible.builtin.debug:
-    var: meshover__plan.plan[inventory_hostname].wireguard.peers | length
+    var: plan.plan[inventory_hostname].wireguard.peers | length
 """
 
 RETURN = r"""

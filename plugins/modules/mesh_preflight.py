@@ -86,7 +86,7 @@ EXAMPLES = r"""
     inventory: "{{ groups['mesh'] | meshover.mesh.mesh_hostvars(hostvars) }}"
     role_vars: "{{ groups['mesh'] | meshover.mesh.mesh_rolevars(hostvars) }}"
   run_once: true
-  register: meshover__preflight
+  register: preflight_result
 """
 
 RETURN = r"""

@@ -56,17 +56,17 @@ EXAMPLES = r"""
 - name: Ensure the node's WireGuard key exists
   meshover.mesh.wireguard_keypair:
     path: /etc/wireguard/meshover0.key
-  register: meshover_key
+  register: keypair
 
 - name: Rotate the key (the peers must get the new public key in the same run)
   meshover.mesh.wireguard_keypair:
     path: /etc/wireguard/meshover0.key
     rotate: true
-  register: meshover_new_key
+  register: new_keypair
 
 - name: Show the public key
   ansible.builtin.debug:
-    msg: "{{ meshover_key.public_key }}"
+    msg: "{{ keypair.public_key }}"
 """
 
 RETURN = r"""
