@@ -25,6 +25,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity
     canonical_hostname,
     join_names,
     parse_int,
+    parse_range,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     PROTO,
@@ -47,11 +48,7 @@ LOCAL_SCOPE = ("169.254.0.0/16", "224.0.0.0/4", "fe80::/10", "ff00::/8")
 
 
 def parse_table_range(value: Any) -> tuple[int, int]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError("must be a list of two integers [min, max]: e.g. [20000, 29999]")
-    low, high = (parse_int(v, *TABLE_LIMITS) for v in value)
-    if low > high:
-        raise ValueError("has min greater than max: write it as [min, max]")
+    low, high = parse_range(value, TABLE_LIMITS, DEFAULT_TABLE_RANGE)
     if low <= RESERVED_TABLES[-1] and high >= RESERVED_TABLES[0]:
         raise ValueError("includes the kernel's tables 253..255 (default, main, local): use e.g. [20000, 29999]")
     return low, high

@@ -159,13 +159,18 @@ def parse_pool4(value: Any) -> ipaddress.IPv4Network | None:
     return net
 
 
-def parse_asn_range(value: Any) -> tuple[int, int]:
+def parse_range(value: Any, limits: tuple[int, int], example: tuple[int, int]) -> tuple[int, int]:
+    """[min, max], two integers inside limits, min <= max (example: shown in the message)."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError("must be a list of two integers [min, max]: e.g. [4200000000, 4294967294]")
-    low, high = (parse_int(v, *ASN_LIMITS) for v in value)
+        raise ValueError(f"must be a list of two integers [min, max]: e.g. [{example[0]}, {example[1]}]")
+    low, high = (parse_int(v, *limits) for v in value)
     if low > high:
         raise ValueError("has min greater than max: write it as [min, max]")
     return low, high
+
+
+def parse_asn_range(value: Any) -> tuple[int, int]:
+    return parse_range(value, ASN_LIMITS, (4200000000, 4294967294))
 
 
 def parse_asn(value: Any, asn_range: tuple[int, int]) -> int:
