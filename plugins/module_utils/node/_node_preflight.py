@@ -555,7 +555,12 @@ def gather(run: Runner, which: Which, root: str = "/", kernel_release: str | Non
     """Read what evaluate() needs. Missing files or binaries leave their part empty (that check is skipped)."""
     release = kernel_release if kernel_release is not None else os.uname().release
     facts = NodeFacts(kernel_release=release, python=tuple(sys.version_info[:3]))  # type: ignore[arg-type]
-    facts.sys_module = {name: os.path.isdir(_under(root, f"/sys/module/{name}")) for name in KERNEL_MODULES}
+    # Loaded: /sys/module/NAME, or a line of /proc/modules. A container (systemd-nspawn, LXC) sees the
+    # host's /proc/modules but an empty /sys/module; it cannot load modules, so loaded is what counts.
+    proc_modules = {line.split(" ", 1)[0] for line in (_read(_under(root, "/proc/modules")) or "").splitlines()}
+    facts.sys_module = {
+        name: os.path.isdir(_under(root, f"/sys/module/{name}")) or name in proc_modules for name in KERNEL_MODULES
+    }
     facts.modules_builtin = _read(_under(root, f"/lib/modules/{release}/modules.builtin"))
     facts.modules_dep = _read(_under(root, f"/lib/modules/{release}/modules.dep"))
     facts.systemd = os.path.isdir(_under(root, "/run/systemd/system"))

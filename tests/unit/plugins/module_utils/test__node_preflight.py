@@ -689,3 +689,17 @@ def test_gather_reads_ufw_status_and_the_firewalld_zone_only_when_active(tmp_pat
     facts = gather(node.run, node.which, root=root, kernel_release=RELEASE)
     assert facts.ufw_status is None and facts.firewalld_zone is None
     assert [c[1:] for c in node.calls] == [["is-active", "ufw"], ["is-active", "firewalld"]]
+
+
+def test_gather_reads_loaded_modules_from_proc_in_a_container(tmp_path):
+    """systemd-nspawn and LXC show an empty /sys/module but the host's /proc/modules (scale lab, #20)."""
+    root = make_root(tmp_path)
+    (tmp_path / "sys/module/ip6_gre").rmdir()
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/modules").write_text(
+        "ip6_gre 53248 0 - Live 0x0000000000000000\nwireguard 118784 0 - Live 0x0000000000000000\n"
+    )
+    node = FakeNode([], {})
+    facts = gather(node.run, node.which, root=root, kernel_release="6.12.0-nomods")
+    assert facts.sys_module == {"wireguard": True, "ip6_gre": True}
+    assert kernel_module_state("wireguard", facts) == "loaded"

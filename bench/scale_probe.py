@@ -1,0 +1,215 @@
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs inside the scale lab's guest (as root, fed to python3 on stdin by bench/scale.py): looks into
+every node container from outside, so that the probes cost the nodes nothing and need no ssh per node.
+
+  memory                 per node: resident memory (RSS and PSS, KiB) of FRR's daemons and the exporter
+  files                  per node: size of /etc/frr/frr.conf (bytes, lines)
+  scrape NODE...         per node: time of one GET of the exporter's /metrics and its series count
+  withdraw VICTIM SECS   kill VICTIM; per other node, when its last route to VICTIM's loopbacks went
+  bgp                    per node: per BGP peer, its state, uptime and connections dropped
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+CG = "/sys/fs/cgroup/machine.slice"
+
+
+def nodes() -> list[str]:
+    out = []
+    for d in glob.glob(f"{CG}/scale-node@*.service"):
+        name = d.rsplit("@", 1)[1][: -len(".service")]
+        if os.path.exists(f"{d}/cgroup.procs"):
+            out.append(name)
+    return sorted(out, key=lambda n: int(n[1:]))
+
+
+def leader(node: str) -> int:
+    out = subprocess.run(["machinectl", "show", node, "-p", "Leader", "--value"], capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def procs(cgroup: str) -> list[int]:
+    pids = []
+    for f in glob.glob(f"{cgroup}/**/cgroup.procs", recursive=True):
+        try:
+            pids += [int(p) for p in open(f).read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def rss_pss(pids: list[int]) -> tuple[int, int]:
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
+def memory() -> dict:
+    res = {}
+    for n in nodes():
+        base = f"{CG}/scale-node@{n}.service/payload/system.slice"
+        frr = rss_pss(procs(f"{base}/frr.service"))
+        exp = rss_pss(procs(f"{base}/meshover-exporter.service"))
+        res[n] = {"frr_rss_kib": frr[0], "frr_pss_kib": frr[1], "exporter_rss_kib": exp[0], "exporter_pss_kib": exp[1]}
+    return res
+
+
+def files() -> dict:
+    res = {}
+    for n in nodes():
+        p = f"/var/lib/machines/{n}/etc/frr/frr.conf"
+        try:
+            data = open(p, "rb").read()
+        except OSError:
+            continue
+        res[n] = {"frr_conf_bytes": len(data), "frr_conf_lines": data.count(b"\n")}
+    return res
+
+
+def in_node(node: str, argv: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["nsenter", "-t", str(leader(node)), "-n", "-m", "-p", *argv], **kw)
+
+
+SCRAPE = r"""
+import re, sys, time, urllib.request
+addr = sys.argv[1]
+t = time.monotonic()
+body = urllib.request.urlopen(f"http://[{addr}]:9474/metrics", timeout=30).read().decode()
+dt = time.monotonic() - t
+series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+print(f"{dt:.4f} {series} {len(body)}")
+"""
+
+
+def loopback6(node: str) -> str:
+    out = in_node(node, ["ip", "-j", "-6", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
+    for link in json.loads(out or "[]"):
+        for a in link.get("addr_info", []):
+            if a["local"] != "::1":
+                return a["local"]
+    return ""
+
+
+def loopbacks(node: str) -> list[str]:
+    out = in_node(node, ["ip", "-j", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
+    found = []
+    for link in json.loads(out or "[]"):
+        for a in link.get("addr_info", []):
+            if a["local"] not in ("127.0.0.1", "::1"):
+                found.append(a["local"])
+    return found
+
+
+def scrape(names: list[str]) -> dict:
+    res = {}
+    for n in names:
+        addr = loopback6(n)
+        out = in_node(n, ["python3", "-c", SCRAPE, addr], capture_output=True, text=True)
+        if out.returncode != 0:
+            res[n] = {"error": out.stderr.strip()[-300:]}
+            continue
+        dt, series, size = out.stdout.split()
+        res[n] = {"scrape_s": float(dt), "series": int(series), "bytes": int(size)}
+    return res
+
+
+TS = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\]\s*(.*)$")
+
+
+def withdraw(victim: str, secs: float) -> dict:
+    prefixes = loopbacks(victim)
+    others = [n for n in nodes() if n != victim]
+    mons = {}
+    for n in others:
+        f = open(f"/run/mon-{n}.log", "w")
+        mons[n] = (subprocess.Popen(["nsenter", "-t", str(leader(n)), "-n", "ip", "-ts", "monitor", "route"], stdout=f), f)
+    time.sleep(2)
+    t_kill = time.time()
+    subprocess.run(["systemctl", "kill", "--signal=SIGKILL", f"scale-node@{victim}.service"], check=True)
+    time.sleep(secs)
+    for p, f in mons.values():
+        p.terminate()
+        p.wait()
+        f.close()
+    from datetime import datetime
+
+    res = {"victim": victim, "prefixes": prefixes, "t_kill": t_kill, "nodes": {}}
+    for n in others:
+        last = None
+        events = 0
+        for line in open(f"/run/mon-{n}.log"):
+            m = TS.match(line.strip())
+            if not m:
+                continue
+            body = m.group(2)
+            if any(re.search(r"(^|\s)" + re.escape(p) + r"(/\d+)?\s", body + " ") for p in prefixes):
+                events += 1
+                last = datetime.fromisoformat(m.group(1)).timestamp()
+        routes = in_node(n, ["sh", "-c", " ; ".join(f"ip route show {p}" for p in prefixes)], capture_output=True, text=True)
+        res["nodes"][n] = {
+            "last_event_s": round(last - t_kill, 3) if last else None,
+            "events": events,
+            "routes_left": routes.stdout.strip(),
+        }
+    return res
+
+
+def bgp() -> dict:
+    res = {}
+    for n in nodes():
+        out = in_node(n, ["vtysh", "-c", "show bgp neighbors json"], capture_output=True, text=True)
+        try:
+            data = json.loads(out.stdout)
+        except ValueError:
+            res[n] = {"error": out.stderr.strip()[-200:]}
+            continue
+        res[n] = {
+            peer: {
+                "state": v.get("bgpState"),
+                "uptime_ms": v.get("bgpTimerUpMsec"),
+                "dropped": v.get("connectionsDropped"),
+                "established": v.get("connectionsEstablished"),
+            }
+            for peer, v in data.items()
+        }
+    return res
+
+
+def main() -> None:
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "memory":
+        out = memory()
+    elif cmd == "files":
+        out = files()
+    elif cmd == "scrape":
+        out = scrape(args or nodes())
+    elif cmd == "withdraw":
+        out = withdraw(args[0], float(args[1]))
+    elif cmd == "bgp":
+        out = bgp()
+    else:
+        raise SystemExit(f"unknown probe {cmd}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
