@@ -235,6 +235,24 @@ def exporter_figures(host: str, plan: dict[str, Any], runs: int) -> dict[str, An
     }
 
 
+def mesh_page_figures(plan: dict[str, Any], runs: int) -> dict[str, Any]:
+    """What one /mesh.html costs the exporter that draws it, past the peers' answers: every peer's
+    /state.json checked (as fetch_peer_states does for each answer), the graph merged and the page drawn.
+    The states are every node's snapshot of the synthetic outputs, through JSON as they travel."""
+    hosts = sorted(plan)
+    states = [
+        json.loads(json.dumps(E.build_snapshot(exporter_config(h, plan), kernel_outputs(h, plan), NOW)))
+        for h in hosts
+    ]
+
+    def once() -> str:
+        mine, others = states[0], [s for s in states[1:] if E._drawable(s)]
+        return E.render_mesh_html(E.mesh_graph([mine, *others]), title="bench")
+
+    times, page = timed(once, runs)
+    return {"seconds": statistics.median(times), "bytes": len(page.encode())}
+
+
 # ---------------------------------------------------------------- one size
 
 
@@ -258,6 +276,7 @@ def measure(count: int, runs: int, nodes: int, pool4: bool) -> dict[str, Any]:
         render_s.append(times[0])
     # the node whose name sorts first emits every edge of the Node Graph it is on: the most series
     exp = [exporter_figures(host, plan, runs if host == hosts[0] else 1) for host in spread(hosts, min(nodes, 3))]
+    page = mesh_page_figures(plan, runs if count <= 100 else 1)
     return {
         "n": count,
         "peers": count - 1,
@@ -277,6 +296,8 @@ def measure(count: int, runs: int, nodes: int, pool4: bool) -> dict[str, Any]:
         "exporter_collect_s": exp[0]["seconds"],
         # every node serves the same series but the Node Graph's edges, each emitted by one end only
         "mesh_series": count * (exp[0]["series"] - exp[0]["edge_series"]) + count * (count - 1),
+        "mesh_page_s": page["seconds"],
+        "mesh_page_bytes": page["bytes"],
     }
 
 
@@ -333,18 +354,22 @@ FIGURES = {
     "metrics_bytes": ("/metrics body per node", "bytes", "linear"),
     "exporter_collect_s": ("exporter: parse + render one collection", "s", "power"),
     "mesh_series": ("series over the whole mesh", "series", "quadratic"),
+    "mesh_page_s": ("/mesh.html: check N-1 states, merge, draw", "s", "power"),
 }
 
 
 def fits(rows: list[dict[str, Any]], fit_max: int) -> dict[str, dict[str, Any]]:
+    """Each figure's fit on the sizes up to fit_max, projected to PROJECT_TO; times as a power law on the
+    three largest of those sizes (the smallest are start-up costs), and the exponent measured between the
+    two largest sizes of the run (how the figure really grows there)."""
     base = [r for r in rows if r["n"] <= fit_max]
     xs = [float(r["n"]) for r in base]
+    top = rows[-2:]
     out = {}
     for key, (_label, _unit, model) in FIGURES.items():
         ys = [float(r[key]) for r in base]
         if len(xs) < (3 if model == "quadratic" else 2):
             continue
-        _c, exponent = fit_power(xs[-3:], ys[-3:])  # local growth exponent over the largest fitted sizes
         if model == "linear":
             a, b = fit_linear(xs, ys)
             predict: Callable[[float], float] = lambda n, a=a, b=b: a + b * n
@@ -354,15 +379,19 @@ def fits(rows: list[dict[str, Any]], fit_max: int) -> dict[str, dict[str, Any]]:
             predict = lambda n, a=a, b=b, c=c: a + b * n + c * n * n
             formula = f"{a:.4g} + {b:.4g}·N + {c:.4g}·N²"
         else:
-            c, k = fit_power(xs, ys)
+            c, k = fit_power(xs[-3:], ys[-3:])
             predict = lambda n, c=c, k=k: c * n**k
-            formula = f"{c:.3g}·N^{k:.2f}"
+            formula = f"{c:.3g}·N^{k:.2f} (N = {', '.join(str(int(x)) for x in xs[-3:])})"
         measured = {r["n"]: r[key] for r in rows}
+        exponent = None
+        if len(top) == 2 and top[0][key] > 0 and top[1][key] > 0:
+            exponent = math.log(top[1][key] / top[0][key]) / math.log(top[1]["n"] / top[0]["n"])
         out[key] = {
             "model": model,
             "formula": formula,
             "fitted_on": [int(x) for x in xs],
-            "exponent_top": round(exponent, 2),
+            "exponent_measured": None if exponent is None else round(exponent, 2),
+            "exponent_between": [r["n"] for r in top],
             "projection": {n: predict(n) for n in PROJECT_TO},
             "measured": {n: measured[n] for n in PROJECT_TO if n in measured},
         }
@@ -381,7 +410,7 @@ def _fmt(value: float, unit: str) -> str:
 def print_table(rows: list[dict[str, Any]], fitted: dict[str, dict[str, Any]]) -> None:
     head = (
         "| N | preflight | plan | frr.conf bytes / node | lines / node | render / node | series / node "
-        "(max) | /metrics bytes | exporter collect | series, whole mesh |"
+        "(max) | /metrics bytes | exporter collect | series, whole mesh | /mesh.html draw |"
     )
     print(head)
     print("|" + " --- |" * (head.count("|") - 1))
@@ -389,10 +418,11 @@ def print_table(rows: list[dict[str, Any]], fitted: dict[str, dict[str, Any]]) -
         print(
             f"| {r['n']} | {_fmt(r['preflight_s'], 's')} | {_fmt(r['plan_s'], 's')} | {r['frr_conf_bytes']:,.0f} | "
             f"{r['frr_conf_lines']:,.0f} | {_fmt(r['frr_conf_render_s'], 's')} | {r['series_max']:,} | "
-            f"{r['metrics_bytes']:,} | {_fmt(r['exporter_collect_s'], 's')} | {r['mesh_series']:,} |"
+            f"{r['metrics_bytes']:,} | {_fmt(r['exporter_collect_s'], 's')} | {r['mesh_series']:,} | "
+            f"{_fmt(r['mesh_page_s'], 's')} |"
         )
     print()
-    print("| figure | fit (N ≤ fit-max) | growth exponent (largest fitted N) | " + " | ".join(
+    print("| figure | fit (N ≤ fit-max) | exponent, two largest N | " + " | ".join(
         f"projected / measured at {n}" for n in PROJECT_TO) + " |")
     print("| --- | --- | --- |" + " --- |" * len(PROJECT_TO))
     for key, f in fitted.items():
@@ -401,7 +431,7 @@ def print_table(rows: list[dict[str, Any]], fitted: dict[str, dict[str, Any]]) -
         for n in PROJECT_TO:
             got = f["measured"].get(n)
             cells.append(_fmt(f["projection"][n], unit) + (f" / {_fmt(got, unit)}" if got is not None else ""))
-        print(f"| {label} ({unit}) | {f['formula']} | {f['exponent_top']} | " + " | ".join(cells) + " |")
+        print(f"| {label} ({unit}) | {f['formula']} | {f['exponent_measured']} | " + " | ".join(cells) + " |")
     print()
 
 
