@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -241,8 +241,7 @@ def mesh_page_figures(plan: dict[str, Any], runs: int) -> dict[str, Any]:
     The states are every node's snapshot of the synthetic outputs, through JSON as they travel."""
     hosts = sorted(plan)
     states = [
-        json.loads(json.dumps(E.build_snapshot(exporter_config(h, plan), kernel_outputs(h, plan), NOW)))
-        for h in hosts
+        json.loads(json.dumps(E.build_snapshot(exporter_config(h, plan), kernel_outputs(h, plan), NOW))) for h in hosts
     ]
 
     def once() -> str:
@@ -355,7 +354,14 @@ FIGURES = {
     "exporter_collect_s": ("exporter: parse + render one collection", "s", "power"),
     "mesh_series": ("series over the whole mesh", "series", "quadratic"),
     "mesh_page_s": ("/mesh.html: check N-1 states, merge, draw", "s", "power"),
+    "mesh_page_bytes": ("/mesh.html page", "bytes", "quadratic"),
 }
+
+
+def predict(model: str, coef: tuple[float, ...], n: float) -> float:
+    if model == "power":
+        return coef[0] * n ** coef[1]
+    return sum(c * n**i for i, c in enumerate(coef))
 
 
 def fits(rows: list[dict[str, Any]], fit_max: int) -> dict[str, dict[str, Any]]:
@@ -371,17 +377,14 @@ def fits(rows: list[dict[str, Any]], fit_max: int) -> dict[str, dict[str, Any]]:
         if len(xs) < (3 if model == "quadratic" else 2):
             continue
         if model == "linear":
-            a, b = fit_linear(xs, ys)
-            predict: Callable[[float], float] = lambda n, a=a, b=b: a + b * n
-            formula = f"{a:.4g} + {b:.4g}·N"
+            coef = fit_linear(xs, ys)
+            formula = f"{coef[0]:.4g} + {coef[1]:.4g}·N"
         elif model == "quadratic":
-            a, b, c = fit_quadratic(xs, ys)
-            predict = lambda n, a=a, b=b, c=c: a + b * n + c * n * n
-            formula = f"{a:.4g} + {b:.4g}·N + {c:.4g}·N²"
+            coef = fit_quadratic(xs, ys)
+            formula = f"{coef[0]:.4g} + {coef[1]:.4g}·N + {coef[2]:.4g}·N²"
         else:
-            c, k = fit_power(xs[-3:], ys[-3:])
-            predict = lambda n, c=c, k=k: c * n**k
-            formula = f"{c:.3g}·N^{k:.2f} (N = {', '.join(str(int(x)) for x in xs[-3:])})"
+            coef = fit_power(xs[-3:], ys[-3:])
+            formula = f"{coef[0]:.3g}·N^{coef[1]:.2f} (N = {', '.join(str(int(x)) for x in xs[-3:])})"
         measured = {r["n"]: r[key] for r in rows}
         exponent = None
         if len(top) == 2 and top[0][key] > 0 and top[1][key] > 0:
@@ -392,7 +395,7 @@ def fits(rows: list[dict[str, Any]], fit_max: int) -> dict[str, dict[str, Any]]:
             "fitted_on": [int(x) for x in xs],
             "exponent_measured": None if exponent is None else round(exponent, 2),
             "exponent_between": [r["n"] for r in top],
-            "projection": {n: predict(n) for n in PROJECT_TO},
+            "projection": {n: predict(model, coef, n) for n in PROJECT_TO},
             "measured": {n: measured[n] for n in PROJECT_TO if n in measured},
         }
     return out
@@ -422,8 +425,11 @@ def print_table(rows: list[dict[str, Any]], fitted: dict[str, dict[str, Any]]) -
             f"{_fmt(r['mesh_page_s'], 's')} |"
         )
     print()
-    print("| figure | fit (N ≤ fit-max) | exponent, two largest N | " + " | ".join(
-        f"projected / measured at {n}" for n in PROJECT_TO) + " |")
+    print(
+        "| figure | fit (N ≤ fit-max) | exponent, two largest N | "
+        + " | ".join(f"projected / measured at {n}" for n in PROJECT_TO)
+        + " |"
+    )
     print("| --- | --- | --- |" + " --- |" * len(PROJECT_TO))
     for key, f in fitted.items():
         label, unit, _model = FIGURES[key]
