@@ -567,6 +567,32 @@ def test_frr_conf_bgp_policy():
     assert sum("maximum-prefix" in line for line in lines) == 2
 
 
+def test_frr_conf_mesh_origin_list_only_with_shared_prefixes():
+    """MO-MESH (any mesh ASN as origin) is read only by the shared prefixes' clause: with shared prefixes it lists
+    every mesh ASN and that clause matches on it; without any, neither is written (no dead line per host)."""
+    plan, _w, _u = plan_mesh(inv())
+    lines = _render_frr_conf(plan["n1"]["bgp"]).splitlines()
+    mesh = [line for line in lines if line.startswith("bgp as-path access-list MO-MESH ")]
+    assert mesh == [
+        f"bgp as-path access-list MO-MESH seq {5 * (i + 1)} permit _{asn}$"
+        for i, asn in enumerate(sorted(ASN.values()))
+    ]
+    for af, ip in (("IPV4", "ip"), ("IPV6", "ipv6")):
+        start = lines.index(f"route-map MO-IN-{af} permit 60000")
+        assert lines[start + 1 : start + 3] == [
+            f" match {ip} address prefix-list MO-SHARED-{af}",
+            " match as-path MO-MESH",
+        ]
+    unshared = inv()
+    for host_vars in unshared.values():
+        del host_vars["meshover_shared_prefixes"]
+    plan, _w, _u = plan_mesh(unshared)
+    conf = _render_frr_conf(plan["n1"]["bgp"])
+    assert "MO-MESH" not in conf and "permit 60000" not in conf
+    # origin validation itself is untouched: one clause per origin and address family, then the final deny
+    assert conf.count("\n match as-path MO-FROM-") == 2 * len(ASN)
+
+
 def test_frr_conf_more_specifics_and_limit():
     every = {"meshover_bgp_maximum_prefix": 4294967295}
     plan, _w, _u = plan_mesh(
