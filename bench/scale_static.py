@@ -21,7 +21,7 @@ up to --fit-max (the lab's range) and projects the fit to 100 and 300 nodes, nex
 there. Prints a table, then one JSON record per figure (_benchlib.emit) and the fits as JSON lines.
 
 Run from a checkout (after `make venv`): .venv/bin/python bench/scale_static.py [--sizes 4,8,16,32,64,100,300]
-    [--runs 3] [--nodes 32] [--json FILE]
+    [--runs 3] [--nodes 32] [--no-pool4] [--shared] [--json FILE]
 """
 
 from __future__ import annotations
@@ -72,12 +72,15 @@ FRR_VERSION = "10.3.1"
 # ---------------------------------------------------------------- the mesh
 
 
-def mesh_inventory(count: int, pool4: bool) -> dict[str, dict[str, Any]]:
-    """plan_scale's inventory; with pool4, every host also gets an IPv4 loopback (the lab's dual stack)."""
+def mesh_inventory(count: int, pool4: bool, shared: bool = False) -> dict[str, dict[str, Any]]:
+    """plan_scale's inventory; with pool4, every host also gets an IPv4 loopback (the lab's dual stack); with
+    shared, meshover_shared_prefixes of both families (Coil pools, PureLB ranges: the molecule lab's case)."""
     inv = inventory(count)
-    if pool4:
-        for host_vars in inv.values():
+    for host_vars in inv.values():
+        if pool4:
             host_vars["meshover_pool4"] = "10.96.0.0/12"  # room for 300 hashed /32s without a collision
+        if shared:
+            host_vars["meshover_shared_prefixes"] = ["10.88.0.0/16", "fd88::/48"]
     return inv
 
 
@@ -255,8 +258,8 @@ def mesh_page_figures(plan: dict[str, Any], runs: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- one size
 
 
-def measure(count: int, runs: int, nodes: int, pool4: bool) -> dict[str, Any]:
-    inv = mesh_inventory(count, pool4)
+def measure(count: int, runs: int, nodes: int, pool4: bool, shared: bool) -> dict[str, Any]:
+    inv = mesh_inventory(count, pool4, shared)
     pre_times, result = timed(lambda: check(inv), runs)
     if result.problems:
         raise SystemExit("\n".join(result.problems))
@@ -448,12 +451,13 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=32, help="nodes whose frr.conf is rendered per size (spread)")
     parser.add_argument("--fit-max", type=int, default=32, help="fit on the sizes up to this N (the lab's)")
     parser.add_argument("--no-pool4", action="store_true", help="IPv6 only: no meshover_pool4, no IPv4 loopbacks")
+    parser.add_argument("--shared", action="store_true", help="set meshover_shared_prefixes (IPv4 and IPv6)")
     parser.add_argument("--json", help="also write the rows and the fits to this file")
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     rows = []
     for count in sizes:
-        row = measure(count, args.runs, args.nodes, not args.no_pool4)
+        row = measure(count, args.runs, args.nodes, not args.no_pool4, args.shared)
         rows.append(row)
         print(f"N={count}: done", file=sys.stderr, flush=True)
     fitted = fits(rows, args.fit_max)
@@ -484,7 +488,13 @@ def main() -> None:
     for key, f in fitted.items():
         print(json.dumps({"fit": key, **f}), flush=True)
     if args.json:
-        doc = {"rows": rows, "fits": fitted, "pool4": not args.no_pool4, "time": time.strftime("%Y-%m-%d %H:%M")}
+        doc = {
+            "rows": rows,
+            "fits": fitted,
+            "pool4": not args.no_pool4,
+            "shared": args.shared,
+            "time": time.strftime("%Y-%m-%d %H:%M"),
+        }
         pathlib.Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
