@@ -237,6 +237,7 @@ def plan_mesh(
     announce = {host: values.announce for host, values in hosts.items()}
     more_specifics = {host: values.options["meshover_announce_more_specifics"] for host, values in hosts.items()}
     origins = origin_table(result.identities, announce, more_specifics, result.bgp.default_route_from)
+    neighbour_entries: dict[str, dict[str, Any]] = {}  # one per peer, shared by the hosts' plans (read-only)
     with gc_paused():
         plan = {
             n.ident.hostname: plan_host(n, nodes, result.settings, topology)
@@ -254,6 +255,7 @@ def plan_mesh(
                 result.settings,
                 result.bgp,
                 origins,
+                neighbour_entries,
             )
     # source routing: traffic from another host's meshover_gathering leaves through that host's tunnel
     gathering = {host: list(values.gathering) for host, values in hosts.items()}

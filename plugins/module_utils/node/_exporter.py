@@ -83,11 +83,13 @@ DEFAULT_PEER_STATE_MAX_BYTES = 1 << 20
 # ---------------------------------------------------------------- snapshot and metrics (pure)
 
 
-def _peer_host(config: dict, peer: dict) -> str:
+def _peer_names(config: dict) -> dict:
+    """Public key -> name of the configured peer (the first one listed with that key): one lookup per
+    WireGuard peer, not a scan of the peer list for each (N-1 peers: O(N), not O(N^2))."""
+    names: dict = {}
     for p in config.get("peers", []):
-        if p.get("public_key") == peer["public_key"]:
-            return p["name"]
-    return ""
+        names.setdefault(p.get("public_key"), p["name"])
+    return names
 
 
 def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
@@ -114,6 +116,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
         "errors": {},
     }
     tunnels = {p.get("tunnel"): p["name"] for p in config.get("peers", []) if p.get("tunnel")}
+    names = _peer_names(config)
     wg_if = config.get("wg_interface")
 
     def frr(text):
@@ -138,7 +141,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
                 "latest_handshake": p["latest_handshake"],
                 "rx_bytes": p["rx"],
                 "tx_bytes": p["tx"],
-                "peer": _peer_host(config, p),
+                "peer": names.get(p["public_key"], ""),
                 "handshake_age": (now - p["latest_handshake"]) if p["latest_handshake"] else None,
             }
             for ifname, device in parse_wg_dump_all(text).items()
@@ -187,19 +190,38 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     return snap
 
 
+def peer_statuses(snap: dict, stale: float = DEFAULT_HANDSHAKE_STALE, peers=None) -> dict:
+    """This node's view of each of ``peers`` (default: its own peers): {peer: peer_status()}.
+
+    One pass over the snapshot's WireGuard peers and BGP sessions for all of them: a node with N-1 peers
+    costs O(N), where asking peer_status() for each peer would scan them all N-1 times (O(N^2), and
+    O(N^3) for mesh_graph() over the whole mesh).
+    """
+    wireguard, bgp = snap.get("wireguard"), snap.get("bgp")
+    ages: dict = {}
+    for p in wireguard or []:
+        ages[p["peer"]] = p["handshake_age"]  # a peer listed twice: the last entry counts
+    codes: dict = {}
+    for s in bgp or []:
+        codes.setdefault(s["peer_host"], []).append(s["state_code"])
+    out = {}
+    for peer in snap["peers"] if peers is None else peers:
+        wg, bgp_state, age = "unknown", "unknown", None
+        if wireguard is not None:
+            wg = "down"
+            if peer in ages:
+                age = ages[peer]
+                wg = "up" if age is not None and age <= stale else "down"
+        if bgp is not None:
+            states = codes.get(peer, [])
+            bgp_state = "up" if states and all(c == 1 for c in states) else "down"
+        out[peer] = {"wg": wg, "bgp": bgp_state, "handshake_age": age}
+    return out
+
+
 def peer_status(snap: dict, peer: str, stale: float = DEFAULT_HANDSHAKE_STALE) -> dict:
     """This node's view of one peer: wg (up/down/unknown), bgp (up/down/unknown), handshake age."""
-    wg, bgp, age = "unknown", "unknown", None
-    if snap.get("wireguard") is not None:
-        wg = "down"
-        for p in snap["wireguard"]:
-            if p["peer"] == peer:
-                age = p["handshake_age"]
-                wg = "up" if age is not None and age <= stale else "down"
-    if snap.get("bgp") is not None:
-        states = [s["state_code"] for s in snap["bgp"] if s["peer_host"] == peer]
-        bgp = "up" if states and all(c == 1 for c in states) else "down"
-    return {"wg": wg, "bgp": bgp, "handshake_age": age}
+    return peer_statuses(snap, stale, [peer])[peer]
 
 
 def edge_id(a: str, b: str) -> str:
@@ -376,7 +398,7 @@ def metric_families(
     # Node Graph: one node series per node (each node emits its own), one edge per pair (emitted by
     # the node whose name sorts first), ids equal on every node; labels are names only, the stats
     # are the values (the dashboard's queries turn them into the panel's fields).
-    views = {p: peer_status(snap, p, stale) for p in snap["peers"]}
+    views = peer_statuses(snap, stale)
     up = sum(1 for v in views.values() if v["bgp"] == "up")
     node = {"id": host, "title": host, "subtitle": f"AS{snap['asn']}"}
     fam("graph_node", "gauge", "Node Graph node (value = peers with BGP up).", [(node, up)])
@@ -489,12 +511,13 @@ def mesh_graph(snapshots: list[dict], stale: float = DEFAULT_HANDSHAKE_STALE) ->
         for h in hosts
     ]
     pairs = sorted({tuple(sorted((s["hostname"], p))) for s in snapshots for p in s["peers"]})
+    seen = {h: peer_statuses(s, stale) for h, s in by_host.items()}  # each node's view of each of its peers
     edges = []
     for a, b in pairs:
         views = {}
         for me, other in ((a, b), (b, a)):
-            if me in by_host and other in by_host[me]["peers"]:
-                views[me] = peer_status(by_host[me], other, stale)
+            if me in seen and other in seen[me]:
+                views[me] = seen[me][other]
         known = [v for v in views.values() if v["wg"] != "unknown" or v["bgp"] != "unknown"]
         good = [v["wg"] == "up" and v["bgp"] == "up" for v in known]
         if not known:

@@ -456,6 +456,80 @@ def test_mesh_graph_merges_both_views():
     assert [e["id"] for e in only_n1["edges"]] == ["n1--n2", "n1--n3"]  # n2--n3 is unknown without them
 
 
+def _status_by_scan(snap, peer, stale=E.DEFAULT_HANDSHAKE_STALE):
+    """peer_status() as it was before issue 20: a scan of every WireGuard peer and BGP session per peer."""
+    wg, bgp, age = "unknown", "unknown", None
+    if snap.get("wireguard") is not None:
+        wg = "down"
+        for p in snap["wireguard"]:
+            if p["peer"] == peer:
+                age = p["handshake_age"]
+                wg = "up" if age is not None and age <= stale else "down"
+    if snap.get("bgp") is not None:
+        states = [s["state_code"] for s in snap["bgp"] if s["peer_host"] == peer]
+        bgp = "up" if states and all(c == 1 for c in states) else "down"
+    return {"wg": wg, "bgp": bgp, "handshake_age": age}
+
+
+def _odd_snapshot():
+    """n1's snapshot with the cases a one-pass index could get wrong: a WireGuard peer listed twice (the last
+    entry counts), a peer with one address family down, a peer with no session, one never handshaken."""
+    snap = snapshot("n1")
+    snap["peers"] = ["n2", "n3", "n4", "n5"]
+    snap["wireguard"] = [
+        dict(snap["wireguard"][0], peer="n2", handshake_age=500.0),
+        dict(snap["wireguard"][0], peer="n2", handshake_age=5.0),
+        dict(snap["wireguard"][0], peer="n4", handshake_age=None),
+    ]
+    snap["bgp"] = [
+        dict(snap["bgp"][0], peer_host="n2", state_code=1),
+        dict(snap["bgp"][0], peer_host="n2", state_code=1),
+        dict(snap["bgp"][0], peer_host="n4", state_code=1),
+        dict(snap["bgp"][0], peer_host="n4", state_code=0),
+    ]
+    return snap
+
+
+def test_peer_statuses_in_one_pass_equal_a_scan_per_peer():
+    snaps = [snapshot(h) for h in HOSTS] + [_odd_snapshot()]
+    snaps.append(dict(snaps[-1], wireguard=None, bgp=None))  # parts down: unknown
+    for snap in snaps:
+        for stale in (1, E.DEFAULT_HANDSHAKE_STALE):
+            views = E.peer_statuses(snap, stale)
+            assert list(views) == snap["peers"]
+            for peer in [*snap["peers"], "not-a-peer"]:
+                assert E.peer_status(snap, peer, stale) == _status_by_scan(snap, peer, stale)
+                if peer in views:
+                    assert views[peer] == _status_by_scan(snap, peer, stale)
+    odd = E.peer_statuses(_odd_snapshot())
+    assert odd["n2"] == {"wg": "up", "bgp": "up", "handshake_age": 5.0}
+    assert odd["n4"] == {"wg": "down", "bgp": "down", "handshake_age": None}
+    assert odd["n5"] == {"wg": "down", "bgp": "down", "handshake_age": None}
+
+
+def test_each_snapshot_is_read_once_per_graph_and_per_collection(monkeypatch):
+    """/mesh.html and /metrics cost O(peers) per snapshot: each node's view of all its peers is computed in one
+    pass (before issue 20, once per peer and edge: O(N^3) for the page of an N-node mesh)."""
+    calls = []
+    real = E.peer_statuses
+    monkeypatch.setattr(E, "peer_statuses", lambda snap, *a, **k: calls.append(snap["hostname"]) or real(snap, *a, **k))
+    graph = E.mesh_graph([snapshot(h) for h in HOSTS])
+    assert sorted(calls) == sorted(HOSTS)
+    assert {e["id"]: e["state"] for e in graph["edges"]} == {"n1--n2": "up", "n1--n3": "down", "n2--n3": "down"}
+    calls.clear()
+    E.metric_families(snapshot("n1"))
+    assert calls == ["n1"]
+
+
+def test_wireguard_peers_are_named_from_the_first_configured_peer_with_their_key():
+    cfg = config("n1")
+    twin = dict(cfg["peers"][0], name="n2-twin", tunnel="")  # the same key listed again: the first name counts
+    snap = E.build_snapshot(dict(cfg, peers=[*cfg["peers"], twin]), outputs("n1"), NOW)
+    assert [p["peer"] for p in snap["wireguard"]] == ["n2", "n3"]
+    unknown = E.build_snapshot(dict(cfg, peers=cfg["peers"][1:]), outputs("n1"), NOW)
+    assert [p["peer"] for p in unknown["wireguard"]] == ["", "n3"]
+
+
 def test_mesh_html_has_every_node_and_edge_and_escapes():
     page = E.render_mesh_html(E.mesh_graph([snapshot(h) for h in HOSTS]), title="<b>mesh</b>")
     for host in HOSTS:
