@@ -7,7 +7,7 @@ every node container from outside, so that the probes cost the nodes nothing and
   memory                 per node: resident memory (RSS and PSS, KiB) of FRR's daemons and the exporter
   files                  per node: size of /etc/frr/frr.conf (bytes, lines)
   scrape NODE...         per node: time of one GET of the exporter's /metrics and its series count
-  withdraw VICTIM SECS   kill VICTIM; per other node, when its last route to VICTIM's loopbacks went
+  withdraw VICTIM SECS   cut VICTIM's link and kill it; per other node, when its last route to VICTIM's loopbacks went
   bgp                    per node: per BGP peer, its state, uptime and connections dropped
 Prints one JSON object.
 """
@@ -143,7 +143,10 @@ def withdraw(victim: str, secs: float) -> dict:
         f = open(f"/run/mon-{n}.log", "w")
         mons[n] = (subprocess.Popen(["nsenter", "-t", str(leader(n)), "-n", "ip", "-ts", "monitor", "route"], stdout=f), f)
     time.sleep(2)
+    # A power cut, not a shutdown: the node's link goes first (its veth pair deleted: nothing more leaves
+    # it, no FIN, no BFD AdminDown), then its processes are killed.
     t_kill = time.time()
+    subprocess.run(["ip", "link", "del", f"vb-{victim}"], check=True)
     subprocess.run(["systemctl", "kill", "--signal=SIGKILL", f"scale-node@{victim}.service"], check=True)
     time.sleep(secs)
     for p, f in mons.values():

@@ -19,6 +19,7 @@ node, the CPU is shared by all of them.
   scalelab.py build                 build (or reuse) the guest image with the node image inside
   scalelab.py up --nodes N          boot the guest, start nodes n1..nN, write the inventory
   scalelab.py nodes --nodes N       start (or stop) nodes so that exactly n1..nN run
+  scalelab.py reset                 stop every node and delete its state (fresh servers again)
   scalelab.py kill NAME             stop a node at once (systemd-nspawn killed: the node dies)
   scalelab.py guest CMD...          run a command in the guest (root)
   scalelab.py down                  stop the guest
@@ -484,6 +485,19 @@ def cmd_nodes(args: argparse.Namespace) -> None:
     set_nodes(state(), args.nodes)
 
 
+def reset(st: dict) -> None:
+    """Every node stopped and its upper layer deleted (fresh servers again); the controller's key cache
+    next to the inventory goes too, as it would for servers built anew."""
+    guest(st, "systemctl stop 'scale-node@*.service'; rm -rf /var/lib/scale/*")
+    shutil.rmtree(lab() / "host_vars", ignore_errors=True)
+    st["nodes"] = 0
+    (lab() / "state.json").write_text(json.dumps(st, indent=1))
+
+
+def cmd_reset(args: argparse.Namespace) -> None:
+    reset(state())
+
+
 def cmd_kill(args: argparse.Namespace) -> None:
     st = state()
     # SIGKILL to the whole container: the node's kernel objects go with its network namespace.
@@ -512,6 +526,8 @@ def main(argv: list[str] | None = None) -> None:
     n = sub.add_parser("nodes")
     n.add_argument("--nodes", type=int, required=True)
     n.set_defaults(func=cmd_nodes)
+    r = sub.add_parser("reset")
+    r.set_defaults(func=cmd_reset)
     k = sub.add_parser("kill")
     k.add_argument("name")
     k.set_defaults(func=cmd_kill)

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, meshover contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Scale benchmark (not a test, issue #20): the mesh on N real nodes of the scale lab
+(molecule/lab/scalelab.py: systemd-nspawn containers in one qemu-TCG guest), for each N in turn.
+
+Per N, on fresh nodes: first converge; idempotent rerun (0 changed); FRR and exporter memory per node;
+frr.conf size; one scrape of the exporter (time, series); preflight and plan time (the controller
+tasks of the run); one node added (time, tasks changed on the others, BGP sessions between the others
+reset: must be 0); that node decommissioned (time, resets); a node killed (per other node: time until
+its last route change for the dead node's loopbacks, and whether any route is left). Then a fit of the
+growth and a projection to 100 and 300 nodes.
+
+Run: .venv/bin/python bench/scale.py --nodes 4,8,16,32      (boots the lab if needed; `make bench-scale`)
+Results: .lab/scale/results.json (one object per N) and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _benchlib import REPO, ansible_env, emit  # noqa: E402
+
+sys.path.insert(0, str(REPO / "molecule" / "lab"))
+import scalelab  # noqa: E402
+
+PROBE = (REPO / "bench" / "scale_probe.py").read_text()
+PLAN_TASK = "Compute the mesh plan once, on the controller"
+PREFLIGHT_TASK = "Validate every meshover variable of every mesh host, and the roles' variables it sets"
+
+
+def probe(st: dict, *args: str, timeout: float = 600) -> dict:
+    res = subprocess.run(
+        [*scalelab.guest_ssh(st), "python3 - " + " ".join(args)],
+        input=PROBE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"probe {args} failed: {res.stderr[-2000:]}")
+    return json.loads(res.stdout)
+
+
+def playbook(name: str, nodes: int, strategy: str, extra: list[str] | None = None) -> dict:
+    """One ansible-playbook run over the scale lab's inventory: wall time, tally, rc."""
+    lab = scalelab.lab()
+    tally = lab / "tally.json"
+    tally.unlink(missing_ok=True)
+    env = ansible_env(
+        strategy,
+        ANSIBLE_FORKS=str(max(nodes, 5)),
+        ANSIBLE_CALLBACK_PLUGINS=str(REPO / "bench" / "callback_plugins"),
+        ANSIBLE_CALLBACKS_ENABLED="meshover_tally",
+        MESHOVER_TALLY_OUT=str(tally),
+    )
+    cmd = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(lab / "inventory.yml"), str(REPO / "playbooks" / name)]
+    cmd += extra or []
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=7200, check=False)
+    wall = time.monotonic() - t0
+    log = lab / f"{name}-{nodes}-{int(time.time())}.log"
+    log.write_text(res.stdout + res.stderr)
+    data = json.loads(tally.read_text()) if tally.is_file() else {"hosts": {}, "durations": {}}
+    hosts = data["hosts"]
+    failed = sum(h["failed"] for h in hosts.values())
+    return {
+        "wall_s": round(wall, 1),
+        "rc": res.returncode,
+        "failed": failed,
+        "changed": {h: v["changed"] for h, v in hosts.items() if h != "localhost"},
+        "changed_tasks": {
+            h: sorted({t["name"] for t in v["tasks"] if t["changed"]}) for h, v in hosts.items() if h != "localhost"
+        },
+        "plan_s": duration(data["durations"], PLAN_TASK),
+        "preflight_s": duration(data["durations"], PREFLIGHT_TASK),
+        "log": str(log),
+    }
+
+
+def duration(durations: dict, task: str) -> float | None:
+    """A task's duration in the tally (a role's task is named "<role> : <name>")."""
+    found = [v for k, v in durations.items() if k == task or k.endswith(" : " + task)]
+    return found[0] if found else None
+
+
+def must(run: dict, what: str) -> dict:
+    if run["rc"] != 0 or run["failed"]:
+        raise SystemExit(f"{what} failed (rc {run['rc']}, {run['failed']} failed tasks); see {run['log']}")
+    return run
+
+
+def resets(before: dict, after: dict, among: set[str]) -> list[str]:
+    """BGP sessions between two nodes of `among` that dropped or re-established between two probes."""
+    out = []
+    for node, peers in after.items():
+        if node not in among:
+            continue
+        for peer, v in peers.items():
+            other = peer.removeprefix("mo-")
+            if other not in among or not isinstance(v, dict):
+                continue
+            b = before.get(node, {}).get(peer, {})
+            if v.get("state") != "Established" or v.get("dropped") != b.get("dropped"):
+                out.append(f"{node}-{other}")
+    return out
+
+
+def established(bgp: dict) -> int:
+    return sum(1 for peers in bgp.values() for v in peers.values() if isinstance(v, dict) and v.get("state") == "Established")
+
+
+def one_n(n: int, strategy: str, kill_wait: float) -> dict:
+    st = scalelab.state()
+    scalelab.reset(st)
+    t0 = time.monotonic()
+    scalelab.set_nodes(st, n)
+    rec: dict = {"nodes": n, "strategy": strategy, "boot_s": round(time.monotonic() - t0, 1)}
+    first = must(playbook("site.yml", n, strategy), f"first converge of {n}")
+    rec["first"] = {k: first[k] for k in ("wall_s", "plan_s", "preflight_s")}
+    rerun = must(playbook("site.yml", n, strategy), f"rerun at {n}")
+    rec["rerun"] = {
+        "wall_s": rerun["wall_s"],
+        "per_host_s": round(rerun["wall_s"] / n, 2),
+        "changed": sum(rerun["changed"].values()),
+        "plan_s": rerun["plan_s"],
+        "preflight_s": rerun["preflight_s"],
+    }
+    time.sleep(10)  # sessions settle (BFD, the exporter's first snapshots)
+    bgp = probe(st, "bgp")
+    rec["sessions_established"] = established(bgp)
+    rec["sessions_expected"] = n * (n - 1)
+    mem = probe(st, "memory")
+    rec["memory_kib"] = {
+        key: round(statistics.median(v[key] for v in mem.values()))
+        for key in ("frr_rss_kib", "frr_pss_kib", "exporter_rss_kib", "exporter_pss_kib")
+    }
+    files = probe(st, "files")
+    rec["frr_conf"] = {
+        "bytes": round(statistics.median(v["frr_conf_bytes"] for v in files.values())),
+        "lines": round(statistics.median(v["frr_conf_lines"] for v in files.values())),
+    }
+    scr = probe(st, "scrape", "n1", f"n{n}")
+    ok = [v for v in scr.values() if "scrape_s" in v]
+    rec["scrape"] = {
+        "seconds": max(v["scrape_s"] for v in ok) if ok else None,
+        "series": max(v["series"] for v in ok) if ok else None,
+        "bytes": max(v["bytes"] for v in ok) if ok else None,
+        "errors": {k: v["error"] for k, v in scr.items() if "error" in v},
+    }
+    # one node added
+    before = probe(st, "bgp")
+    scalelab.set_nodes(st, n + 1)
+    add = must(playbook("site.yml", n + 1, strategy), f"adding n{n + 1}")
+    time.sleep(10)
+    after = probe(st, "bgp")
+    old = {f"n{i}" for i in range(1, n + 1)}
+    rec["add"] = {
+        "wall_s": add["wall_s"],
+        "others_changed_tasks": sorted({t for h, ts in add["changed_tasks"].items() if h in old for t in ts}),
+        "others_resets": resets(before, after, old),
+        "new_sessions_established": sum(
+            1 for node in old for p, v in after.get(node, {}).items() if p == f"mo-n{n + 1}" and v.get("state") == "Established"
+        ),
+    }
+    # that node decommissioned
+    before = after
+    dec = must(playbook("decommission.yml", n + 1, strategy, ["-e", f"node=n{n + 1}"]), f"decommission of n{n + 1}")
+    scalelab.set_nodes(st, n)  # the node's container stops; the inventory loses it (as the playbook says)
+    after = probe(st, "bgp")
+    rec["remove"] = {"wall_s": dec["wall_s"], "others_resets": resets(before, after, old)}
+    # a node dies: every other node must withdraw its routes
+    w = probe(st, "withdraw", f"n{n}", str(kill_wait), timeout=kill_wait + 600)
+    times = [v["last_event_s"] for v in w["nodes"].values()]
+    rec["kill"] = {
+        "victim": w["victim"],
+        "prefixes": w["prefixes"],
+        "withdrawn_by_s": max(t for t in times if t is not None) if all(t is not None for t in times) else None,
+        "median_s": statistics.median(t for t in times if t is not None) if any(t is not None for t in times) else None,
+        "nodes_without_event": [k for k, v in w["nodes"].items() if v["last_event_s"] is None],
+        "routes_left": {k: v["routes_left"] for k, v in w["nodes"].items() if v["routes_left"]},
+    }
+    return rec
+
+
+def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """y = a * x^b, least squares in log-log: (a, b)."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if y and y > 0]
+    if len(pts) < 2:
+        return (float("nan"), float("nan"))
+    mx = statistics.mean(p[0] for p in pts)
+    my = statistics.mean(p[1] for p in pts)
+    b = sum((p[0] - mx) * (p[1] - my) for p in pts) / sum((p[0] - mx) ** 2 for p in pts)
+    return (math.exp(my - b * mx), b)
+
+
+FIGURES = [
+    ("first converge, wall (s)", lambda r: r["first"]["wall_s"]),
+    ("idempotent rerun, wall (s)", lambda r: r["rerun"]["wall_s"]),
+    ("rerun per host (s)", lambda r: r["rerun"]["per_host_s"]),
+    ("add one node, wall (s)", lambda r: r["add"]["wall_s"]),
+    ("decommission one node, wall (s)", lambda r: r["remove"]["wall_s"]),
+    ("dead node withdrawn everywhere (s)", lambda r: r["kill"]["withdrawn_by_s"]),
+    ("FRR RSS per node (MiB)", lambda r: r["memory_kib"]["frr_rss_kib"] / 1024),
+    ("exporter RSS per node (MiB)", lambda r: r["memory_kib"]["exporter_rss_kib"] / 1024),
+    ("frr.conf per node (KiB)", lambda r: r["frr_conf"]["bytes"] / 1024),
+    ("scrape (s)", lambda r: r["scrape"]["seconds"]),
+    ("series per node", lambda r: r["scrape"]["series"]),
+    ("plan task (s)", lambda r: r["rerun"]["plan_s"]),
+    ("preflight task (s)", lambda r: r["rerun"]["preflight_s"]),
+]
+
+
+def table(results: list[dict]) -> str:
+    ns = [r["nodes"] for r in results]
+    head = "| figure | " + " | ".join(f"N={n}" for n in ns) + " | fit y = a·N^b | N=100 | N=300 |"
+    lines = [head, "|" + " --- |" * (len(ns) + 4)]
+    for title, get in FIGURES:
+        vals = []
+        for r in results:
+            try:
+                vals.append(get(r))
+            except (KeyError, TypeError):
+                vals.append(None)
+        a, b = fit(ns, [v for v in vals]) if all(v is not None for v in vals) else (float("nan"), float("nan"))
+        proj = [a * 100**b, a * 300**b] if not math.isnan(a) else [None, None]
+        cells = [f"{v:.2f}" if isinstance(v, float) else ("—" if v is None else str(v)) for v in vals]
+        fit_s = f"{a:.3g}·N^{b:.2f}" if not math.isnan(a) else "—"
+        proj_s = [f"{p:.3g}" if p is not None else "—" for p in proj]
+        lines.append(f"| {title} | " + " | ".join(cells) + f" | {fit_s} | {proj_s[0]} | {proj_s[1]} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nodes", default="4,8,16,32", help="comma-separated N values, ascending")
+    p.add_argument("--strategy", default="mitogen", choices=["mitogen", "linear"])
+    p.add_argument("--kill-wait", type=float, default=15.0, help="seconds to watch the routes after a kill")
+    p.add_argument("--out", default=str(REPO / ".lab" / "scale" / "results.json"))
+    p.add_argument("--table-only", action="store_true", help="print the table of --out and stop")
+    args = p.parse_args()
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.is_file() else []
+    if not args.table_only:
+        ns = [int(x) for x in args.nodes.split(",")]
+        if not scalelab.meshlab.load_state(scalelab.lab()):
+            scalelab.main(["up", "--nodes", "1"])
+        for n in ns:
+            t0 = time.monotonic()
+            rec = one_n(n, args.strategy, args.kill_wait)
+            rec["bench_s"] = round(time.monotonic() - t0, 1)
+            rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            results = [r for r in results if not (r["nodes"] == n and r["strategy"] == args.strategy)] + [rec]
+            results.sort(key=lambda r: (r["strategy"], r["nodes"]))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1))
+            print(json.dumps(rec), flush=True)
+            emit(
+                f"scale_rerun_{n}",
+                f"idempotent rerun, {n} nodes",
+                "s",
+                [rec["rerun"]["wall_s"]],
+                "0 changed",
+                rec["rerun"]["changed"] == 0,
+            )
+    print(table([r for r in results if r["strategy"] == args.strategy]))
+
+
+if __name__ == "__main__":
+    main()
