@@ -20,7 +20,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: docs help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench build clean host-deps
+.PHONY: docs help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench bench-scale scale-down build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
@@ -29,6 +29,7 @@ help:
 	@echo "make docs       regenerate the tables of docs/variables.md from the variable catalogue"
 	@echo "tiers: make lint | make sanity | make sanity-2.18 | make unit | make unit-2.18 | make molecule | make build"
 	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
+	@echo "make bench-scale  the mesh on 4, 8, 16 and 32 nodes of the scale lab (about 2 h); make scale-down stops it"
 
 $(STAMP): requirements.txt
 	test -x $(VBIN)/python || $(PYTHON) -m venv $(VENV)
@@ -116,6 +117,15 @@ demo-down:
 # BENCH_ARGS="--only throughput --keep" runs a subset / keeps the lab.
 bench: venv collection host-deps
 	$(VBIN)/python bench/run_all.py $(BENCH_ARGS)
+
+# The scale bench (issue 20): N nodes as containers in one qemu guest (molecule/lab/scalelab.py).
+# SCALE_NODES=4,8 measures fewer sizes; the lab stays up for a look (make scale-down stops it).
+SCALE_NODES ?= 4,8,16,32
+bench-scale: venv collection host-deps
+	$(VBIN)/python bench/scale.py --nodes $(SCALE_NODES)
+
+scale-down:
+	$(VBIN)/python molecule/lab/scalelab.py down
 
 build: venv
 	$(VBIN)/ansible-galaxy collection build --force --output-path dist/

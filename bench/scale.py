@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _benchlib import REPO, ansible_env, emit  # noqa: E402
+from _benchlib import REPO, ansible_env, emit
 
 sys.path.insert(0, str(REPO / "molecule" / "lab"))
-import scalelab  # noqa: E402
+import scalelab
 
 PROBE = (REPO / "bench" / "scale_probe.py").read_text()
 PLAN_TASK = "Compute the mesh plan once, on the controller"
@@ -118,7 +118,9 @@ def resets(before: dict, after: dict, among: set[str]) -> list[str]:
 
 
 def established(bgp: dict) -> int:
-    return sum(1 for peers in bgp.values() for v in peers.values() if isinstance(v, dict) and v.get("state") == "Established")
+    return sum(
+        1 for peers in bgp.values() for v in peers.values() if isinstance(v, dict) and v.get("state") == "Established"
+    )
 
 
 def one_n(n: int, strategy: str, kill_wait: float) -> dict:
@@ -171,7 +173,10 @@ def one_n(n: int, strategy: str, kill_wait: float) -> dict:
         "others_changed_tasks": sorted({t for h, ts in add["changed_tasks"].items() if h in old for t in ts}),
         "others_resets": resets(before, after, old),
         "new_sessions_established": sum(
-            1 for node in old for p, v in after.get(node, {}).items() if p == f"mo-n{n + 1}" and v.get("state") == "Established"
+            1
+            for node in old
+            for p, v in after.get(node, {}).items()
+            if p == f"mo-n{n + 1}" and v.get("state") == "Established"
         ),
     }
     # that node decommissioned
@@ -254,7 +259,8 @@ def main() -> None:
     results = json.loads(out.read_text()) if out.is_file() else []
     if not args.table_only:
         ns = [int(x) for x in args.nodes.split(",")]
-        if not scalelab.meshlab.load_state(scalelab.lab()):
+        lab = scalelab.lab()
+        if not (scalelab.meshlab.load_state(lab) and scalelab.meshlab.lab_pid(lab, lab / "guest.pid")):
             scalelab.main(["up", "--nodes", "1"])
         for n in ns:
             t0 = time.monotonic()

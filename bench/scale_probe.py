@@ -141,7 +141,10 @@ def withdraw(victim: str, secs: float) -> dict:
     mons = {}
     for n in others:
         f = open(f"/run/mon-{n}.log", "w")
-        mons[n] = (subprocess.Popen(["nsenter", "-t", str(leader(n)), "-n", "ip", "-ts", "monitor", "route"], stdout=f), f)
+        mons[n] = (
+            subprocess.Popen(["nsenter", "-t", str(leader(n)), "-n", "ip", "-ts", "monitor", "route"], stdout=f),
+            f,
+        )
     time.sleep(2)
     # A power cut, not a shutdown: the node's link goes first (its veth pair deleted: nothing more leaves
     # it, no FIN, no BFD AdminDown), then its processes are killed.
@@ -167,7 +170,9 @@ def withdraw(victim: str, secs: float) -> dict:
             if any(re.search(r"(^|\s)" + re.escape(p) + r"(/\d+)?\s", body + " ") for p in prefixes):
                 events += 1
                 last = datetime.fromisoformat(m.group(1)).timestamp()
-        routes = in_node(n, ["sh", "-c", " ; ".join(f"ip route show {p}" for p in prefixes)], capture_output=True, text=True)
+        routes = in_node(
+            n, ["sh", "-c", " ; ".join(f"ip route show {p}" for p in prefixes)], capture_output=True, text=True
+        )
         res["nodes"][n] = {
             "last_event_s": round(last - t_kill, 3) if last else None,
             "events": events,

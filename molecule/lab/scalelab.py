@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import meshlab  # noqa: E402  (the lab's helpers: image cache, qemu, ssh)
+import meshlab
 
 RELEASE = "trixie"
 RECIPE_VERSION = 1
@@ -51,22 +51,63 @@ IMAGE_SIZE = "6G"
 GUEST_SSH_BASE = 10000  # node N's sshd is the guest's port 10000+N (DNAT to 10.30.0.N:22)
 
 GUEST_PACKAGES = [
-    "systemd-sysv", "systemd", "systemd-container", "udev", "dbus", "openssh-server", "iproute2",
-    "iputils-ping", "procps", "python3", "linux-image-cloud-amd64", "initramfs-tools", "kmod",
-    "nftables", "netbase",
+    "systemd-sysv",
+    "systemd",
+    "systemd-container",
+    "udev",
+    "dbus",
+    "openssh-server",
+    "iproute2",
+    "iputils-ping",
+    "procps",
+    "python3",
+    "linux-image-cloud-amd64",
+    "initramfs-tools",
+    "kmod",
+    "nftables",
+    "netbase",
 ]
 # A minimal cloud server, plus what the roles would install (wireguard_mesh_packages,
 # frr_bgp_packages, exporter_packages): the bundle module's dpkg-query finds them and installs nothing.
 NODE_PACKAGES = [
-    "systemd-sysv", "systemd", "dbus", "openssh-server", "iproute2", "iputils-ping", "procps",
-    "python3", "sudo", "netbase", "wireguard-tools", "python3-pyroute2", "nftables", "frr",
-    "frr-pythontools", "python3-prometheus-client",
+    "systemd-sysv",
+    "systemd",
+    "dbus",
+    "openssh-server",
+    "iproute2",
+    "iputils-ping",
+    "procps",
+    "python3",
+    "sudo",
+    "netbase",
+    "wireguard-tools",
+    "python3-pyroute2",
+    "nftables",
+    "frr",
+    "frr-pythontools",
+    "python3-prometheus-client",
 ]
 # Loaded in the guest at boot: a container cannot load modules, and these are what the nodes create.
 MODULES = [
-    "wireguard", "ip6_gre", "ip_gre", "ip6_tunnel", "dummy", "veth", "bridge", "nf_tables", "nft_ct",
-    "nft_chain_nat", "nft_nat", "nft_masq", "nft_reject_inet", "nft_fib_inet", "nft_fib_ipv4",
-    "nft_fib_ipv6", "nft_limit", "nft_log", "nf_conntrack",
+    "wireguard",
+    "ip6_gre",
+    "ip_gre",
+    "ip6_tunnel",
+    "dummy",
+    "veth",
+    "bridge",
+    "nf_tables",
+    "nft_ct",
+    "nft_chain_nat",
+    "nft_nat",
+    "nft_masq",
+    "nft_reject_inet",
+    "nft_fib_inet",
+    "nft_fib_ipv4",
+    "nft_fib_ipv6",
+    "nft_limit",
+    "nft_log",
+    "nf_conntrack",
 ]
 
 GUEST_HOOK = r"""set -eu
@@ -159,6 +200,9 @@ n="${name#n}"
 top=/var/lib/scale/"$name"
 root=/var/lib/machines/"$name"
 mkdir -p "$top/upper" "$top/work" "$root"
+# A node killed with SIGKILL leaves systemd-nspawn's export mount point behind; the next start refuses it.
+ex=/run/systemd/nspawn/unix-export/"$name"
+if [ -e "$ex" ]; then umount "$ex" 2>/dev/null || true; rmdir "$ex" 2>/dev/null || true; fi
 if ! mountpoint -q "$root"; then
   mount -t overlay overlay -o "lowerdir=/var/lib/machines/base,upperdir=$top/upper,workdir=$top/work" "$root"
 fi
@@ -444,6 +488,11 @@ def set_nodes(st: dict, nodes: int, timeout: float = 1200) -> None:
         for n in sorted(pending):
             if node_ready(st, n):
                 pending.discard(n)
+        failed = guest(st, "systemctl --failed --plain --no-legend 'scale-node@*' || true", capture=True).split()
+        dead = sorted(u for u in failed if u.startswith("scale-node@n") and int(u[12:].split(".")[0]) in pending)
+        if dead:
+            log = guest(st, f"journalctl -u {dead[0]} --no-pager -n 15", check=False, capture=True)
+            meshlab.die(f"{', '.join(dead)} failed to start:\n{log}")
         if pending and time.monotonic() - t0 > timeout:
             meshlab.die(f"nodes {sorted(pending)} not reachable after {timeout:.0f} s")
         if pending:
@@ -462,13 +511,21 @@ def cmd_up(args: argparse.Namespace) -> None:
     pid = meshlab.lab_pid(ld, ld / "guest.pid")
     if not (st and pid):
         overlay = ld / "guest.qcow2"
-        overlay.unlink(missing_ok=True)
-        shutil.rmtree(ld, ignore_errors=True)
-        ld.mkdir(parents=True)
-        meshlab.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(img / "base.qcow2"), str(overlay)])
+        for f in (overlay, ld / "state.json", ld / "guest.serial", ld / "inventory.yml"):
+            f.unlink(missing_ok=True)
+        shutil.rmtree(ld / "host_vars", ignore_errors=True)  # a new guest: new nodes, new keys
+        meshlab.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(img / "base.qcow2"), str(overlay)]
+        )
         shutil.copy2(img / "id_ed25519", ld / "id_ed25519")
         os.chmod(ld / "id_ed25519", 0o600)
-        st = {"lab": LAB_NAME, "port_base": choose_ports(), "key": str(ld / "id_ed25519"), "nodes": 0, "image": str(img)}
+        st = {
+            "lab": LAB_NAME,
+            "port_base": choose_ports(),
+            "key": str(ld / "id_ed25519"),
+            "nodes": 0,
+            "image": str(img),
+        }
         (ld / "state.json").write_text(json.dumps(st, indent=1))
         t0 = time.monotonic()
         with open(ld / "qemu.log", "ab") as logf:
@@ -488,7 +545,10 @@ def cmd_nodes(args: argparse.Namespace) -> None:
 def reset(st: dict) -> None:
     """Every node stopped and its upper layer deleted (fresh servers again); the controller's key cache
     next to the inventory goes too, as it would for servers built anew."""
-    guest(st, "systemctl stop 'scale-node@*.service'; rm -rf /var/lib/scale/*")
+    guest(
+        st,
+        "systemctl stop 'scale-node@*.service'; systemctl reset-failed 'scale-node@*.service'; rm -rf /var/lib/scale/*",
+    )
     shutil.rmtree(lab() / "host_vars", ignore_errors=True)
     st["nodes"] = 0
     (lab() / "state.json").write_text(json.dumps(st, indent=1))
