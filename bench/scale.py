@@ -73,6 +73,7 @@ def playbook(name: str, nodes: int, strategy: str, extra: list[str] | None = Non
     log = lab / f"{name}-{nodes}-{int(time.time())}.log"
     log.write_text(res.stdout + res.stderr)
     data = json.loads(tally.read_text()) if tally.is_file() else {"hosts": {}, "durations": {}}
+    log.with_suffix(".tally.json").write_text(json.dumps(data, indent=1))
     hosts = data["hosts"]
     failed = sum(h["failed"] for h in hosts.values())
     return {
@@ -85,6 +86,7 @@ def playbook(name: str, nodes: int, strategy: str, extra: list[str] | None = Non
         },
         "plan_s": duration(data["durations"], PLAN_TASK),
         "preflight_s": duration(data["durations"], PREFLIGHT_TASK),
+        "slowest_tasks": dict(sorted(data["durations"].items(), key=lambda kv: -kv[1])[:5]),
         "log": str(log),
     }
 
@@ -123,9 +125,10 @@ def established(bgp: dict) -> int:
     )
 
 
-def one_n(n: int, strategy: str, kill_wait: float) -> dict:
+def one_n(n: int, strategy: str, kill_wait: float, reuse: bool = False) -> dict:
     st = scalelab.state()
-    scalelab.reset(st)
+    if not (reuse and st.get("nodes") == n):
+        scalelab.reset(st)
     t0 = time.monotonic()
     scalelab.set_nodes(st, n)
     rec: dict = {"nodes": n, "strategy": strategy, "boot_s": round(time.monotonic() - t0, 1)}
@@ -138,6 +141,7 @@ def one_n(n: int, strategy: str, kill_wait: float) -> dict:
         "changed": sum(rerun["changed"].values()),
         "plan_s": rerun["plan_s"],
         "preflight_s": rerun["preflight_s"],
+        "slowest_tasks": rerun["slowest_tasks"],
     }
     time.sleep(10)  # sessions settle (BFD, the exporter's first snapshots)
     bgp = probe(st, "bgp")
@@ -254,6 +258,12 @@ def main() -> None:
     p.add_argument("--kill-wait", type=float, default=15.0, help="seconds to watch the routes after a kill")
     p.add_argument("--out", default=str(REPO / ".lab" / "scale" / "results.json"))
     p.add_argument("--table-only", action="store_true", help="print the table of --out and stop")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the running nodes for the first size if there are exactly that many (after a run that "
+        "failed before it changed a node, e.g. in the controller's preflight)",
+    )
     args = p.parse_args()
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else []
@@ -264,7 +274,7 @@ def main() -> None:
             scalelab.main(["up", "--nodes", "1"])
         for n in ns:
             t0 = time.monotonic()
-            rec = one_n(n, args.strategy, args.kill_wait)
+            rec = one_n(n, args.strategy, args.kill_wait, reuse=args.reuse and n == ns[0])
             rec["bench_s"] = round(time.monotonic() - t0, 1)
             rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             results = [r for r in results if not (r["nodes"] == n and r["strategy"] == args.strategy)] + [rec]
