@@ -125,7 +125,9 @@ def established(bgp: dict) -> int:
     )
 
 
-def one_n(n: int, strategy: str, kill_wait: float, reuse: bool = False) -> dict:
+def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, steps: set[str] | None = None) -> dict:
+    """The figures of one size; save(rec) after each step keeps what was measured if a later step fails."""
+    steps = steps or {"add", "remove", "kill"}
     st = scalelab.state()
     if not (reuse and st.get("nodes") == n):
         scalelab.reset(st)
@@ -134,6 +136,7 @@ def one_n(n: int, strategy: str, kill_wait: float, reuse: bool = False) -> dict:
     rec: dict = {"nodes": n, "strategy": strategy, "boot_s": round(time.monotonic() - t0, 1)}
     first = must(playbook("site.yml", n, strategy), f"first converge of {n}")
     rec["first"] = {k: first[k] for k in ("wall_s", "plan_s", "preflight_s")}
+    save(rec)
     rerun = must(playbook("site.yml", n, strategy), f"rerun at {n}")
     rec["rerun"] = {
         "wall_s": rerun["wall_s"],
@@ -165,6 +168,9 @@ def one_n(n: int, strategy: str, kill_wait: float, reuse: bool = False) -> dict:
         "bytes": max(v["bytes"] for v in ok) if ok else None,
         "errors": {k: v["error"] for k, v in scr.items() if "error" in v},
     }
+    save(rec)
+    if "add" not in steps:
+        return rec
     # one node added
     before = probe(st, "bgp")
     scalelab.set_nodes(st, n + 1)
@@ -183,14 +189,21 @@ def one_n(n: int, strategy: str, kill_wait: float, reuse: bool = False) -> dict:
             if p == f"mo-n{n + 1}" and v.get("state") == "Established"
         ),
     }
-    # that node decommissioned
-    before = after
-    dec = must(playbook("decommission.yml", n + 1, strategy, ["-e", f"node=n{n + 1}"]), f"decommission of n{n + 1}")
-    scalelab.set_nodes(st, n)  # the node's container stops; the inventory loses it (as the playbook says)
-    after = probe(st, "bgp")
-    rec["remove"] = {"wall_s": dec["wall_s"], "others_resets": resets(before, after, old)}
+    save(rec)
+    victim = f"n{n + 1}"  # without the decommission, the node just added dies
+    if "remove" in steps:
+        # that node decommissioned
+        before = after
+        dec = must(playbook("decommission.yml", n + 1, strategy, ["-e", f"node=n{n + 1}"]), f"decommission of n{n + 1}")
+        scalelab.set_nodes(st, n)  # the node's container stops; the inventory loses it (as the playbook says)
+        after = probe(st, "bgp")
+        rec["remove"] = {"wall_s": dec["wall_s"], "others_resets": resets(before, after, old)}
+        save(rec)
+        victim = f"n{n}"
+    if "kill" not in steps:
+        return rec
     # a node dies: every other node must withdraw its routes
-    w = probe(st, "withdraw", f"n{n}", str(kill_wait), timeout=kill_wait + 600)
+    w = probe(st, "withdraw", victim, str(kill_wait), timeout=kill_wait + 600)
     times = [v["last_event_s"] for v in w["nodes"].values()]
     rec["kill"] = {
         "victim": w["victim"],
@@ -257,6 +270,7 @@ def main() -> None:
     p.add_argument("--strategy", default="mitogen", choices=["mitogen", "linear"])
     p.add_argument("--kill-wait", type=float, default=15.0, help="seconds to watch the routes after a kill")
     p.add_argument("--out", default=str(REPO / ".lab" / "scale" / "results.json"))
+    p.add_argument("--steps", default="add,remove,kill", help="which of add, remove, kill to run after the rerun")
     p.add_argument("--table-only", action="store_true", help="print the table of --out and stop")
     p.add_argument(
         "--reuse",
@@ -272,15 +286,21 @@ def main() -> None:
         lab = scalelab.lab()
         if not (scalelab.meshlab.load_state(lab) and scalelab.meshlab.lab_pid(lab, lab / "guest.pid")):
             scalelab.main(["up", "--nodes", "1"])
+        steps = set(args.steps.split(","))
         for n in ns:
             t0 = time.monotonic()
-            rec = one_n(n, args.strategy, args.kill_wait, reuse=args.reuse and n == ns[0])
-            rec["bench_s"] = round(time.monotonic() - t0, 1)
-            rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            results = [r for r in results if not (r["nodes"] == n and r["strategy"] == args.strategy)] + [rec]
-            results.sort(key=lambda r: (r["strategy"], r["nodes"]))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results, indent=1))
+
+            def save(rec: dict, n: int = n, t0: float = t0) -> None:
+                nonlocal results
+                rec["bench_s"] = round(time.monotonic() - t0, 1)
+                rec["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                results = [r for r in results if not (r["nodes"] == n and r["strategy"] == args.strategy)] + [rec]
+                results.sort(key=lambda r: (r["strategy"], r["nodes"]))
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(results, indent=1))
+
+            rec = one_n(n, args.strategy, args.kill_wait, save, reuse=args.reuse and n == ns[0], steps=steps)
+            save(rec)
             print(json.dumps(rec), flush=True)
             emit(
                 f"scale_rerun_{n}",

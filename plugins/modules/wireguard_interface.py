@@ -162,6 +162,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import parse_links, parse_wg_dump
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import DEFAULT_SECONDS, SYSTEMCTL_SECONDS
 from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import (
     WireGuardError,
@@ -246,7 +247,8 @@ class WireGuardInterface:
 
     def apply(self):
         for argv in self.commands:
-            rc, _out, err = run_bounded(self.module, argv)
+            seconds = SYSTEMCTL_SECONDS if argv[0] == self.systemctl else DEFAULT_SECONDS
+            rc, _out, err = run_bounded(self.module, argv, seconds)
             if rc != 0:
                 self.module.fail_json(
                     msg=f"{shlex.join(argv)} failed (rc={rc}): {err.strip()}", commands=self.printable()

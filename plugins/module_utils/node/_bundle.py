@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import SYSTEMCTL_SECONDS
+
 UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starts alphanumeric.
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
@@ -274,7 +276,7 @@ TIMEOUTS = {
     "apt-get -s": 300,
     "apt-get update": 600,
     "apt-get install": 3600,
-    "systemctl": 600,
+    "systemctl": SYSTEMCTL_SECONDS,
     "systemd-sysusers": 120,
     "validate": 120,
 }

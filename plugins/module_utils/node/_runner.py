@@ -16,6 +16,10 @@ C_ENV = {"LC_ALL": "C", "LANG": "C"}
 TIMEOUT_KILL_AFTER = 30  # seconds between timeout(1)'s TERM and its KILL
 TIMEOUT_RC = 124  # coreutils timeout(1): the command ran out of time
 DEFAULT_SECONDS = 60  # a read or a kernel change; long jobs (apt, systemctl) pass their own
+# systemctl start/enable --now/restart waits for its job, which waits for the units before it: on a
+# loaded host that is minutes (measured: 32 nodes sharing 2 CPUs, `enable --now wg-quick@` > 60 s on
+# every one). The unit's own start timeout (systemd's, 90 s by default) ends a job that hangs.
+SYSTEMCTL_SECONDS = 600
 
 
 def with_timeout(timeout_bin, seconds, argv):
