@@ -50,43 +50,16 @@ GUEST_CPUS = 2
 IMAGE_SIZE = "6G"
 GUEST_SSH_BASE = 10000  # node N's sshd is the guest's port 10000+N (DNAT to 10.30.0.N:22)
 
-GUEST_PACKAGES = [
-    "systemd-sysv",
-    "systemd",
-    "systemd-container",
-    "udev",
-    "dbus",
-    "openssh-server",
-    "iproute2",
-    "iputils-ping",
-    "procps",
-    "python3",
-    "linux-image-cloud-amd64",
-    "initramfs-tools",
-    "kmod",
-    "nftables",
-    "netbase",
-]
-# A minimal cloud server, plus what the roles would install (wireguard_mesh_packages,
-# frr_bgp_packages, exporter_packages): the bundle module's dpkg-query finds them and installs nothing.
-NODE_PACKAGES = [
-    "systemd-sysv",
-    "systemd",
-    "dbus",
-    "openssh-server",
-    "iproute2",
-    "iputils-ping",
-    "procps",
-    "python3",
-    "sudo",
-    "netbase",
-    "wireguard-tools",
-    "python3-pyroute2",
-    "nftables",
-    "frr",
-    "frr-pythontools",
-    "python3-prometheus-client",
-]
+# A minimal Debian cloud image: the molecule lab's base image without its test tools.
+CLOUD_PACKAGES = set(meshlab.BASE_PACKAGES) - {"curl", "ca-certificates", "iperf3", "radvd", "conntrack", "tcpdump"}
+KERNEL_PACKAGES = {"linux-image-cloud-amd64", "initramfs-tools", "kmod", "udev"}
+# The guest: a cloud server that runs containers and holds the nodes' underlay bridge and its DNAT.
+GUEST_PACKAGES = sorted(CLOUD_PACKAGES - {"sudo"} | {"systemd-container", "nftables"})
+# A node: a cloud server without a kernel of its own, plus what the roles install in package mode (the
+# molecule lab's archive groups, minus container runtimes and Prometheus): the bundle module's dpkg-query
+# finds them all and installs nothing.
+ROLE_PACKAGES = {p for g in meshlab.ARCHIVE_GROUPS for p in g} - {"podman", "docker.io", "prometheus"}
+NODE_PACKAGES = sorted(CLOUD_PACKAGES - KERNEL_PACKAGES | ROLE_PACKAGES)
 # Loaded in the guest at boot: a container cannot load modules, and these are what the nodes create.
 MODULES = [
     "wireguard",
