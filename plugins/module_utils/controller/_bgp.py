@@ -344,9 +344,9 @@ def plan_bgp(
     options: the host's routing variables (BGP_HOST_PARSERS, parsed, defaults filled in); announce: its parsed
     meshover_announce. neighbours: the identities of the peers this host has a GRE tunnel to (one BGP session
     each). origins: origin_table() of the whole mesh (shared, read-only). neighbour_entries: hostname ->
-    neighbour_entry(), filled as needed and shared by every host planned with the same dict (read-only).
+    neighbour_entry(), built once by plan_mesh() and shared by every host's plan (read-only).
     """
-    entries = {} if neighbour_entries is None else neighbour_entries
+    entries = neighbour_entries or {}
     own = host_prefixes(ident, announce)
     shared = _split(ipaddress.ip_network(p) for p in settings.shared_prefixes)
     is_default_origin = ident.hostname in bgp_settings.default_route_from
@@ -367,9 +367,7 @@ def plan_bgp(
         "link_local": str(ident.link_local),
         # One session per tunnel. Each neighbour accepts only paths that start with its peer's ASN (an inbound
         # as-path filter per neighbour, see frr.conf.j2): a member speaking with another member's ASN is refused.
-        "neighbours": [
-            entries.get(p.hostname) or entries.setdefault(p.hostname, neighbour_entry(p)) for p in neighbours
-        ],
+        "neighbours": [entries[p.hostname] if p.hostname in entries else neighbour_entry(p) for p in neighbours],
         # FRR's `neighbor MESH maximum-prefix <limit> restart <minutes>` in each address family.
         "maximum_prefix": {"limit": bgp_settings.maximum_prefix, "restart": MAXIMUM_PREFIX_RESTART},
         "origins": origins,

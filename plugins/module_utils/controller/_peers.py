@@ -17,7 +17,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import origin_table, plan_bgp
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
+    neighbour_entry,
+    origin_table,
+    plan_bgp,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._gathering import (
     mesh_exempt,
     plan_source_routing,
@@ -237,7 +241,8 @@ def plan_mesh(
     announce = {host: values.announce for host, values in hosts.items()}
     more_specifics = {host: values.options["meshover_announce_more_specifics"] for host, values in hosts.items()}
     origins = origin_table(result.identities, announce, more_specifics, result.bgp.default_route_from)
-    neighbour_entries: dict[str, dict[str, Any]] = {}  # one per peer, shared by the hosts' plans (read-only)
+    # one neighbour entry per host, shared by the plans of every host that peers with it (read-only)
+    neighbour_entries = {host: neighbour_entry(ident) for host, ident in result.identities.items()}
     with gc_paused():
         plan = {
             n.ident.hostname: plan_host(n, nodes, result.settings, topology)
