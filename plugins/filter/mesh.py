@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars, bgp_undrained,
-bgp_sessions, frr_coil_method, frr_probe and quote_for (docs: sidecar .yml files)."""
+bgp_sessions, frr_coil_method, frr_probe, frr_reload_test and quote_for (docs: sidecar .yml files)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from jinja2 import Undefined
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp import (
     coil_method,
     parse_probe,
+    parse_reload_test,
     undrained_prefixes,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
@@ -195,6 +196,14 @@ def frr_probe(text: Any) -> dict[str, str]:
     return parse_probe(text)
 
 
+def frr_reload_test(text: Any) -> dict[str, list[str]]:
+    if not isinstance(text, str):
+        raise AnsibleFilterError(
+            f"{_PREFIX}frr_reload_test expects the output of frr-reload.py --test (a string), got {type(text).__name__}"
+        )
+    return parse_reload_test(text)
+
+
 def quote_for(value: Any, fmt: str) -> str:
     try:
         return _quote_for(value, fmt)
@@ -215,5 +224,6 @@ class FilterModule:
             "bgp_sessions": bgp_sessions,
             "frr_coil_method": frr_coil_method,
             "frr_probe": frr_probe,
+            "frr_reload_test": frr_reload_test,
             "quote_for": quote_for,
         }

@@ -487,6 +487,45 @@ def parse_probe(text: str) -> dict[str, str]:
     return out
 
 
+# ---------------------------------------------------------------- FRR's own diff (frr-reload.py --test)
+
+# `frr-reload.py --test FILE` (FRR 8.4 to 10.x) prints nothing when the running configuration is the file;
+# else a "Lines To Delete" and/or a "Lines To Add" section: the header, a line of '=', then the commands,
+# a command in a context written with its context lines (`router bgp 65001` then ` neighbor ...`). With
+# --stdout its log lines go to stderr (`2026-12-05 09:49:21,515  INFO: Called via ...`); a caller that
+# merges the two streams gets them too, and they are left out.
+RELOAD_TEST_SECTIONS = {"Lines To Delete": "delete", "Lines To Add": "add"}
+_RELOAD_TEST_LOG = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+[A-Z]+: ")
+# Deletions that are not drift: FRR's running configuration shows the kernel's host name (`hostname n1`,
+# read at start) when frr.conf sets none, so the diff always asks to delete it (measured on FRR 10.3).
+# frr.conf does not set it: FRR's `hostname` takes only a name that starts with a letter, and an inventory
+# host may be called 1.example.net.
+RELOAD_TEST_NOT_DRIFT = re.compile(r"no hostname \S+$")
+
+
+def parse_reload_test(text: str) -> dict[str, list[str]]:
+    """What FRR's `frr-reload.py --test` output says is to change: `delete` and `add` (the printed lines of
+    each section, context lines included, blank, `!` and log lines left out) and `ignored` (lines of
+    `delete` that are not drift, RELOAD_TEST_NOT_DRIFT, moved out of it). Nothing in `delete` and `add`:
+    FRR runs what the file says."""
+    out: dict[str, list[str]] = {"delete": [], "add": [], "ignored": []}
+    section = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped in RELOAD_TEST_SECTIONS:
+            section = RELOAD_TEST_SECTIONS[stripped]
+            continue
+        if section is None or not stripped or stripped == "!" or set(stripped) == {"="}:
+            continue
+        if _RELOAD_TEST_LOG.match(line):
+            continue
+        if section == "delete" and RELOAD_TEST_NOT_DRIFT.match(line):
+            out["ignored"].append(line.rstrip())
+            continue
+        out[section].append(line.rstrip())
+    return out
+
+
 # ---------------------------------------------------------------- drain check (decommission)
 
 

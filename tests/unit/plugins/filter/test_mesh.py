@@ -12,6 +12,7 @@ from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     bgp_undrained,
     frr_coil_method,
     frr_probe,
+    frr_reload_test,
     mesh_hostvars,
     mesh_identities,
     mesh_identity,
@@ -29,6 +30,7 @@ def test_filters_registered():
         "bgp_sessions",
         "frr_coil_method",
         "frr_probe",
+        "frr_reload_test",
         "quote_for",
     }
 
@@ -173,6 +175,13 @@ def test_frr_probe_filter():
     assert out["frr_version"] == "8.4.4-1.1~deb12u2" and out["source"] == "installed" and out["runtime"] == ""
     with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_probe expects the probe's stdout"):
         frr_probe(["mode=package"])
+
+
+def test_frr_reload_test_filter():
+    out = frr_reload_test("\nLines To Add\n============\nrouter bgp 65001\n")
+    assert out == {"delete": [], "add": ["router bgp 65001"], "ignored": []}
+    with pytest.raises(AnsibleFilterError, match=r"frr_reload_test expects the output of frr-reload\.py"):
+        frr_reload_test(None)
 
 
 def test_frr_probe_of_an_undefined_output_is_undefined():

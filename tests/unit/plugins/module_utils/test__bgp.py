@@ -17,6 +17,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp impo
     parse_bfd,
     parse_frr_version,
     parse_probe,
+    parse_reload_test,
     parse_table,
     parse_timers,
     prefix_entry,
@@ -689,3 +690,46 @@ def test_template_path_is_relative_to_the_inventory_directory(tmp_path):
         "n3: meshover_frr_template '/nowhere/frr.conf.j2' is not a file on the controller: /nowhere/frr.conf.j2; give "
         "an absolute path, or one relative to the directory of the inventory file that defines the host",
     ]
+
+
+# ---------------------------------------------------------------- frr-reload.py --test
+
+
+def test_parse_reload_test_of_a_running_config_that_is_the_file():
+    assert parse_reload_test("") == {"delete": [], "add": [], "ignored": []}
+    # the headers of sections that held only `!`
+    assert parse_reload_test("\nLines To Delete\n===============\n!\n") == {"delete": [], "add": [], "ignored": []}
+
+
+def test_parse_reload_test_measured_on_frr_10_3():
+    # FRR 10.3 after a converge whose frr.conf wrote the BFD profile's default timers (FRR does not write
+    # defaults back) on a node whose running configuration has the kernel's host name
+    text = (pathlib.Path(__file__).parent / "fixtures" / "frr_reload_test_10.3.txt").read_text()
+    out = parse_reload_test(text)
+    assert out["ignored"] == ["no hostname n1"]
+    assert out["delete"] == []
+    assert out["add"][:5] == ["bfd", " profile meshover", "  detect-multiplier 3", " exit", "exit"]
+    assert len(out["add"]) == 15
+
+
+def test_parse_reload_test_keeps_context_lines_and_drops_log_lines():
+    text = (
+        '2026-12-05 09:49:21,515  INFO: Called via "Namespace(test=True)"\n'
+        "\nLines To Delete\n===============\n"
+        "router bgp 4200000001\n no neighbor mo-n9 interface peer-group MESH\n"
+        "no hostname 1.example.net\n"
+        "  no hostname inside-a-context\n"
+        "\nLines To Add\n============\n"
+        '2026-12-05 09:49:22,148  INFO: "frr version 10.3" cannot be removed\n'
+        "router bgp 4200000001\n neighbor mo-n2 interface peer-group MESH\n!\n"
+    )
+    out = parse_reload_test(text)
+    assert out == {
+        "delete": [
+            "router bgp 4200000001",
+            " no neighbor mo-n9 interface peer-group MESH",
+            "  no hostname inside-a-context",
+        ],
+        "add": ["router bgp 4200000001", " neighbor mo-n2 interface peer-group MESH"],
+        "ignored": ["no hostname 1.example.net"],
+    }
