@@ -156,6 +156,16 @@ options:
         type: list
         elements: path
         default: []
+      reload_on:
+        description:
+          - Paths from O(files) whose change reloads the unit (C(systemctl reload), its C(ExecReload=))
+            when it is already running and this run neither starts nor restarts it. For a daemon that
+            re-reads these files on a signal, so that their change costs no restart.
+          - Like a restart, a reload that a run killed halfway did not get to is done by the next run (a
+            marker in O(pending_dir)).
+        type: list
+        elements: path
+        default: []
       restart:
         description:
           - Restart the unit if it is already running, whatever changed. A unit started by this run
@@ -269,6 +279,11 @@ restarted:
   returned: always
   type: list
   elements: str
+reloaded:
+  description: Units reloaded by this run (one of their O(units[].reload_on) files changed).
+  returned: always
+  type: list
+  elements: str
 cache_updated:
   description: Whether this run ran C(apt-get update).
   returned: always
@@ -322,6 +337,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import 
     parse_apt_simulation,
     parse_dpkg_query,
     parse_systemctl_show,
+    reload_marker,
     restart_marker,
     retry_delay,
     unit_actions,
@@ -610,10 +626,11 @@ def reconcile_files(module, files, units, pending_dir):
 
 def reconcile_units(module, units, changed_paths, installed, pending_dir, commands):
     """daemon-reload when a unit file changed (or systemd says one did), then each unit's enable, start and
-    restart as asked; appends the systemctl commands to ``commands``. Returns (started, restarted)."""
-    started, restarted = [], []
+    restart (or reload) as asked; appends the systemctl commands to ``commands``. Returns (started, restarted,
+    reloaded)."""
+    started, restarted, reloaded = [], [], []
     if not units:
-        return started, restarted
+        return started, restarted, reloaded
     systemctl = module.get_bin_path("systemctl", required=True)
 
     def systemctl_run(args):
@@ -645,6 +662,7 @@ def reconcile_units(module, units, changed_paths, installed, pending_dir, comman
             changed_paths,
             packages_changed=bool(installed),
             restart_pending=has_marker(pending_dir, restart_marker(unit["name"])),
+            reload_pending=has_marker(pending_dir, reload_marker(unit["name"])),
         )
         for verb in verbs:
             systemctl_run([verb, unit["name"]])
@@ -652,10 +670,12 @@ def reconcile_units(module, units, changed_paths, installed, pending_dir, comman
                 started.append(unit["name"])
             elif verb == "restart":
                 restarted.append(unit["name"])
+            elif verb == "reload":
+                reloaded.append(unit["name"])
         if not module.check_mode:
             for name in markers_done(unit, verbs):
                 clear_marker(pending_dir, name)
-    return started, restarted
+    return started, restarted, reloaded
 
 
 def main():
@@ -691,6 +711,7 @@ def main():
                     enabled=dict(type="bool"),
                     state=dict(type="str", choices=["started", "stopped"]),
                     restart_on=dict(type="list", elements="path", default=[]),
+                    reload_on=dict(type="list", elements="path", default=[]),
                     restart=dict(type="bool", default=False),
                     restart_on_packages=dict(type="bool", default=False),
                     clears_pending=dict(type="list", elements="str", default=[]),
@@ -722,7 +743,7 @@ def main():
     apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
     installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
     changed_paths, diffs, commands = reconcile_files(module, files, units, pending_dir)
-    started, restarted = reconcile_units(module, units, changed_paths, installed, pending_dir, commands)
+    started, restarted, reloaded = reconcile_units(module, units, changed_paths, installed, pending_dir, commands)
 
     # The work of the files' `pending` names that is still to do (its markers), and in check mode that
     # of the files that would change now.
@@ -743,6 +764,7 @@ def main():
         commands=commands,
         started=started,
         restarted=restarted,
+        reloaded=reloaded,
         cache_updated=apt.cache_updated,
         lock_wait_s=round(apt.lock_wait, 1),
     )

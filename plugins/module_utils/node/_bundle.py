@@ -146,23 +146,34 @@ def restart_marker(unit_name):
     return f"restart@{unit_name}"
 
 
+def reload_marker(unit_name):
+    """The marker of a reload the unit still owes (one of its reload_on files changed)."""
+    return f"reload@{unit_name}"
+
+
 def markers_before_write(path, files, units):
-    """Markers to leave before `path` is written or removed: its own `pending` name, and the restart of
-    every started unit that lists it in restart_on."""
+    """Markers to leave before `path` is written or removed: its own `pending` name, and the restart (or
+    reload) of every started unit that lists it in restart_on (or reload_on)."""
     names = [f["pending"] for f in files if f["path"] == path and f.get("pending")]
-    names += [
-        restart_marker(u["name"]) for u in units if u.get("state") == "started" and path in (u.get("restart_on") or [])
-    ]
+    for u in units:
+        if u.get("state") != "started":
+            continue
+        if path in (u.get("restart_on") or []):
+            names.append(restart_marker(u["name"]))
+        elif path in (u.get("reload_on") or []):
+            names.append(reload_marker(u["name"]))
     return names
 
 
 def markers_done(unit, verbs):
-    """Markers a unit's actions settle: a (re)start re-reads everything (its restart marker and its
-    clears_pending names); a stopped unit owes no restart."""
+    """Markers a unit's actions settle: a (re)start re-reads everything (its restart and reload markers
+    and its clears_pending names); a reload settles its reload marker; a stopped unit owes neither."""
     if "start" in verbs or "restart" in verbs:
-        return [restart_marker(unit["name"]), *(unit.get("clears_pending") or [])]
+        return [restart_marker(unit["name"]), reload_marker(unit["name"]), *(unit.get("clears_pending") or [])]
+    if "reload" in verbs:
+        return [reload_marker(unit["name"])]
     if unit.get("state") == "stopped":
-        return [restart_marker(unit["name"])]
+        return [restart_marker(unit["name"]), reload_marker(unit["name"])]
     return []
 
 
@@ -225,21 +236,21 @@ def needs_daemon_reload(changed_paths):
     return False
 
 
-def unit_actions(unit, current, changed_paths, packages_changed=False, restart_pending=False):
+def unit_actions(unit, current, changed_paths, packages_changed=False, restart_pending=False, reload_pending=False):
     """systemctl verbs for one unit, in order.
 
     unit: {"name", "enabled" (bool or None), "state" ("started", "stopped" or None),
-      "restart_on" ([paths]), "restart" (bool: restart anyway),
+      "restart_on" ([paths]), "reload_on" ([paths]), "restart" (bool: restart anyway),
       "restart_on_packages" (bool: restart when this run installed or upgraded a package)}.
     current: {"enabled": bool, "active": bool}.
     changed_paths: files this run wrote or removed.
     packages_changed: whether this run installed or upgraded a package.
     restart_pending: a restart marker of this unit exists (an earlier run changed a restart_on file
-      and did not get to the restart).
+      and did not get to the restart). reload_pending: the same for a reload_on file and its reload.
 
     A unit that is started by this run is never restarted as well; a running unit is restarted
-    only when one of its restart_on files changed or restart is set (a reload-capable daemon
-    reloads itself through the role's handler instead).
+    only when one of its restart_on files changed or restart is set, and reloaded (`systemctl reload`,
+    the unit's ExecReload) when one of its reload_on files changed and it is not restarted.
     """
     verbs = []
     if unit.get("enabled") is True and not current["enabled"]:
@@ -257,6 +268,8 @@ def unit_actions(unit, current, changed_paths, packages_changed=False, restart_p
             or set(unit.get("restart_on") or []) & set(changed_paths)
         ):
             verbs.append("restart")
+        elif reload_pending or set(unit.get("reload_on") or []) & set(changed_paths):
+            verbs.append("reload")
     elif state == "stopped" and current["active"]:
         verbs.append("stop")
     return verbs

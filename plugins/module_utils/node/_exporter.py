@@ -635,16 +635,9 @@ class Collector:
     """
 
     def __init__(self, config: dict, run=run_command):
-        self.config = config
         self.run = run
         self.errors_total = {"wireguard": 0, "gre": 0, "frr": 0}
-        self.stale = float(config.get("handshake_stale", DEFAULT_HANDSHAKE_STALE))
-        self.timeout = float(config.get("timeout", 2.0))
-        self.interval = max(0.01, float(config.get("interval", DEFAULT_INTERVAL)))
-        self.idle_after = max(self.interval, float(config.get("idle_after", DEFAULT_IDLE_AFTER)))
-        # A healthy snapshot is at most max(interval, 2 collections) + one collection old, and a
-        # collection takes at most about timeout (its commands run in parallel): twice that bound.
-        self.max_age = float(config.get("max_age") or 2 * (max(self.interval, 2 * self.timeout) + self.timeout))
+        self._configure(config)
         self.collections = 0  # finished collections (the snapshot's generation)
         self.duration = 0.0  # seconds the latest collection took
         self._snap: dict | None = None
@@ -653,6 +646,23 @@ class Collector:
         self._last_request = time.monotonic()
         self._stopping = False
         self._thread: threading.Thread | None = None
+
+    def _configure(self, config: dict) -> None:
+        self.config = config
+        self.stale = float(config.get("handshake_stale", DEFAULT_HANDSHAKE_STALE))
+        self.timeout = float(config.get("timeout", 2.0))
+        self.interval = max(0.01, float(config.get("interval", DEFAULT_INTERVAL)))
+        self.idle_after = max(self.interval, float(config.get("idle_after", DEFAULT_IDLE_AFTER)))
+        # A healthy snapshot is at most max(interval, 2 collections) + one collection old, and a
+        # collection takes at most about timeout (its commands run in parallel): twice that bound.
+        self.max_age = float(config.get("max_age") or 2 * (max(self.interval, 2 * self.timeout) + self.timeout))
+
+    def reconfigure(self, config: dict) -> None:
+        """Take a new configuration (SIGHUP: the peers after a node joined or left): the next collection
+        and every request from now on use it; the counters go on. The collection starts at once."""
+        with self._cond:
+            self._configure(config)
+            self._cond.notify_all()
 
     def collect(self) -> dict:
         """One collection, synchronously: run the commands, parse, count errors, publish."""
@@ -1078,7 +1088,6 @@ def make_server(config: dict, collector: Collector) -> ExporterServer:
 
     from prometheus_client.exposition import choose_encoder
 
-    peer_timeout = float(config.get("timeout", 2.0)) + 1.0
     pages = threading.BoundedSemaphore(MAX_MESH_PAGES)
     registry = metrics_registry(collector)
 
@@ -1108,9 +1117,9 @@ def make_server(config: dict, collector: Collector) -> ExporterServer:
                     return
                 try:
                     mine = collector.current()
-                    states = [mine] + [
-                        s for s in fetch_peer_states(config, peer_timeout) if s["hostname"] != mine["hostname"]
-                    ]
+                    # the collector's configuration: a reload (SIGHUP) changes the peers
+                    peers = fetch_peer_states(collector.config, collector.timeout + 1.0)
+                    states = [mine] + [s for s in peers if s["hostname"] != mine["hostname"]]
                 finally:
                     pages.release()
                 page = render_mesh_html(
@@ -1138,8 +1147,35 @@ def make_server(config: dict, collector: Collector) -> ExporterServer:
     )
 
 
+# What the HTTP server was built with: a reload cannot change these, a restart must.
+SERVER_KEYS = ("listen_address", "port", "client_timeout", "max_requests", "max_pending")
+
+
+def reload_config(path: str, collector: Collector) -> str:
+    """SIGHUP (`systemctl reload meshover-exporter`): read the configuration again and hand it to the collector.
+
+    Returns what happened, for the journal. A file that cannot be read or parsed leaves the running
+    configuration in place. A change of what the HTTP server was built with (SERVER_KEYS) raises
+    SystemExit: the process ends with status 1, and systemd (Restart=on-failure) starts it again on the
+    new address."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = json.load(fh)
+        if not isinstance(config, dict) or not isinstance(config.get("commands"), dict):
+            raise ValueError("not an exporter configuration (an object with commands)")
+    except (OSError, ValueError) as exc:
+        return f"meshover exporter: reload of {path} failed, the running configuration stays: {exc}"
+    moved = [k for k in SERVER_KEYS if config.get(k) != collector.config.get(k)]
+    if moved:
+        raise SystemExit(f"meshover exporter: {', '.join(moved)} changed in {path}: exiting for a restart")
+    collector.reconfigure(config)
+    return f"meshover exporter: reloaded {path} ({len(config.get('peers', []))} peers)"
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
+    import signal
+    import sys
 
     parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
     parser.add_argument("--config", default="/etc/meshover/exporter.json")
@@ -1153,7 +1189,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(msg) from exc
     collector = Collector(config)
     collector.start()
-    make_server(config, collector).serve_forever()
+    server = make_server(config, collector)
+    # the handler runs in this (the serving) thread, between two requests
+    signal.signal(signal.SIGHUP, lambda _sig, _frame: print(reload_config(args.config, collector), file=sys.stderr))
+    server.serve_forever()
 
 
 if __name__ == "__main__":

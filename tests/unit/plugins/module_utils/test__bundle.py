@@ -16,6 +16,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import 
     is_sysusers,
     lists_state,
     lock_holder,
+    markers_before_write,
+    markers_done,
     missing_packages,
     needs_daemon_reload,
     normalize_mode,
@@ -141,6 +143,29 @@ def test_unit_actions_stopped_disabled_and_untouched():
     boot_only = {"name": "meshover-gre.service", "enabled": True, "state": None}
     assert unit_actions(boot_only, {"enabled": False, "active": False}, []) == ["enable"]
     assert unit_actions(boot_only, {"enabled": True, "active": False}, ["/x"]) == []
+
+
+def test_unit_actions_reload_on():
+    unit = {"name": "x.service", "state": "started", "restart_on": ["/a"], "reload_on": ["/b"]}
+    running, stopped = {"enabled": True, "active": True}, {"enabled": True, "active": False}
+    assert unit_actions(unit, running, ["/b"]) == ["reload"]
+    assert unit_actions(unit, running, ["/a", "/b"]) == ["restart"]
+    assert unit_actions(unit, stopped, ["/b"]) == ["start"]
+    assert unit_actions(unit, running, [], reload_pending=True) == ["reload"]
+    assert unit_actions(unit, running, [], reload_pending=True, restart_pending=True) == ["restart"]
+    assert unit_actions(unit, running, ["/c"]) == []
+
+
+def test_markers_of_a_reload():
+    files = [{"path": "/b"}, {"path": "/a", "pending": "p"}]
+    unit = {"name": "x.service", "state": "started", "restart_on": ["/a"], "reload_on": ["/b"]}
+    assert markers_before_write("/b", files, [unit]) == ["reload@x.service"]
+    assert markers_before_write("/a", files, [unit]) == ["p", "restart@x.service"]
+    assert markers_before_write("/b", files, [dict(unit, state="stopped")]) == []
+    assert markers_done(unit, ["reload"]) == ["reload@x.service"]
+    assert markers_done(dict(unit, clears_pending=["p"]), ["restart"]) == ["restart@x.service", "reload@x.service", "p"]
+    assert markers_done(dict(unit, state="stopped"), ["stop"]) == ["restart@x.service", "reload@x.service"]
+    assert markers_done(unit, []) == []
 
 
 def test_unit_actions_forced_restart_only_when_running():

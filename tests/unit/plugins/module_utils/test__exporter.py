@@ -1062,3 +1062,43 @@ def test_malformed_output_turns_its_collector_down_until_good_output_returns(ser
         run.texts[key] = good[key]
         wait_until(lambda series=series: find(metrics(), series) != [])  # the next good output recovers
     assert collector._thread.is_alive()
+
+
+# ---------------------------------------------------------------- reload (SIGHUP, systemctl reload)
+
+
+def test_reload_takes_the_new_peers_without_a_new_server(serving, fake_peers, tmp_path):
+    """A node joined: the configuration lists one more peer, and n2's exporter address. The same server
+    (same socket, same counters) asks n2 after reload_config, and /state.json lists n3 after the next
+    collection."""
+    good = fake_peers("good")["good"]
+    n2, n3 = (dict(p, state_url="") for p in config("n1")["peers"][:2])
+    server, collector = serving(timeout=0.5, peers=[n2])
+    status, page = get(server, "/mesh.html")
+    assert status == 200 and "<tr><td>n2</td><td>no</td>" in page and good.requests == 0
+    assert json.loads(get(server, "/state.json")[1])["peers"] == ["n2"]
+    path = tmp_path / "exporter.json"
+    path.write_text(json.dumps(dict(collector.config, peers=[dict(n2, state_url=good.url), n3])))
+    assert E.reload_config(str(path), collector) == f"meshover exporter: reloaded {path} (2 peers)"
+    _status, page = get(server, "/mesh.html")
+    assert "<tr><td>n2</td><td>yes</td>" in page and good.requests == 1
+    wait_until(lambda: json.loads(get(server, "/state.json")[1])["peers"] == ["n2", "n3"])
+
+
+def test_reload_of_a_bad_file_keeps_the_running_configuration(tmp_path):
+    collector = E.Collector(fake_config())
+    before = collector.config
+    path = tmp_path / "exporter.json"
+    path.write_text("{not json")
+    assert "reload of" in E.reload_config(str(path), collector) and collector.config is before
+    path.write_text('{"peers": []}')
+    assert "not an exporter configuration" in E.reload_config(str(path), collector)
+    assert "failed" in E.reload_config(str(tmp_path / "missing.json"), collector) and collector.config is before
+
+
+def test_reload_of_a_new_port_exits_for_a_restart(tmp_path):
+    collector = E.Collector(fake_config(port=9474))
+    path = tmp_path / "exporter.json"
+    path.write_text(json.dumps(dict(collector.config, port=9475)))
+    with pytest.raises(SystemExit, match="port changed"):
+        E.reload_config(str(path), collector)

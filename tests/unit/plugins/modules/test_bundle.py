@@ -386,6 +386,59 @@ def test_restart_owed_by_an_interrupted_run_is_done_by_the_next(tmp_path, fake, 
     assert res["changed"] is False and res["commands"] == []
 
 
+def test_reload_on_file_reloads_a_running_unit_and_a_restart_wins(tmp_path, fake, run_module):
+    conf, script = tmp_path / "exporter.json", tmp_path / "exporter.py"
+    fake.units["meshover-exporter.service"] = {"enabled": True, "active": True}
+    unit = {
+        "name": "meshover-exporter.service",
+        "enabled": True,
+        "state": "started",
+        "restart_on": [str(script)],
+        "reload_on": [str(conf)],
+    }
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "{}\n"), owned(script, "x\n")], "units": [unit]})
+    # both changed: the restart re-reads everything, no reload as well
+    assert res["restarted"] == ["meshover-exporter.service"] and res["reloaded"] == []
+    _rc, res = run_module(
+        bundle.main, {"files": [owned(conf, '{"peers": []}\n'), owned(script, "x\n")], "units": [unit]}
+    )
+    assert res["reloaded"] == ["meshover-exporter.service"] and res["restarted"] == []
+    assert res["commands"] == ["systemctl reload meshover-exporter.service"]
+    _rc, res = run_module(
+        bundle.main, {"files": [owned(conf, '{"peers": []}\n'), owned(script, "x\n")], "units": [unit]}
+    )
+    assert res["changed"] is False and res["commands"] == []
+    # a stopped unit is started, not reloaded
+    fake.units["meshover-exporter.service"]["active"] = False
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "{}\n"), owned(script, "x\n")], "units": [unit]})
+    assert res["started"] == ["meshover-exporter.service"] and res["reloaded"] == []
+
+
+def test_reload_owed_by_an_interrupted_run_is_done_by_the_next(tmp_path, fake, run_module, monkeypatch):
+    conf = tmp_path / "exporter.json"
+    fake.units["meshover-exporter.service"] = {"enabled": True, "active": True}
+    unit = {"name": "meshover-exporter.service", "enabled": True, "state": "started", "reload_on": [str(conf)]}
+    real = bundle.unit_states
+
+    class Killed(Exception):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(bundle, "unit_states", killed)
+    with pytest.raises(Killed):
+        run_module(bundle.main, {"files": [owned(conf, "{}\n")], "units": [unit]})
+    monkeypatch.setattr(bundle, "unit_states", real)
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "{}\n")], "units": [unit]})
+    assert res["changed_paths"] == [] and res["changed"] is True
+    assert res["reloaded"] == ["meshover-exporter.service"] and fake.systemctl_calls() == [
+        ["reload", "meshover-exporter.service"]
+    ]
+    _rc, res = run_module(bundle.main, {"files": [owned(conf, "{}\n")], "units": [unit]})
+    assert res["changed"] is False and res["commands"] == []
+
+
 def test_file_pending_until_its_step_removes_the_marker(tmp_path, fake, run_module, lists):
     sysctl = tmp_path / "90-meshover.conf"
     args = {"files": [owned(sysctl, "net.ipv6.conf.all.forwarding = 1\n", "0644", pending="gre_overlay-sysctl")]}
