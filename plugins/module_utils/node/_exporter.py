@@ -1191,7 +1191,7 @@ def main(argv: list[str] | None = None) -> None:
     collector.start()
     server = make_server(config, collector)
     # the handler runs in this (the serving) thread, between two requests
-    signal.signal(signal.SIGHUP, lambda _sig, _frame: print(reload_config(args.config, collector), file=sys.stderr))
+    signal.signal(signal.SIGHUP, lambda _sig, _frame: sys.stderr.write(reload_config(args.config, collector) + "\n"))
     server.serve_forever()
 
 
