@@ -119,6 +119,14 @@ def resets(before: dict, after: dict, among: set[str]) -> list[str]:
     return out
 
 
+def restarted(before: dict, after: dict, among: set[str]) -> dict:
+    """Per daemon (frr, exporter), the nodes among `among` whose processes changed (a restart) or are gone."""
+    return {
+        what: sorted(n for n in among if before.get(n, {}).get(what) != after.get(n, {}).get(what))
+        for what in ("frr", "exporter")
+    }
+
+
 def established(bgp: dict) -> int:
     return sum(
         1 for peers in bgp.values() for v in peers.values() if isinstance(v, dict) and v.get("state") == "Established"
@@ -172,16 +180,17 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
     if "add" not in steps:
         return rec
     # one node added
-    before = probe(st, "bgp")
+    before, pids_before = probe(st, "bgp"), probe(st, "pids")
     scalelab.set_nodes(st, n + 1)
     add = must(playbook("site.yml", n + 1, strategy), f"adding n{n + 1}")
     time.sleep(10)
-    after = probe(st, "bgp")
+    after, pids_after = probe(st, "bgp"), probe(st, "pids")
     old = {f"n{i}" for i in range(1, n + 1)}
     rec["add"] = {
         "wall_s": add["wall_s"],
         "others_changed_tasks": sorted({t for h, ts in add["changed_tasks"].items() if h in old for t in ts}),
         "others_resets": resets(before, after, old),
+        "others_restarted": restarted(pids_before, pids_after, old),
         "new_sessions_established": sum(
             1
             for node in old
@@ -193,11 +202,15 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
     victim = f"n{n + 1}"  # without the decommission, the node just added dies
     if "remove" in steps:
         # that node decommissioned
-        before = after
+        before, pids_before = after, pids_after
         dec = must(playbook("decommission.yml", n + 1, strategy, ["-e", f"node=n{n + 1}"]), f"decommission of n{n + 1}")
         scalelab.set_nodes(st, n)  # the node's container stops; the inventory loses it (as the playbook says)
         after = probe(st, "bgp")
-        rec["remove"] = {"wall_s": dec["wall_s"], "others_resets": resets(before, after, old)}
+        rec["remove"] = {
+            "wall_s": dec["wall_s"],
+            "others_resets": resets(before, after, old),
+            "others_restarted": restarted(pids_before, probe(st, "pids"), old),
+        }
         save(rec)
         victim = f"n{n}"
     if "kill" not in steps:
@@ -232,6 +245,9 @@ FIGURES = [
     ("idempotent rerun, wall (s)", lambda r: r["rerun"]["wall_s"]),
     ("rerun per host (s)", lambda r: r["rerun"]["per_host_s"]),
     ("add one node, wall (s)", lambda r: r["add"]["wall_s"]),
+    ("add: sessions reset between the others", lambda r: len(r["add"]["others_resets"])),
+    ("add: others whose FRR restarted", lambda r: len(r["add"]["others_restarted"]["frr"])),
+    ("add: others whose exporter restarted", lambda r: len(r["add"]["others_restarted"]["exporter"])),
     ("decommission one node, wall (s)", lambda r: r["remove"]["wall_s"]),
     ("dead node withdrawn everywhere (s)", lambda r: r["kill"]["withdrawn_by_s"]),
     ("FRR RSS per node (MiB)", lambda r: r["memory_kib"]["frr_rss_kib"] / 1024),

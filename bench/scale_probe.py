@@ -9,6 +9,7 @@ every node container from outside, so that the probes cost the nodes nothing and
   scrape NODE...         per node: time of one GET of the exporter's /metrics and its series count
   withdraw VICTIM SECS   cut VICTIM's link and kill it; per other node, when its last route to VICTIM's loopbacks went
   bgp                    per node: per BGP peer, its state, uptime and connections dropped
+  pids                   per node: the PIDs of FRR's daemons and of the exporter (a restart changes them)
 Prints one JSON object.
 """
 
@@ -181,6 +182,28 @@ def withdraw(victim: str, secs: float) -> dict:
     return res
 
 
+FRR_DAEMONS = {"watchfrr", "zebra", "mgmtd", "bgpd", "bfdd", "staticd"}
+
+
+def comm(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return ""
+
+
+def pids() -> dict:
+    """The long-lived processes only: frr-reload's and the helpers' short-lived children are not counted."""
+    res = {}
+    for n in nodes():
+        base = f"{CG}/scale-node@{n}.service/payload/system.slice"
+        res[n] = {
+            "frr": sorted(p for p in procs(f"{base}/frr.service") if comm(p) in FRR_DAEMONS),
+            "exporter": sorted(p for p in procs(f"{base}/meshover-exporter.service") if comm(p).startswith("python3")),
+        }
+    return res
+
+
 def bgp() -> dict:
     res = {}
     for n in nodes():
@@ -214,6 +237,8 @@ def main() -> None:
         out = withdraw(args[0], float(args[1]))
     elif cmd == "bgp":
         out = bgp()
+    elif cmd == "pids":
+        out = pids()
     else:
         raise SystemExit(f"unknown probe {cmd}")
     print(json.dumps(out))
