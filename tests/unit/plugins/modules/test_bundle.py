@@ -360,25 +360,30 @@ def test_lock_held_past_lock_timeout_fails_naming_the_holder(fake, lists, run_mo
 # -- a rerun after an interrupted run finishes the job (issue 17, item 5) -----------------------------
 
 
+def killed_before_its_units(run_module, monkeypatch, args):
+    """One bundle run that dies after it wrote the files, before any systemctl verb."""
+    real = bundle.unit_states
+
+    class Killed(Exception):
+        pass
+
+    def killed(*_args, **_kwargs):
+        raise Killed
+
+    monkeypatch.setattr(bundle, "unit_states", killed)
+    with pytest.raises(Killed):
+        run_module(bundle.main, args)
+    monkeypatch.setattr(bundle, "unit_states", real)
+
+
 def test_restart_owed_by_an_interrupted_run_is_done_by_the_next(tmp_path, fake, run_module, monkeypatch):
     """The run that changed daemons was killed before its restart: the file is new, FRR is not. The
     next run finds the file unchanged, and restarts FRR anyway because of the marker."""
     daemons = tmp_path / "daemons"
     fake.units["frr.service"] = {"enabled": True, "active": True}
     unit = {"name": "frr.service", "enabled": True, "state": "started", "restart_on": [str(daemons)]}
-    real = bundle.unit_states
-
-    class Killed(Exception):
-        pass
-
-    def killed(*args, **kwargs):
-        raise Killed  # the run dies after the files were written, before any systemctl verb
-
-    monkeypatch.setattr(bundle, "unit_states", killed)
-    with pytest.raises(Killed):
-        run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
+    killed_before_its_units(run_module, monkeypatch, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
     assert daemons.read_text() == "bgpd=yes\n" and fake.systemctl_calls() == []
-    monkeypatch.setattr(bundle, "unit_states", real)
     _rc, res = run_module(bundle.main, {"files": [owned(daemons, "bgpd=yes\n")], "units": [unit]})
     assert res["changed_paths"] == [] and res["changed"] is True
     assert res["restarted"] == ["frr.service"] and fake.systemctl_calls() == [["restart", "frr.service"]]
@@ -418,18 +423,8 @@ def test_reload_owed_by_an_interrupted_run_is_done_by_the_next(tmp_path, fake, r
     conf = tmp_path / "exporter.json"
     fake.units["meshover-exporter.service"] = {"enabled": True, "active": True}
     unit = {"name": "meshover-exporter.service", "enabled": True, "state": "started", "reload_on": [str(conf)]}
-    real = bundle.unit_states
-
-    class Killed(Exception):
-        pass
-
-    def killed(*args, **kwargs):
-        raise Killed
-
-    monkeypatch.setattr(bundle, "unit_states", killed)
-    with pytest.raises(Killed):
-        run_module(bundle.main, {"files": [owned(conf, "{}\n")], "units": [unit]})
-    monkeypatch.setattr(bundle, "unit_states", real)
+    killed_before_its_units(run_module, monkeypatch, {"files": [owned(conf, "{}\n")], "units": [unit]})
+    assert conf.read_text() == "{}\n" and fake.systemctl_calls() == []
     _rc, res = run_module(bundle.main, {"files": [owned(conf, "{}\n")], "units": [unit]})
     assert res["changed_paths"] == [] and res["changed"] is True
     assert res["reloaded"] == ["meshover-exporter.service"] and fake.systemctl_calls() == [
