@@ -496,18 +496,22 @@ def parse_probe(text: str) -> dict[str, str]:
 # merges the two streams gets them too, and they are left out.
 RELOAD_TEST_SECTIONS = {"Lines To Delete": "delete", "Lines To Add": "add"}
 _RELOAD_TEST_LOG = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+[A-Z]+: ")
-# Deletions that are not drift: FRR's running configuration shows the kernel's host name (`hostname n1`,
-# read at start) when frr.conf sets none, so the diff always asks to delete it (measured on FRR 10.3).
-# frr.conf does not set it: FRR's `hostname` takes only a name that starts with a letter, and an inventory
-# host may be called 1.example.net.
-RELOAD_TEST_NOT_DRIFT = re.compile(r"no hostname \S+$")
+# Lines that are not drift, because FRR's running configuration shows there what the kernel says, not
+# what was configured (measured on FRR 10.3, and 8.4 for the host name):
+# - the kernel's host name (`hostname n1`, read at start) when frr.conf sets none: the diff always asks to
+#   delete it. frr.conf does not set it: FRR's `hostname` takes only a name that starts with a letter, and
+#   an inventory host may be called 1.example.net;
+# - `no ipv6 forwarding` (or `no ip forwarding`) while the kernel does not forward yet: on a node's first
+#   converge FRR starts before the gre_overlay role's handler applies its sysctl file, and the diff asks
+#   for `ipv6 forwarding`. Forwarding is the sysctl file's (gre_overlay), not FRR's.
+RELOAD_TEST_NOT_DRIFT = re.compile(r"(no hostname \S+|(no )?ip(v6)? forwarding)$")
 
 
 def parse_reload_test(text: str) -> dict[str, list[str]]:
     """What FRR's `frr-reload.py --test` output says is to change: `delete` and `add` (the printed lines of
-    each section, context lines included, blank, `!` and log lines left out) and `ignored` (lines of
-    `delete` that are not drift, RELOAD_TEST_NOT_DRIFT, moved out of it). Nothing in `delete` and `add`:
-    FRR runs what the file says."""
+    each section, context lines included, blank, `!` and log lines left out) and `ignored` (top-level lines
+    that are not drift, RELOAD_TEST_NOT_DRIFT, moved out of either). Nothing in `delete` and `add`: FRR
+    runs what the file says."""
     out: dict[str, list[str]] = {"delete": [], "add": [], "ignored": []}
     section = None
     for line in text.splitlines():
@@ -519,7 +523,7 @@ def parse_reload_test(text: str) -> dict[str, list[str]]:
             continue
         if _RELOAD_TEST_LOG.match(line):
             continue
-        if section == "delete" and RELOAD_TEST_NOT_DRIFT.match(line):
+        if RELOAD_TEST_NOT_DRIFT.match(line):
             out["ignored"].append(line.rstrip())
             continue
         out[section].append(line.rstrip())

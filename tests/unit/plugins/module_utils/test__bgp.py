@@ -718,10 +718,12 @@ def test_parse_reload_test_keeps_context_lines_and_drops_log_lines():
         "\nLines To Delete\n===============\n"
         "router bgp 4200000001\n no neighbor mo-n9 interface peer-group MESH\n"
         "no hostname 1.example.net\n"
+        "ipv6 forwarding\n"
         "  no hostname inside-a-context\n"
         "\nLines To Add\n============\n"
         '2026-12-05 09:49:22,148  INFO: "frr version 10.3" cannot be removed\n'
         "router bgp 4200000001\n neighbor mo-n2 interface peer-group MESH\n!\n"
+        "no ip forwarding\n"
     )
     out = parse_reload_test(text)
     assert out == {
@@ -731,5 +733,5 @@ def test_parse_reload_test_keeps_context_lines_and_drops_log_lines():
             "  no hostname inside-a-context",
         ],
         "add": ["router bgp 4200000001", " neighbor mo-n2 interface peer-group MESH"],
-        "ignored": ["no hostname 1.example.net"],
+        "ignored": ["no hostname 1.example.net", "ipv6 forwarding", "no ip forwarding"],
     }
