@@ -67,11 +67,10 @@ DEFAULT_MAX_PENDING = 128
 # Requests answered at once, one thread each; one more gets 503 at once. systemd counts every thread
 # and process of the unit against TasksMax=64 (meshover-exporter.service). Besides the answers:
 #   the serving thread (accepts, reads every request head)                                   1
-#   the collector thread and its 3 command threads                                            4
-#   its commands: wg, ip, and for FRR vtysh (package mode) or sudo, timeout and nsenter+vtysh,
-#   or docker/podman (a Go client, ~20 threads) in container mode                            <= 24
-#   that is 29 at most; 16 answers make 45, which leaves 19 for a runtime client of the previous
-#   collection that its helper's `timeout -k 1` has not reaped yet. /mesh.html starts no thread
+#   the collector thread and its 3 reader threads                                             4
+#   its one command, ip (WireGuard and FRR are read from the helpers' sockets: their runs are
+#   tasks of their own units, meshover-exporter-wg@ and meshover-exporter-frr@)              1
+#   that is 6; 16 answers make 22, far from the limit. /mesh.html starts no thread
 #   (one selector reads every peer), and at most MAX_MESH_PAGES are drawn at once (each holds a
 #   socket per peer: file descriptors stay far below systemd's default limit of 1024).
 DEFAULT_MAX_REQUESTS = 16
@@ -132,6 +131,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
         return value
 
     def wireguard(text):
+        devices = read_wg_state(text) if text.lstrip().startswith("{") else parse_wg_dump_all(text)
         return [
             {
                 "interface": ifname,
@@ -144,7 +144,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
                 "peer": names.get(p["public_key"], ""),
                 "handshake_age": (now - p["latest_handshake"]) if p["latest_handshake"] else None,
             }
-            for ifname, device in parse_wg_dump_all(text).items()
+            for ifname, device in devices.items()
             if not wg_if or ifname == wg_if
             for p in device["peers"].values()
         ]
@@ -594,11 +594,110 @@ def render_mesh_html(graph: dict, title: str = "meshover mesh", generated: str =
     )
 
 
+# ---------------------------------------------------------------- WireGuard's public state (the wg helper)
+#
+# The exporter has no CAP_NET_ADMIN: `wg show` over netlink needs it, and with it the WireGuard private
+# key could be read. A socket-activated helper run (meshover-exporter-wg@.service: the exporter's user,
+# CAP_NET_ADMIN and nothing else, no argument from the client) runs `wg show all dump`, keeps what
+# parse_wg_dump_all() keeps (never the private key, a preshared key only as has_preshared_key) and
+# prints it as one JSON object; the exporter reads it with read_wg_state().
+
+WG_STATE_FORMAT = "meshover-wg-public-state/1"
+WG_DUMP_ARGV = ["wg", "show", "all", "dump"]
+# What read_wg_state() takes from each peer, with its type (everything else is dropped).
+_WG_PEER_FIELDS = {
+    "public_key": str,
+    "endpoint": (str, type(None)),
+    "allowed_ips": list,
+    "latest_handshake": int,
+    "rx": int,
+    "tx": int,
+}
+
+
+def wg_state_json(dump: str) -> str:
+    """``wg show all dump`` as the helper prints it: the public state, one JSON object."""
+    return json.dumps({"format": WG_STATE_FORMAT, "devices": parse_wg_dump_all(dump)}, sort_keys=True)
+
+
+def wg_error_json(reason: str) -> str:
+    """What the helper prints when `wg` failed: the reason, for the exporter's errors."""
+    return json.dumps({"format": WG_STATE_FORMAT, "error": reason[:300]})
+
+
+def read_wg_state(text: str) -> dict:
+    """The helper's JSON back as parse_wg_dump_all() gave it (interface -> {"peers": {key: peer}});
+    ValueError on anything else: another format, the helper's error, a field of the wrong type."""
+    doc = json.loads(text)
+    if not isinstance(doc, dict) or doc.get("format") != WG_STATE_FORMAT:
+        raise ValueError("not the wg helper's output")
+    if "error" in doc:
+        raise ValueError(f"wg helper: {doc['error']}"[:300])
+    devices = doc.get("devices")
+    if not isinstance(devices, dict):
+        raise ValueError("wg helper: no devices")
+    out = {}
+    for ifname, device in devices.items():
+        peers = device.get("peers") if isinstance(device, dict) else None
+        if not isinstance(peers, dict):
+            raise ValueError(f"wg helper: no peers for {ifname!r}")
+        kept = {}
+        for key, peer in peers.items():
+            if not isinstance(peer, dict) or not all(
+                isinstance(peer.get(f), t) and not isinstance(peer.get(f), bool) for f, t in _WG_PEER_FIELDS.items()
+            ):
+                raise ValueError(f"wg helper: a peer of {ifname!r} of an unexpected shape")
+            kept[key] = {f: peer[f] for f in _WG_PEER_FIELDS}
+        out[ifname] = {"peers": kept}
+    return out
+
+
 # ---------------------------------------------------------------- side effects (node only)
 
+# The longest answer taken from a helper's socket (vtysh's JSON for 300 peers is about 1 MiB).
+DEFAULT_HELPER_MAX_BYTES = 16 << 20
 
-def run_command(argv: list[str], timeout: float) -> tuple[str | None, str]:
-    """Run one command with a timeout; (stdout, "") on success, (None, reason) on any failure."""
+
+def read_helper(path: str, timeout: float, max_bytes: int = DEFAULT_HELPER_MAX_BYTES) -> tuple[str | None, str]:
+    """Ask a socket-activated helper (a systemd socket with Accept=yes: one helper run per connection)
+    for its answer: connect, send nothing, read to the end within ``timeout`` seconds, at most
+    ``max_bytes``. (text, "") or (None, reason), like run_command()."""
+    deadline = time.monotonic() + timeout
+    chunks, size = [], 0
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.shutdown(socket.SHUT_WR)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None, f"timeout after {timeout}s"
+                sock.settimeout(left)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > max_bytes:
+                    return None, f"{path}: answer longer than {max_bytes} bytes"
+                chunks.append(chunk)
+    except socket.timeout:
+        return None, f"timeout after {timeout}s"
+    except OSError as exc:
+        return None, f"{path}: {exc.strerror or exc}"
+    text = b"".join(chunks).decode("utf-8", "replace")
+    if not text.strip():
+        return None, f"{path}: the helper printed nothing (its errors are in the journal of its unit)"
+    return text, ""
+
+
+
+def run_command(argv: list[str] | dict, timeout: float) -> tuple[str | None, str]:
+    """Run one command with a timeout; (stdout, "") on success, (None, reason) on any failure.
+
+    ``{"socket": path}`` instead of a command asks a helper's socket (read_helper())."""
+    if isinstance(argv, dict):
+        return read_helper(argv["socket"], timeout)
     try:
         proc = subprocess.run(
             argv,
@@ -1179,9 +1278,21 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
     parser.add_argument("--config", default="/etc/meshover/exporter.json")
+    parser.add_argument(
+        "--wireguard-state",
+        action="store_true",
+        help="print WireGuard's public state as JSON and exit (the wg helper, meshover-exporter-wg@.service)",
+    )
     args = parser.parse_args(argv)
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
+    if args.wireguard_state:
+        dump, reason = run_command(WG_DUMP_ARGV, float(config.get("timeout", 2.0)))
+        try:
+            sys.stdout.write((wg_state_json(dump) if dump is not None else wg_error_json(f"wg: {reason}")) + "\n")
+        except ValueError as exc:  # parse_wg_dump_all's message never quotes a key
+            sys.stdout.write(wg_error_json(f"wg: {exc}") + "\n")
+        return
     try:
         import prometheus_client  # noqa: F401  (said at start, not at the first scrape)
     except ImportError as exc:

@@ -39,9 +39,27 @@ def test_exporter_unit_plain_and_quoted():
         render("exporter", "meshover-exporter.service.j2", **{**EXPORTER, "exporter_user": "root nobody"})
 
 
-def test_sudoers_words_are_escaped():
-    text = render("exporter", "sudoers.j2", exporter_user="meshover-exporter", exporter__helper="/usr/local/x, ALL")
-    assert 'meshover-exporter ALL=(root) NOPASSWD: /usr/local/x\\,\\ ALL ""' in text
+def test_helper_units_plain_and_quoted():
+    wg = render("exporter", "meshover-exporter-wg@.service.j2", exporter__helper_runtime_max=10, **EXPORTER)
+    assert line(wg, "ExecStart=") == (
+        "ExecStart=/usr/bin/python3 /opt/meshover/exporter.py --wireguard-state --config /etc/meshover/exporter.json"
+    )
+    spaced = render(
+        "exporter",
+        "meshover-exporter-wg@.service.j2",
+        exporter__helper_runtime_max=10,
+        **{**EXPORTER, "exporter_config_path": "/etc/my dir/x.json"},
+    )
+    assert line(spaced, "ExecStart=").endswith('--config "/etc/my dir/x.json"')
+    with pytest.raises(QuotingError):
+        render(
+            "exporter",
+            "helper.socket.j2",
+            exporter__helper_name="wg",
+            exporter__helper_what={"wg": "w"},
+            exporter__helper_sockets={"wg": "/run/x.sock"},
+            exporter_user="x\nExecStartPre=/bin/sh",
+        )
 
 
 def test_source_routing_unit_paths():

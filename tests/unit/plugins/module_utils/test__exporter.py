@@ -68,7 +68,7 @@ def _deployed_names():
     values = yaml.safe_load((REPO / "roles" / "exporter" / "vars" / "main.yml").read_text())
     names = {}
     for entry in values["exporter__files"]:
-        source = re.search(r"plugins/module_utils/node/(\w+\.py)", entry["content"])
+        source = re.search(r"plugins/module_utils/node/(\w+\.py)", entry.get("content", ""))
         if source:
             names[source.group(1)] = entry["path"]
             assert entry["path"] in values["exporter__restart_on"], entry["path"]  # a new version restarts it
@@ -1102,3 +1102,110 @@ def test_reload_of_a_new_port_exits_for_a_restart(tmp_path):
     path.write_text(json.dumps(dict(collector.config, port=9475)))
     with pytest.raises(SystemExit, match="port changed"):
         E.reload_config(str(path), collector)
+
+
+# ---------------------------------------------------------------- the helpers: WireGuard's public state, sockets
+
+PRIVATE = "cHJpdmF0ZS1rZXktbmV2ZXItc2hvd24tYW55d2hlcmUhPQ=="  # n1.wg's interface line
+
+
+def test_the_wg_helper_prints_no_private_or_preshared_key_and_the_same_snapshot():
+    dump = (FIX / "n1.wg").read_text()
+    assert PRIVATE in dump
+    psk = "cHNrLW5ldmVyLXNob3duLWFueXdoZXJlLWVpdGhlciE="
+    lines = dump.splitlines()
+    f = lines[1].split("\t")
+    f[2] = psk  # give the first peer a preshared key
+    dump_psk = "\n".join([lines[0], "\t".join(f), *lines[2:]]) + "\n"
+    text = E.wg_state_json(dump_psk)
+    assert PRIVATE not in text and psk not in text
+    assert json.loads(text)["devices"]["meshover0"]["peers"][f[1]]["has_preshared_key"] is True
+    from_helper = E.build_snapshot(config("n1"), dict(outputs("n1"), wg=text), NOW)
+    from_dump = E.build_snapshot(config("n1"), dict(outputs("n1"), wg=dump_psk), NOW)
+    assert from_helper["wireguard"] == from_dump["wireguard"] and from_helper["wireguard"]
+    assert "wireguard" not in from_helper["errors"]
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        (E.wg_error_json("wg: exit 1: Unable to access interface: Operation not permitted"), "Operation not permitted"),
+        ('{"format": "other"}', "not the wg helper's output"),
+        (json.dumps({"format": E.WG_STATE_FORMAT, "devices": {"meshover0": {"peers": {"k": {"rx": "1"}}}}}), "shape"),
+        (json.dumps({"format": E.WG_STATE_FORMAT, "devices": []}), "no devices"),
+    ],
+)
+def test_a_helper_error_or_an_odd_answer_makes_the_wireguard_part_down(text, error):
+    snap = E.build_snapshot(config("n1"), dict(outputs("n1"), wg=text), NOW)
+    assert snap["wireguard"] is None and error in snap["errors"]["wireguard"]
+
+
+def test_main_wireguard_state_prints_the_json_or_the_reason(tmp_path, monkeypatch, capsys):
+    cfg = tmp_path / "exporter.json"
+    cfg.write_text(json.dumps(dict(config("n1"), timeout=1.0)))
+    seen = []
+
+    def fake(argv, timeout):
+        seen.append((argv, timeout))
+        return (FIX / "n1.wg").read_text(), ""
+
+    monkeypatch.setattr(E, "run_command", fake)
+    E.main(["--config", str(cfg), "--wireguard-state"])
+    out = capsys.readouterr().out
+    assert seen == [(["wg", "show", "all", "dump"], 1.0)]
+    assert PRIVATE not in out and E.read_wg_state(out)["meshover0"]["peers"]
+    monkeypatch.setattr(E, "run_command", lambda argv, timeout: (None, "exit 1: Operation not permitted"))
+    E.main(["--config", str(cfg), "--wireguard-state"])
+    with pytest.raises(ValueError, match="wg helper: wg: exit 1: Operation not permitted"):
+        E.read_wg_state(capsys.readouterr().out)
+
+
+def _helper_socket(tmp_path, answer: bytes, delay: float = 0.0):
+    """A stand-in for a socket-activated helper: a Unix socket that, per connection, waits for the
+    client's end of input, sleeps, writes ``answer`` and closes."""
+    path = str(tmp_path / "h.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    got = []
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            got.append(conn.recv(100))  # b"": the client sent nothing and shut its side
+            time.sleep(delay)
+            try:
+                conn.sendall(answer)
+            except OSError:
+                pass
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path, got
+
+
+def test_read_helper_takes_the_answer_and_sends_nothing(tmp_path):
+    path, got = _helper_socket(tmp_path, b"hello\n")
+    assert E.run_command({"socket": path}, 2.0) == ("hello\n", "")
+    assert got == [b""]
+
+
+@pytest.mark.parametrize(
+    "answer, delay, timeout, max_bytes, reason",
+    [
+        (b"late", 1.5, 0.3, 100, "timeout after 0.3s"),
+        (b"x" * 5000, 0.0, 2.0, 1000, "answer longer than 1000 bytes"),
+        (b"", 0.0, 2.0, 100, "the helper printed nothing"),
+    ],
+)
+def test_read_helper_is_bounded_in_time_and_size(tmp_path, answer, delay, timeout, max_bytes, reason):
+    path, _got = _helper_socket(tmp_path, answer, delay)
+    start = time.monotonic()
+    text, why = E.read_helper(path, timeout, max_bytes)
+    assert text is None and reason in why
+    assert time.monotonic() - start < timeout + 0.5
+
+
+def test_read_helper_names_a_missing_socket(tmp_path):
+    text, why = E.run_command({"socket": str(tmp_path / "none.sock")}, 1.0)
+    assert text is None and "none.sock" in why and "No such file" in why
