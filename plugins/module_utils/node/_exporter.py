@@ -691,7 +691,6 @@ def read_helper(path: str, timeout: float, max_bytes: int = DEFAULT_HELPER_MAX_B
     return text, ""
 
 
-
 def run_command(argv: list[str] | dict, timeout: float) -> tuple[str | None, str]:
     """Run one command with a timeout; (stdout, "") on success, (None, reason) on any failure.
 

@@ -58,9 +58,9 @@ def test_the_wg_helper_has_cap_net_admin_alone_and_prints_to_the_socket():
     assert unit["RestrictAddressFamilies"] == ["AF_UNIX AF_NETLINK"]
 
 
-def test_the_frr_helper_in_package_mode_is_the_exporters_user_with_frrvty_and_no_capability():
+def test_the_frr_helper_in_package_mode_is_frr_with_frrvty_and_no_capability():
     unit = settings(render("exporter", "meshover-exporter-frr@.service.j2", exporter__container=False, **COMMON))
-    assert unit["User"] == ["meshover-exporter"] and unit["SupplementaryGroups"] == ["frrvty"]
+    assert unit["User"] == ["frr"] and unit["SupplementaryGroups"] == ["frrvty"]
     assert unit["CapabilityBoundingSet"] == [""] and unit["NoNewPrivileges"] == ["yes"]
     assert unit["ExecStart"] == ['/usr/bin/vtysh -c "show bgp summary json" -c "show bfd peers json" -c "show version"']
 
@@ -79,6 +79,13 @@ def test_the_sockets_admit_root_and_the_exporters_group_only(name):
     assert unit["Accept"] == ["yes"]
     assert (unit["SocketUser"], unit["SocketGroup"], unit["SocketMode"]) == (["root"], ["meshover-exporter"], ["0660"])
     assert unit["MaxConnections"] == ["4"]
+
+
+def test_frr_runs_vtysh_without_pam_and_vtysh_conf_restarts_nothing():
+    text = render("frr_bgp", "vtysh.conf.j2")
+    assert "username frr nopassword" in text.splitlines()
+    frr_vars = yaml.safe_load((ROOT / "roles" / "frr_bgp" / "vars" / "main.yml").read_text())
+    assert not [p for p in frr_vars["frr_bgp__restart_on"] if "vtysh.conf" in p]
 
 
 def test_the_configuration_reads_wireguard_and_frr_from_the_sockets():
