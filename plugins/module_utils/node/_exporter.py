@@ -1288,9 +1288,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.wireguard_state:
         dump, reason = run_command(WG_DUMP_ARGV, float(config.get("timeout", 2.0)))
         try:
-            sys.stdout.write((wg_state_json(dump) if dump is not None else wg_error_json(f"wg: {reason}")) + "\n")
+            answer = wg_state_json(dump) if dump is not None else wg_error_json(f"wg: {reason}")
         except ValueError as exc:  # parse_wg_dump_all's message never quotes a key
-            sys.stdout.write(wg_error_json(f"wg: {exc}") + "\n")
+            answer = wg_error_json(f"wg: {exc}")
+        try:
+            sys.stdout.write(answer + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the exporter stopped waiting (its timeout): one line in the journal, no traceback
+            sys.stderr.write("meshover exporter: the WireGuard state came after the exporter's timeout\n")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         import prometheus_client  # noqa: F401  (said at start, not at the first scrape)
