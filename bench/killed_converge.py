@@ -121,8 +121,8 @@ def main() -> int:
     a_run = converge(args.inventory, env, log=log("A"))
     state_a = states(inv)
     b_run = converge(args.inventory, env, change.name, log=log("B"))
-    state_b = states(inv)
     b_again = converge(args.inventory, env, change.name, log=log("B-again"))
+    state_b = states(inv)
     results["reference"] = {
         "A": a_run,
         "B": b_run,
@@ -130,6 +130,10 @@ def main() -> int:
         "parts that differ between A and B": sorted({d["part"] for d in differences(state_a, state_b)}),
     }
     print(json.dumps(results["reference"]), flush=True)
+    if a_run["rc"] or b_run["rc"] or b_again["rc"] or any(v["changed"] for v in b_again["recap"].values()):
+        why = "the clean converges to A and B must pass, the second to B with 0 changed"
+        print(json.dumps({"ok": False, "why": why}))
+        return 1
     for t in [float(x) for x in args.kill_after.split(",") if x]:
         back = converge(args.inventory, env, log=log(f"back-to-A-{t:g}"))
         back_diff = differences(state_a, settled_states(inv, state_a))
