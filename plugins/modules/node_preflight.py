@@ -65,6 +65,13 @@ options:
       - Decides whether Docker's C(FORWARD) drop is a problem (see the description).
     type: str
     default: ""
+  nat:
+    description:
+      - Whether the node masquerades Coil's pods (C(meshover_coil_nat_sources) set).
+      - With V(true) the kernel modules of the P(meshover.mesh.gre_overlay#role) role's C(postrouting) chain,
+        C(nf_nat), C(nft_chain_nat) and C(nft_masq), are checked too.
+    type: bool
+    default: false
   min_free_mb:
     description:
       - Free space (MiB) needed on C(/) and on C(/var).
@@ -139,6 +146,7 @@ def main() -> None:
             "container": {"type": "bool", "default": False},
             "min_free_mb": {"type": "int"},
             "container_runtime": {"type": "str", "default": ""},
+            "nat": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -149,7 +157,7 @@ def main() -> None:
 
     facts = gather(run, module.get_bin_path)
     p = module.params
-    report = evaluate(facts, p["wireguard_port"], p["container"], p["min_free_mb"], p["container_runtime"])
+    report = evaluate(facts, p["wireguard_port"], p["container"], p["min_free_mb"], p["container_runtime"], p["nat"])
     if report.problems:
         module.fail_json(
             msg=f"meshover node preflight found {len(report.problems)} problem(s):\n" + "\n".join(report.problems),

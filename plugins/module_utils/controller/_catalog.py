@@ -293,6 +293,19 @@ CATALOG: dict[str, dict[str, Any]] = {
         "derived). Only routes inside `meshover_shared_prefixes` are announced. See "
         "[routing.md](routing.md#coil-hand-off-table-119).",
     },
+    "meshover_coil_nat_sources": {
+        "scope": "host",
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "roles": (*_CORE, "gre_overlay"),
+        "description": "Egress NAT for Coil's pods (the original's -coilnatsources): source blocks (CIDR, IPv4 or "
+        "IPv6, host bits zero, no default route, each once) whose traffic leaving the node towards a destination "
+        "the mesh does not route is masqueraded to the node's address (nftables, chain postrouting of table inet "
+        "meshover). Traffic to the mesh (loopbacks, meshover_announce, meshover_shared_prefixes, these blocks) "
+        "keeps its source address. Needs meshover_coil_table on the host. Empty: no NAT. See "
+        "[routing.md](routing.md#egress-nat-for-pods).",
+    },
     "meshover_purelb_interface": {
         "scope": "host",
         "type": "str",

@@ -27,6 +27,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity
     parse_int,
     parse_range,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._nat import mesh_routed
 from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     PROTO,
     RESERVED_TABLES,
@@ -191,13 +192,8 @@ def mesh_exempt(
 ) -> list[str]:
     """Destinations inside the mesh: they keep normal routing even from a gathered source. announce: host ->
     its parsed meshover_announce; endpoints: host -> the addresses the others dial."""
-    nets: set[Network] = {settings.net6}
-    if settings.pool4 is not None:
-        nets.add(settings.pool4)
-    nets.update(ipaddress.ip_network(p) for p in settings.shared_prefixes)
+    nets: set[Network] = set(mesh_routed(announce, settings))
     nets.update(ipaddress.ip_network(p) for p in LOCAL_SCOPE)
-    for nets_of_host in announce.values():
-        nets.update(net for net in nets_of_host if net.prefixlen > 0)
     for addrs in endpoints.values():
         nets.update(ipaddress.ip_network(addr) for addr in addrs)
     return [str(n) for n in sorted(nets, key=_net_key)]

@@ -36,6 +36,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity
     parse_endpoint,
     parse_wg_public_key,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._nat import mesh_routed, plan_nat
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import check
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._underlay import Topology, Underlay
 
@@ -271,5 +272,9 @@ def plan_mesh(
         # a gateway reached through transit: send to the first hop, whose own rule forwards it on
         tunnels.update({peer: tunnels[via] for peer, via in host_plan["transit"].items() if via in tunnels})
         host_plan["source_routing"] = plan_source_routing(host, gathering, tables, tunnels, exempt)
+    # egress NAT of Coil's pods (gre_overlay's postrouting chain): what the mesh routes keeps its source
+    routed = mesh_routed(announce, result.settings)
+    for host, host_plan in plan.items():
+        host_plan["nat"] = plan_nat(hosts[host].coil_nat_sources, routed)
     warnings.extend(unreachable_warnings(plan, gathering, tables))
     return plan, warnings + _mesh_warnings(nodes), updates

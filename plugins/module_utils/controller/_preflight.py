@@ -52,6 +52,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity
     parse_wg_public_key,
     unroutable,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._nat import parse_nat_sources
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import check_role_vars
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._underlay import (
     Topology,
@@ -75,6 +76,7 @@ class HostValues:
     announce: tuple[Network, ...]  # meshover_announce, in the inventory's order
     gathering: tuple[Network, ...]  # meshover_gathering's source blocks (gathering.source_blocks)
     options: Mapping[str, Any]  # the per-host routing variables (_bgp.BGP_HOST_PARSERS), defaults filled in
+    coil_nat_sources: tuple[Network, ...] = ()  # meshover_coil_nat_sources (_nat.parse_nat_sources)
 
     def as_dict(self) -> dict[str, Any]:
         """The values as JSON (the action meshover.mesh.mesh_preflight returns them per host)."""
@@ -87,6 +89,7 @@ class HostValues:
             "announce": [str(n) for n in self.announce],
             "gathering": [str(n) for n in self.gathering],
             "frr_mode": self.options["meshover_frr_mode"],
+            "coil_nat_sources": [str(n) for n in self.coil_nat_sources],
         }
 
 
@@ -624,6 +627,26 @@ def _coil_table_clashes(options: Mapping[str, Mapping[str, Any]], tables: Mappin
     return problems
 
 
+def check_coil_nat(
+    inventory: Mapping[str, Mapping[str, Any]], options: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[str], dict[str, tuple[Network, ...]]]:
+    """meshover_coil_nat_sources parses (_nat.parse_nat_sources) and, when it lists anything, the host hands
+    Coil's routes to the mesh (meshover_coil_table; options: check_bgp's, of the hosts whose routing variables
+    parsed). Returns the problems and each host's parsed sources (empty when unset or wrong)."""
+    problems: list[str] = []
+    sources: dict[str, tuple[Network, ...]] = {}
+    for host, host_vars in inventory.items():
+        parsed = _host_value(problems, host, host_vars, "meshover_coil_nat_sources", parse_nat_sources, ())
+        sources[host] = parsed or ()
+        if parsed and host in options and options[host]["meshover_coil_table"] is None:
+            problems.append(
+                f"{host}: meshover_coil_nat_sources is set but meshover_coil_table is not: the NAT is for the pods "
+                "of Coil, whose routes the host hands to the mesh only with that table; set meshover_coil_table: "
+                "119 (the table coild exports to) on the host, or drop meshover_coil_nat_sources"
+            )
+    return problems, sources
+
+
 def check_maximum_prefix(
     inventory: Mapping[str, Mapping[str, Any]],
     identities: Mapping[str, Identity],
@@ -699,9 +722,11 @@ def check(
     problems.extend(gathering_problems)
     bgp_problems, bgp, options = check_bgp(clean, tables)
     problems.extend(bgp_problems)
+    nat_problems, nat_sources = check_coil_nat(clean, options)
+    problems.extend(nat_problems)
     problems.extend(check_maximum_prefix(clean, identities, bgp, announce))
     hosts = {
-        host: HostValues(underlays[host], announce[host], gathering[host], options[host])
+        host: HostValues(underlays[host], announce[host], gathering[host], options[host], nat_sources[host])
         for host in clean
         if host in underlays and host in options
     }

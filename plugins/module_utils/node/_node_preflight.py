@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 KERNEL_MODULES = ("wireguard", "ip6_gre")
+# What the postrouting chain of gre_overlay's table needs when the node masquerades Coil's pods
+# (meshover_coil_nat_sources): the nat chain type, the NAT core and nft's masquerade expression.
+NAT_KERNEL_MODULES = ("nf_nat", "nft_chain_nat", "nft_masq")
 RUNTIMES = ("podman", "docker")
 MIN_PYTHON = (3, 9)
 DISK_PATHS = ("/", "/var")
@@ -299,15 +302,20 @@ def firewalld_allows(listing: str | None, port: int) -> dict[str, bool]:
 # ---------------------------------------------------------------- evaluation
 
 
-def _check_kernel(facts: NodeFacts, report: NodeReport) -> None:
-    states = {name: kernel_module_state(name, facts) for name in KERNEL_MODULES}
+def _check_kernel(facts: NodeFacts, report: NodeReport, nat: bool = False) -> None:
+    """The modules the mesh needs, and with nat those of the egress NAT of Coil's pods."""
+    wanted = KERNEL_MODULES + (NAT_KERNEL_MODULES if nat else ())
+    states = {name: kernel_module_state(name, facts) for name in wanted}
     report.checks["kernel"] = {"release": facts.kernel_release, "modules": states}
     for name, state in states.items():
         if state == "missing":
+            nat_module = name in NAT_KERNEL_MODULES
+            why = " (the masquerade of meshover_coil_nat_sources needs it)" if nat_module else ""
+            other_fix = ", or drop meshover_coil_nat_sources" if nat_module else ""
             report.problems.append(
-                f"kernel {facts.kernel_release or '(unknown)'} has no {name} module (not built in, not loaded, "
+                f"kernel {facts.kernel_release or '(unknown)'} has no {name} module{why} (not built in, not loaded, "
                 f"not in modules.dep); install the kernel's modules package (linux-image-{facts.kernel_release}) "
-                "or boot a kernel that has it"
+                f"or boot a kernel that has it{other_fix}"
             )
 
 
@@ -489,14 +497,16 @@ def evaluate(
     container: bool,
     min_free_mb: int | None = None,
     container_runtime: str = "",
+    nat: bool = False,
 ) -> NodeReport:
     """Checks found and problems, one "<what is wrong>; <what to do>" message each.
 
-    container_runtime: frr_bgp_container_runtime ('' = podman if found, else docker if found, else podman)."""
+    container_runtime: frr_bgp_container_runtime ('' = podman if found, else docker if found, else podman).
+    nat: the node masquerades Coil's pods (meshover_coil_nat_sources): NAT_KERNEL_MODULES are checked too."""
     report = NodeReport()
     if min_free_mb is None:
         min_free_mb = MIN_FREE_MB_CONTAINER if container else MIN_FREE_MB_PACKAGE
-    _check_kernel(facts, report)
+    _check_kernel(facts, report, nat)
 
     report.checks["systemd"] = facts.systemd
     if not facts.systemd:
@@ -559,7 +569,8 @@ def gather(run: Runner, which: Which, root: str = "/", kernel_release: str | Non
     # host's /proc/modules but an empty /sys/module; it cannot load modules, so loaded is what counts.
     proc_modules = {line.split(" ", 1)[0] for line in (_read(_under(root, "/proc/modules")) or "").splitlines()}
     facts.sys_module = {
-        name: os.path.isdir(_under(root, f"/sys/module/{name}")) or name in proc_modules for name in KERNEL_MODULES
+        name: os.path.isdir(_under(root, f"/sys/module/{name}")) or name in proc_modules
+        for name in KERNEL_MODULES + NAT_KERNEL_MODULES
     }
     facts.modules_builtin = _read(_under(root, f"/lib/modules/{release}/modules.builtin"))
     facts.modules_dep = _read(_under(root, f"/lib/modules/{release}/modules.dep"))

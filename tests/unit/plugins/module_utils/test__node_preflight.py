@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node._node_preflight import (
+    NAT_KERNEL_MODULES,
     NodeFacts,
     evaluate,
     firewalld_allows,
@@ -213,6 +214,35 @@ def test_no_container_runtime_is_not_a_problem():
     report = evaluate(good(runtimes={"podman": None, "docker": None}), 51820, container=True)
     assert report.problems == []
     assert report.checks["container"]["runtime"] is None
+
+
+def test_nat_modules_are_checked_only_with_nat_sources():
+    # good() has none of them: without NAT that is no problem, and they are not reported
+    report = evaluate(good(), 51820, container=False)
+    assert report.problems == [] and set(report.checks["kernel"]["modules"]) == {"wireguard", "ip6_gre"}
+    report = evaluate(good(), 51820, container=False, nat=True)
+    assert [p.split(" module")[0] for p in report.problems] == [
+        f"kernel {RELEASE} has no nf_nat",
+        f"kernel {RELEASE} has no nft_chain_nat",
+        f"kernel {RELEASE} has no nft_masq",
+    ]
+    assert "meshover_coil_nat_sources" in report.problems[2] and report.problems[2].endswith(
+        "or drop meshover_coil_nat_sources"
+    )
+    nat_dep = "".join(
+        f"kernel/net/{p}.ko.xz: kernel/net/netfilter/nf_nat.ko.xz\n"
+        for p in ("netfilter/nft_chain_nat", "netfilter/nft_masq")
+    )
+    found = good(modules_builtin="kernel/net/netfilter/nf_nat.ko\n", modules_dep=DEP + nat_dep)
+    report = evaluate(found, 51820, container=False, nat=True)
+    assert report.problems == []
+    assert report.checks["kernel"]["modules"] == {
+        "wireguard": "loaded",
+        "ip6_gre": "loadable",
+        "nf_nat": "builtin",
+        "nft_chain_nat": "loadable",
+        "nft_masq": "loadable",
+    }
 
 
 def test_missing_kernel_module():
@@ -633,7 +663,7 @@ def test_gather_reads_files_and_commands(tmp_path):
         },
     )
     facts = gather(node.run, node.which, root=root, kernel_release=RELEASE)
-    assert facts.sys_module == {"wireguard": False, "ip6_gre": True}
+    assert facts.sys_module == {"wireguard": False, "ip6_gre": True, **dict.fromkeys(NAT_KERNEL_MODULES, False)}
     assert facts.systemd is True
     assert facts.ufw_active is True and facts.firewalld_active is False
     assert facts.ufw_status is None  # no ufw binary on PATH: nothing to ask
@@ -701,5 +731,5 @@ def test_gather_reads_loaded_modules_from_proc_in_a_container(tmp_path):
     )
     node = FakeNode([], {})
     facts = gather(node.run, node.which, root=root, kernel_release="6.12.0-nomods")
-    assert facts.sys_module == {"wireguard": True, "ip6_gre": True}
+    assert facts.sys_module == {"wireguard": True, "ip6_gre": True, **dict.fromkeys(NAT_KERNEL_MODULES, False)}
     assert kernel_module_state("wireguard", facts) == "loaded"

@@ -35,7 +35,7 @@ def inv():
 def test_full_plan_of_n1():
     plan, warnings, updates = plan_mesh(inv(), {})
     assert warnings == [] and updates == {}
-    assert {k: v for k, v in plan["n1"].items() if k not in ("bgp", "source_routing")} == {
+    assert {k: v for k, v in plan["n1"].items() if k not in ("bgp", "source_routing", "nat")} == {
         "identity": {
             "hostname": "n1",
             "interface_id": "3d27e462938bc19a",

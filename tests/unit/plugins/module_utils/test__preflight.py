@@ -698,3 +698,56 @@ def test_coil_table_that_is_a_source_routing_table_is_refused():
         )
         == []
     )
+
+
+# ---------------------------------------------------------------- meshover_coil_nat_sources (issue 16)
+
+COIL = {"meshover_coil_table": 119}
+
+
+def test_coil_nat_sources_good_value_passes_and_is_parsed():
+    inv = inventory(n2={**COIL, "meshover_coil_nat_sources": ["10.228.0.0/16", "2001:DB8:228::/48"]})
+    result = check(inv)
+    assert result.problems == []
+    assert [str(n) for n in result.hosts["n2"].coil_nat_sources] == ["10.228.0.0/16", "2001:db8:228::/48"]
+    assert result.hosts["n2"].as_dict()["coil_nat_sources"] == ["10.228.0.0/16", "2001:db8:228::/48"]
+    assert result.hosts["n1"].coil_nat_sources == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("10.228.0.0/16", "not a list"),
+        (["10.228.0.1/16"], "host bits set: use 10.228.0.0/16"),
+        (["2001:db8:228::1/48"], "host bits set: use 2001:db8:228::/48"),
+        (["10.228.0.0"], "CIDR"),
+        (["pods"], "CIDR"),
+    ],
+)
+def test_coil_nat_sources_entry_not_a_prefix_is_refused(value, words):
+    msg = only_problem(inventory(n2={**COIL, "meshover_coil_nat_sources": value}))
+    assert msg.startswith("n2: meshover_coil_nat_sources") and words in msg
+
+
+@pytest.mark.parametrize("default", ["0.0.0.0/0", "::/0"])
+def test_coil_nat_sources_default_route_is_refused(default):
+    msg = only_problem(inventory(n2={**COIL, "meshover_coil_nat_sources": ["10.228.0.0/16", default]}))
+    assert msg.startswith("n2: meshover_coil_nat_sources") and f"default route {default}" in msg
+    assert "pods" in msg
+
+
+def test_coil_nat_sources_same_prefix_written_twice_is_refused():
+    msg = only_problem(
+        inventory(n2={**COIL, "meshover_coil_nat_sources": ["2001:db8:228::/48", "2001:DB8:228:0::/48"]})
+    )
+    assert msg.startswith("n2: meshover_coil_nat_sources")
+    assert "lists 2001:db8:228::/48 twice (as '2001:db8:228::/48' and '2001:DB8:228:0::/48')" in msg
+    assert "remove the duplicate" in msg
+
+
+def test_coil_nat_sources_without_coil_table_is_refused():
+    msg = only_problem(inventory(n2={"meshover_coil_nat_sources": ["10.228.0.0/16"]}))
+    assert msg.startswith("n2: meshover_coil_nat_sources is set but meshover_coil_table is not")
+    assert "meshover_coil_table: 119" in msg and "drop meshover_coil_nat_sources" in msg
+    # empty is off: no Coil table needed
+    assert validate(inventory(n2={"meshover_coil_nat_sources": []})) == []

@@ -84,3 +84,17 @@ def test_commands_are_bounded_by_timeout(run, monkeypatch):
     assert rc == 0
     seen["runner"](["/usr/sbin/nft", "-j", "list", "ruleset"])
     assert calls == [["/usr/bin/timeout", "--kill-after=30", "10", "/usr/sbin/nft", "-j", "list", "ruleset"]]
+
+
+def test_nat_checks_the_masquerade_modules(run):
+    (rc, result), _seen = run({"nat": True})
+    assert rc == 1 and [p.split(" module")[0].rsplit(" ", 1)[1] for p in result["problems"]] == [
+        "nf_nat",
+        "nft_chain_nat",
+        "nft_masq",
+    ]
+    facts = dataclasses.replace(
+        GOOD, sys_module={**GOOD.sys_module, "nf_nat": True, "nft_chain_nat": True, "nft_masq": True}
+    )
+    (rc, result), _seen = run({"nat": True}, facts)
+    assert rc == 0 and result["checks"]["kernel"]["modules"]["nft_masq"] == "loaded"
