@@ -178,6 +178,17 @@ options:
             O(packages) (for example the package that provides the daemon).
         type: bool
         default: false
+      drift_check:
+        description:
+          - A command (argument list) that tells whether the running unit does what its files say - exit 0
+            when it does, 1 when it does not (then the unit is restarted, and reported in RV(drifted)),
+            anything else fails the module. For a unit whose live state can change behind its files (a
+            table in the kernel that someone flushed), which no changed file would reveal.
+          - Run only when the unit is active and this run neither starts, restarts nor reloads it; also
+            in check mode, so it must change nothing. Bounded like the module's other commands.
+        type: list
+        elements: str
+        default: []
       clears_pending:
         description:
           - O(files[].pending) names whose work a (re)start of this unit does (a daemon that reads its
@@ -284,6 +295,11 @@ reloaded:
   returned: always
   type: list
   elements: str
+drifted:
+  description: Units whose O(units[].drift_check) found the live state different from their files (restarted).
+  returned: always
+  type: list
+  elements: str
 cache_updated:
   description: Whether this run ran C(apt-get update).
   returned: always
@@ -344,6 +360,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import 
     validate_files,
     validate_packages,
     validate_pending,
+    verbs_act,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC
@@ -626,11 +643,11 @@ def reconcile_files(module, files, units, pending_dir):
 
 def reconcile_units(module, units, changed_paths, installed, pending_dir, commands):
     """daemon-reload when a unit file changed (or systemd says one did), then each unit's enable, start and
-    restart (or reload) as asked; appends the systemctl commands to ``commands``. Returns (started, restarted,
-    reloaded)."""
-    started, restarted, reloaded = [], [], []
+    restart (or reload) as asked; appends the systemctl commands to ``commands``. A running unit that this
+    run leaves alone and whose drift_check exits 1 is restarted. Returns (started, restarted, reloaded, drifted)."""
+    started, restarted, reloaded, drifted = [], [], [], []
     if not units:
-        return started, restarted, reloaded
+        return started, restarted, reloaded, drifted
     systemctl = module.get_bin_path("systemctl", required=True)
 
     def systemctl_run(args):
@@ -664,6 +681,17 @@ def reconcile_units(module, units, changed_paths, installed, pending_dir, comman
             restart_pending=has_marker(pending_dir, restart_marker(unit["name"])),
             reload_pending=has_marker(pending_dir, reload_marker(unit["name"])),
         )
+        if unit.get("drift_check") and current["active"] and unit.get("state") == "started" and not verbs_act(verbs):
+            rc, out, err = run_bounded(module, unit["drift_check"], TIMEOUTS["validate"])
+            if rc not in (0, 1):
+                module.fail_json(
+                    msg=f"the drift check of {unit['name']} failed (rc={rc}): {err.strip() or out.strip()}",
+                    changed_paths=changed_paths,
+                    commands=commands,
+                )
+            if rc == 1:
+                drifted.append(unit["name"])
+                verbs = [*verbs, "restart"]
         for verb in verbs:
             systemctl_run([verb, unit["name"]])
             if verb == "start":
@@ -675,7 +703,7 @@ def reconcile_units(module, units, changed_paths, installed, pending_dir, comman
         if not module.check_mode:
             for name in markers_done(unit, verbs):
                 clear_marker(pending_dir, name)
-    return started, restarted, reloaded
+    return started, restarted, reloaded, drifted
 
 
 def main():
@@ -715,6 +743,7 @@ def main():
                     restart=dict(type="bool", default=False),
                     restart_on_packages=dict(type="bool", default=False),
                     clears_pending=dict(type="list", elements="str", default=[]),
+                    drift_check=dict(type="list", elements="str", default=[]),
                 ),
             ),
         ),
@@ -743,7 +772,9 @@ def main():
     apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
     installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
     changed_paths, diffs, commands = reconcile_files(module, files, units, pending_dir)
-    started, restarted, reloaded = reconcile_units(module, units, changed_paths, installed, pending_dir, commands)
+    started, restarted, reloaded, drifted = reconcile_units(
+        module, units, changed_paths, installed, pending_dir, commands
+    )
 
     # The work of the files' `pending` names that is still to do (its markers), and in check mode that
     # of the files that would change now.
@@ -765,6 +796,7 @@ def main():
         started=started,
         restarted=restarted,
         reloaded=reloaded,
+        drifted=drifted,
         cache_updated=apt.cache_updated,
         lock_wait_s=round(apt.lock_wait, 1),
     )

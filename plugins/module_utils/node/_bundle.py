@@ -275,6 +275,12 @@ def unit_actions(unit, current, changed_paths, packages_changed=False, restart_p
     return verbs
 
 
+def verbs_act(verbs):
+    """Whether these systemctl verbs (unit_actions()) start, restart or reload the unit: then its live state is
+    read afresh anyway and a drift check is not needed."""
+    return bool(set(verbs) & {"start", "restart", "reload"})
+
+
 # -- APT on a fresh node: package lists, locks, timeouts ----------------------------------------
 #
 # A fresh cloud image has never run `apt-get update` (empty /var/lib/apt/lists), and at first boot

@@ -35,6 +35,8 @@ class FakeSystemctl:
         self.updates = 0
         self.lock_held = 0  # apt-get update runs that find the lists lock held
         self.repo = {}  # package -> version that apt-get update brings into the lists
+        self.drift_rc = 0  # what a unit's drift_check exits with
+        self.drift_runs = 0
 
     def __call__(self, args, **kwargs):
         args = list(args)
@@ -81,6 +83,9 @@ class FakeSystemctl:
             return 0, "", ""
         if tool == "systemd-sysusers":
             return 0, "", ""
+        if tool == "drift-check":  # a unit's drift_check: 0 as its files say, 1 drifted, else broken
+            self.drift_runs += 1
+            return self.drift_rc, "", "nft: no such file" if self.drift_rc > 1 else ""
         # validator: it must see the candidate file (hidden, next to the live one), not the live one
         candidate = next(a for a in args if re.search(r"/\.[^/]+\.tmp(:|$)", a)).split(":")[0]
         with open(candidate) as f:
@@ -475,3 +480,40 @@ def test_unit_file_changed_on_disk_gets_its_daemon_reload(tmp_path, fake, run_mo
 def test_pending_names_must_be_plain(tmp_path, fake, run_module):
     rc, res = run_module(bundle.main, {"files": [owned(tmp_path / "f", "x\n", pending="../etc/passwd")]})
     assert rc == 1 and "is not a plain name" in res["msg"]
+
+
+def test_drift_check_restarts_a_running_unit_whose_live_state_is_not_its_files(tmp_path, fake, run_module):
+    table = tmp_path / "firewall.nft"
+    fake.units["meshover-firewall.service"] = {"enabled": True, "active": True}
+    unit = {
+        "name": "meshover-firewall.service",
+        "enabled": True,
+        "state": "started",
+        "restart_on": [str(table)],
+        "drift_check": ["/usr/bin/drift-check", str(table)],
+    }
+    args = {"files": [owned(table, "table inet meshover {}\n")], "units": [unit]}
+    _rc, res = run_module(bundle.main, args)  # the file changes: restarted for it, no check needed
+    assert res["restarted"] == ["meshover-firewall.service"] and res["drifted"] == [] and fake.drift_runs == 0
+    _rc, res = run_module(bundle.main, args)  # nothing changed, the live state is the file's
+    assert res["changed"] is False and res["drifted"] == [] and fake.drift_runs == 1
+    fake.drift_rc = 1  # someone flushed the table
+    _rc, res = run_module(bundle.main, args)
+    assert res["changed"] is True and res["drifted"] == ["meshover-firewall.service"]
+    assert res["restarted"] == ["meshover-firewall.service"]
+    assert fake.systemctl_calls()[-1] == ["restart", "meshover-firewall.service"]
+    fake.drift_rc = 1
+    calls = len(fake.systemctl_calls())
+    _rc, res = run_module(bundle.main, dict(args, _ansible_check_mode=True))  # check mode: reported, not done
+    assert res["changed"] is True and res["drifted"] == ["meshover-firewall.service"]
+    assert len(fake.systemctl_calls()) == calls
+    fake.drift_rc = 2  # the check itself is broken: fail, restart nothing
+    _rc, res = run_module(bundle.main, args)
+    assert (
+        res.get("failed") and "drift check of meshover-firewall.service failed (rc=2): nft: no such file" in res["msg"]
+    )
+    assert len(fake.systemctl_calls()) == calls
+    fake.units["meshover-firewall.service"]["active"] = False  # a stopped unit is started, not checked
+    runs = fake.drift_runs
+    _rc, res = run_module(bundle.main, args)
+    assert res["started"] == ["meshover-firewall.service"] and fake.drift_runs == runs
