@@ -1170,7 +1170,7 @@ def _helper_socket(tmp_path, answer: bytes, delay: float = 0.0):
     got = []
 
     def serve():
-        conn, _ = srv.accept()
+        conn, _addr = srv.accept()
         with conn:
             got.append(conn.recv(100))  # b"": the client sent nothing and shut its side
             time.sleep(delay)
