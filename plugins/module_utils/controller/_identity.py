@@ -346,25 +346,42 @@ def parse_prefix(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     return _network(value, version)
 
 
-def parse_shared_prefixes(value: Any) -> tuple[str, ...]:
+def parse_prefix_list(
+    value: Any, default_route: str, *, unique: bool = False, example: str = "10.50.0.0/24"
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A YAML list of CIDR prefixes (parse_prefix() each): none a default route (``default_route`` ends the
+    message: why not, and what to list instead), none unroutable(); with ``unique``, none listed twice,
+    compared parsed (2001:DB8::/32 is 2001:db8::/32). Raises ValueError "<what is wrong>: <fix>"."""
     if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list of CIDR prefixes: write it as a YAML list")
-    out = []
+        raise ValueError(
+            f"is a {type(value).__name__}, not a list of CIDR prefixes: write it as a YAML list, like [{example}]"
+        )
+    out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    written: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, Any] = {}
     for item in value:
         try:
             net = parse_prefix(item)
         except ValueError as exc:
             raise ValueError(f"has entry {item!r} that {exc}") from None
         if net.prefixlen == 0:
-            raise ValueError(
-                f"has the default route {net}, which would let any host announce any route: list the blocks "
-                "that several hosts announce (a default route comes from the hosts in meshover_default_route_from)"
-            )
+            raise ValueError(f"has the default route {net}, {default_route}")
         reason = unroutable(net)
         if reason:
             raise ValueError(f"has entry {item!r} that {reason}")
-        out.append(str(net))
+        if unique and net in written:
+            spelt = "" if written[net] == item else f" (as {written[net]!r} and {item!r})"
+            raise ValueError(f"lists {net} twice{spelt}: remove the duplicate")
+        written.setdefault(net, item)
+        out.append(net)
     return tuple(out)
+
+
+def parse_shared_prefixes(value: Any) -> tuple[str, ...]:
+    default_route = (
+        "which would let any host announce any route: list the blocks that several hosts announce (a default "
+        "route comes from the hosts in meshover_default_route_from)"
+    )
+    return tuple(str(net) for net in parse_prefix_list(value, default_route))
 
 
 # Mesh-wide variable -> (settings attribute, parser).

@@ -16,37 +16,21 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import MeshSettings, parse_prefix
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import MeshSettings, parse_prefix_list
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 FAMILIES = ("ipv4", "ipv6")
 
 
 def parse_nat_sources(value: Any) -> tuple[Network, ...]:
-    """meshover_coil_nat_sources: a list of prefixes (IPv4 or IPv6, host bits zero), no default route, each once
-    (compared parsed: 2001:DB8::/32 is 2001:db8::/32). Raises ValueError "<what is wrong>: <fix>"."""
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(
-            f"is a {type(value).__name__}, not a list: write it as a YAML list of CIDR prefixes, like [10.228.0.0/16]"
-        )
-    out: list[Network] = []
-    written: dict[Network, Any] = {}
-    for item in value:
-        try:
-            net = parse_prefix(item)
-        except ValueError as exc:
-            raise ValueError(f"has entry {item!r} that {exc}") from None
-        if net.prefixlen == 0:
-            raise ValueError(
-                f"has the default route {net}: every source would be masqueraded, the node's own addresses and the "
-                "mesh's included; list the address blocks of the pods (Coil's pools), like 10.228.0.0/16"
-            )
-        if net in written:
-            spelt = "" if written[net] == item else f" (as {written[net]!r} and {item!r})"
-            raise ValueError(f"lists {net} twice{spelt}: remove the duplicate")
-        written[net] = item
-        out.append(net)
-    return tuple(out)
+    """meshover_coil_nat_sources: a list of prefixes (IPv4 or IPv6, host bits zero), no default route, none
+    unroutable, each once (compared parsed: 2001:DB8::/32 is 2001:db8::/32). Raises ValueError "<what is
+    wrong>: <fix>"."""
+    default_route = (
+        "which would masquerade every source, the node's own addresses and the mesh's included: list the address "
+        "blocks of the pods (Coil's pools), like 10.228.0.0/16"
+    )
+    return parse_prefix_list(value, default_route, unique=True, example="10.228.0.0/16")
 
 
 def mesh_routed(announce: Mapping[str, Iterable[Network]], settings: MeshSettings) -> list[Network]:

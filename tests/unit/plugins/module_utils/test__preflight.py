@@ -722,6 +722,8 @@ def test_coil_nat_sources_good_value_passes_and_is_parsed():
         (["2001:db8:228::1/48"], "host bits set: use 2001:db8:228::/48"),
         (["10.228.0.0"], "CIDR"),
         (["pods"], "CIDR"),
+        (["127.0.0.0/8"], "loopback"),
+        (["fe80::/64"], "link-local"),
     ],
 )
 def test_coil_nat_sources_entry_not_a_prefix_is_refused(value, words):
