@@ -11,6 +11,9 @@ Checks, each a line of the JSON printed; exit 1 if any failed:
 - as the exporter's user, each helper socket answers: the WireGuard helper with every configured peer and
   without the interface's private key, the FRR helper with FRR's version and a BGP summary;
 - the private key is in neither /state.json nor /metrics;
+- no client can hold it: with 200 idle TCP connections and a client sending its request one byte a second
+  open on the exporter's port, a scrape of /metrics is answered within 5 s, and the idle ones are closed by
+  the exporter within its client timeout (5 s) + 5 s;
 - the helpers' runs leave nothing in the journal at info level (their start and stop lines) over the
   last 60 s, during which the exporter collected about 12 times (warnings are listed, not failed: under
   qemu-TCG a run sometimes outlasts the exporter's 5 s timeout, and says so).
@@ -21,6 +24,7 @@ from __future__ import annotations
 import grp
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +49,51 @@ def run(argv, **kw):
 def status(pid: str) -> dict:
     with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
         return dict(line.rstrip("\n").split(":\t", 1) for line in fh if ":\t" in line)
+
+
+def no_client_holds_it(host: str, port: int) -> tuple[dict, dict]:
+    """200 idle TCP connections and one client sending a byte now and then, open on the exporter; a scrape of
+    /metrics must be answered within 5 s meanwhile, and the idle connections closed by the exporter within its
+    client timeout (5 s) + 5 s. Returns (what was found, {check: passed})."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    addr = (host, port)
+    idle = []
+    for _ in range(200):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(addr)
+        idle.append(s)
+    slow = socket.socket(family, socket.SOCK_STREAM)
+    slow.settimeout(5)
+    slow.connect(addr)
+    slow.send(b"G")
+    url = f"http://[{host}]:{port}/metrics" if family == socket.AF_INET6 else f"http://{host}:{port}/metrics"
+    t0 = time.monotonic()
+    try:
+        scraped = urllib.request.urlopen(url, timeout=5).status == 200
+    except OSError as exc:
+        scraped = f"{type(exc).__name__}: {exc}"
+    answer = round(time.monotonic() - t0, 2)
+    try:
+        slow.send(b"E")
+    except OSError:
+        pass  # already dropped
+    deadline, closed = time.monotonic() + 10, 0
+    for s in idle:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            closed += s.recv(1) == b""
+        except ConnectionResetError:
+            closed += 1
+        except OSError:
+            pass  # still open at the deadline
+        s.close()
+    slow.close()
+    found = {"scrape": scraped, "seconds": answer, "idle closed": closed}
+    return found, {
+        "a scrape answered within 5 s while 200 idle connections and a slow client are open": scraped is True,
+        "the exporter closed the idle connections within its client timeout + 5 s": closed >= 150,
+    }
 
 
 def main() -> int:
@@ -102,6 +151,10 @@ def main() -> int:
     checks["private key in neither /state.json nor /metrics"] = all(key not in t for t in pages.values())
     out["state errors"] = {"last": state.get("errors"), "earlier snapshots with errors": errors_seen}
     checks["the exporter's own state has WireGuard and FRR"] = not state.get("errors") and bool(state.get("wireguard"))
+
+    found, passed = no_client_holds_it(config["listen_address"], int(config["port"]))
+    out["with 200 idle connections and a slow client"] = found
+    checks.update(passed)
 
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 60))
 
