@@ -10,7 +10,7 @@ On a converged lab: (1) converge with the inventory as it is (state A) and recor
 running configuration, pending markers); (2) converge with a change that touches every role (state B:
 MTU, keepalive, BGP timers, graceful shutdown, FRR's daemons file, the firewall, the exporter's
 configuration; extra vars in CHANGE below) and record B; then for each kill point T: converge back to A
-(its state must be A's), start the converge to B, kill ansible-playbook and everything it started
+(its state must be A's), start the converge to B, kill ansible-playbook and its process group
 (SIGKILL to its process group) T seconds in, rerun it to the end, wait for BGP, and record the state: it
 must be B's, and one more converge must report 0 changed. Prints one JSON line per kill and a summary.
 """
