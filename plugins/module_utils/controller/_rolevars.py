@@ -236,6 +236,29 @@ def is_role_var(name: Any) -> bool:
     return isinstance(name, str) and "__" not in name and name.startswith(tuple(r + "_" for r in ROLES))
 
 
+def _coil_nat_problem(value: Any) -> str | None:
+    """gre_overlay_coil_nat as the plan gives it (normally left to the plan): {sources, exempt}, each
+    {ipv4: [prefixes], ipv6: [prefixes]} of that family; a family with sources needs its exempt list."""
+    var = "gre_overlay_coil_nat"
+    fix = "leave it to the plan (set meshover_coil_nat_sources instead)"
+    for part in ("sources", "exempt"):
+        lists = value.get(part)
+        if not isinstance(lists, dict) or set(lists) != {"ipv4", "ipv6"}:
+            return f"{var}.{part} is {_show(lists)}: it must map ipv4 and ipv6 to lists of prefixes; {fix}"
+        for family, version in (("ipv4", 4), ("ipv6", 6)):
+            for i, item in enumerate(lists[family] if isinstance(lists[family], list) else [lists[family]]):
+                try:
+                    ok = ipaddress.ip_network(item, strict=True).version == version
+                except (TypeError, ValueError):
+                    ok = False
+                if not ok:
+                    return f"{var}.{part}.{family}[{i}] is {_show(item)}: not an {family.replace("ipv", "IPv")} prefix; {fix}"
+    for family in ("ipv4", "ipv6"):
+        if value["sources"][family] and not value["exempt"][family]:
+            return f"{var}.exempt.{family} is empty while {family} sources are masqueraded; {fix}"
+    return None
+
+
 def _semantic(var: str, value: Any) -> str | None:
     """What a role would reject on the node, or write into a file unsafely, although the type is right; None if fine."""
     if var in PORTS and not 1 <= value <= 65535:
@@ -251,6 +274,8 @@ def _semantic(var: str, value: Any) -> str | None:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 return f"{var}[{i}] is {item!r}: not an IPv4/IPv6 address or prefix"
+    if var == "gre_overlay_coil_nat":
+        return _coil_nat_problem(value)
     for names, rule in STRING_RULES:
         if var not in names:
             continue

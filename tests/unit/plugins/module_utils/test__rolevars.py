@@ -174,6 +174,29 @@ MEANINGS = [
     ("frr_bgp_packages", ["f"], "not a Debian package name"),
     ("exporter_packages", ["sudo;reboot"], "not a Debian package name"),
     ("exporter_packages", ["sudo", "sudo"], "exporter_packages lists 'sudo' twice"),
+    # the egress NAT's plan section (normally the plan's): prefixes of each family, an exempt list with sources
+    (
+        "gre_overlay_coil_nat",
+        {"sources": {"ipv4": ["10.228.0.0/16"], "ipv6": []}, "exempt": {"ipv4": ["10.0.0.0/8"], "ipv6": []}},
+        None,
+    ),
+    ("gre_overlay_coil_nat", {"sources": {"ipv4": [], "ipv6": []}, "exempt": {"ipv4": [], "ipv6": []}}, None),
+    (
+        "gre_overlay_coil_nat",
+        {"sources": {"ipv4": ["10.0.0.0/8; reboot"], "ipv6": []}, "exempt": {"ipv4": ["10.0.0.0/8"], "ipv6": []}},
+        "gre_overlay_coil_nat.sources.ipv4[0] is",
+    ),
+    (
+        "gre_overlay_coil_nat",
+        {"sources": {"ipv4": ["fd00::/8"], "ipv6": []}, "exempt": {"ipv4": ["10.0.0.0/8"], "ipv6": []}},
+        "not an IPv4 prefix",
+    ),
+    (
+        "gre_overlay_coil_nat",
+        {"sources": {"ipv4": ["10.228.0.0/16"], "ipv6": []}, "exempt": {"ipv4": [], "ipv6": []}},
+        "exempt.ipv4 is empty",
+    ),
+    ("gre_overlay_coil_nat", {"sources": ["10.228.0.0/16"]}, "must map ipv4 and ipv6"),
     # systemd service units
     ("frr_bgp_container_unit", "meshover-frr.service", None),
     ("frr_bgp_package_unit", "frr@default.service", None),
