@@ -252,7 +252,8 @@ def _coil_nat_problem(value: Any) -> str | None:
                 except (TypeError, ValueError):
                     ok = False
                 if not ok:
-                    return f"{var}.{part}.{family}[{i}] is {_show(item)}: not an {family.replace("ipv", "IPv")} prefix; {fix}"
+                    name = "IPv4" if version == 4 else "IPv6"
+                    return f"{var}.{part}.{family}[{i}] is {_show(item)}: not an {name} prefix; {fix}"
     for family in ("ipv4", "ipv6"):
         if value["sources"][family] and not value["exempt"][family]:
             return f"{var}.exempt.{family} is empty while {family} sources are masqueraded; {fix}"
