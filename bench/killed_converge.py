@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A converge killed halfway, then a rerun, leaves every node as a clean converge does (issue 17).
 
-    python3 bench/killed_converge.py -i .lab/demo/inventory.yml [--kill-after 20,40,60] [--strategy mitogen]
+    .venv/bin/python bench/killed_converge.py -i .lab/demo/inventory.yml [--kill-after 20,40,60] [--strategy mitogen]
 
 On a converged lab: (1) converge with the inventory as it is (state A) and record every node's state
 (bench/node_state.py: links, addresses, routes, rules, WireGuard, nftables, sysctl, units, files, FRR's
