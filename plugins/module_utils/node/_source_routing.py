@@ -166,10 +166,6 @@ def plan_diff(want: Mapping[str, list], have: Mapping[str, list]) -> dict[str, A
     return out
 
 
-def diff_is_empty(diff: Mapping[str, Any]) -> bool:
-    return not any(diff[kind][op] for kind in ("rules", "routes") for op in ("add", "delete"))
-
-
 # ---------------------------------------------------------------- steps: one sequence, two interpreters
 #
 # The policy rules and routes are written in one place only: the steps below. change_steps() turns plan_diff()'s
