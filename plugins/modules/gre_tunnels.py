@@ -269,12 +269,10 @@ class Applier(NetlinkApplier):
             self.module.fail_json(msg=f"unknown step {op!r}")
 
     def create(self, t):
-        for step in create_steps(t, self.owner_prefix):
-            self.apply(step)
+        self.apply_steps(create_steps(t, self.owner_prefix))
 
     def modify(self, t, changes):
-        for step in modify_steps(t, changes):
-            self.apply(step)
+        self.apply_steps(modify_steps(t, changes))
 
 
 def main():

@@ -144,7 +144,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._pyroute2_dep i
 from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing import (
     SourceRoutingError,
-    diff_is_empty,
+    change_steps,
+    command,
     expand,
     plan_diff,
     render_batch,
@@ -276,15 +277,14 @@ def _route(msg, fam, names):
 
 
 class Applier(NetlinkApplier):
-    """Applies a diff through pyroute2; every step is one netlink call."""
+    """Applies the steps of _source_routing.change_steps() through pyroute2; every step is one netlink call
+    (the boot files hold the same kind of steps: _source_routing.ip_line())."""
 
-    def __init__(self, module, ipr, index, protocol):
-        super().__init__(module, ipr, index)
-        self.protocol = protocol
-
-    def _rule_args(self, rule):
+    @staticmethod
+    def _rule_args(step):
+        rule = step.obj
         args = {"family": FAMILIES[rule["family"]], "priority": rule["priority"], "table": rule["table"]}
-        args["protocol"] = self.protocol
+        args["protocol"] = step.proto
         for what in ("src", "dst"):
             if rule.get(what):
                 net = ipaddress.ip_network(rule[what])
@@ -292,44 +292,41 @@ class Applier(NetlinkApplier):
                 args[f"{what}_len"] = net.prefixlen
         return args
 
-    def _route_args(self, route):
+    @staticmethod
+    def _route_args(step):
+        route = step.obj
         net = ipaddress.ip_network(route["dst"])
         args = {
             "family": FAMILIES[route["family"]],
             "dst": str(net.network_address),
             "dst_len": net.prefixlen,
             "table": route["table"],
-            "proto": self.protocol,
+            "proto": step.proto,
             "type": route["type"] if route["type"] in ("unicast", "throw") else None,
         }
         return {k: v for k, v in args.items() if v is not None}
 
-    def delete_rule(self, rule, text):
-        self._nl(text, self.ipr.rule, "del", **self._rule_args(rule))
+    def apply(self, step):
+        text = command(step)
+        if step.kind == "rule" and step.verb == "del":
+            self._nl(text, self.ipr.rule, "del", **self._rule_args(step))
+        elif step.kind == "rule" and step.verb == "add":
+            self._nl(text, self.ipr.rule, "add", action="FR_ACT_TO_TBL", **self._rule_args(step))
+        elif step.kind == "route" and step.verb == "del":
+            # any scope, as ip route del does (a dev route without gateway has scope link)
+            self._nl(text, self.ipr.route, "del", scope=RT_SCOPE_NOWHERE, **self._route_args(step))
+        elif step.kind == "route" and step.verb == "replace":
+            args = self._route_args(step)
+            if step.obj["type"] == "unicast":
+                args["oif"] = self.index[step.obj["dev"]]
+                args["scope"] = RT_SCOPE_LINK
+            self._nl(text, self.ipr.route, "replace", **args)
+        else:
+            self.module.fail_json(msg=f"unknown step {step.kind} {step.verb}")
 
-    def add_rule(self, rule, text):
-        self._nl(text, self.ipr.rule, "add", action="FR_ACT_TO_TBL", **self._rule_args(rule))
 
-    def delete_route(self, route, text):
-        # any scope, as ip route del does (a dev route without gateway has scope link)
-        self._nl(text, self.ipr.route, "del", scope=RT_SCOPE_NOWHERE, **self._route_args(route))
-
-    def add_route(self, route, text):
-        args = self._route_args(route)
-        if route["type"] == "unicast":
-            args["oif"] = self.index[route["dev"]]
-            args["scope"] = RT_SCOPE_LINK
-        self._nl(text, self.ipr.route, "replace", **args)
-
-
-def _lines(objects, kind, protocol, delete=False):
-    lines = state_lines(objects, [], protocol) if kind == "rules" else state_lines([], objects, protocol)
-    if delete:
-        return [
-            line.replace(" rule add ", " rule del ").replace(" route replace ", " route del ")
-            for line in lines.splitlines()
-        ]
-    return lines.splitlines()
+def _commands(steps, kind, verb):
+    return [command(step) for step in steps if (step.kind, step.verb) == (kind, verb)]
 
 
 def main():
@@ -372,7 +369,9 @@ def main():
     diff = plan_diff(want, {"rules": have_rules, "routes": have_routes, "foreign_routes": foreign})
     if diff["conflicts"]:
         module.fail_json(msg="; ".join(diff["conflicts"]))
-    missing = sorted({r["dev"] for r in diff["routes"]["add"] if r["type"] == "unicast" and r["dev"] not in index})
+    steps = change_steps(diff, proto)
+    devs = {s.obj["dev"] for s in steps if (s.kind, s.verb) == ("route", "replace") and s.obj["type"] == "unicast"}
+    missing = sorted(devs - set(index))
     if missing and not module.check_mode:
         module.fail_json(
             msg=f"interface(s) {', '.join(missing)} do not exist: converge meshover.mesh.gre_overlay first"
@@ -382,13 +381,13 @@ def main():
 
     old = {fam: read_text(paths[fam]) for fam in (4, 6)}
     batch_changed = any(old[fam] != batches[fam] for fam in (4, 6))
-    live_changes = not diff_is_empty(diff)
+    live_changes = bool(steps)
     result = dict(
         changed=live_changes or batch_changed,
-        rules_added=_lines(diff["rules"]["add"], "rules", proto),
-        rules_deleted=_lines(diff["rules"]["delete"], "rules", proto, delete=True),
-        routes_added=_lines(diff["routes"]["add"], "routes", proto),
-        routes_deleted=_lines(diff["routes"]["delete"], "routes", proto, delete=True),
+        rules_added=_commands(steps, "rule", "add"),
+        rules_deleted=_commands(steps, "rule", "del"),
+        routes_added=_commands(steps, "route", "replace"),
+        routes_deleted=_commands(steps, "route", "del"),
         batch_changed=batch_changed,
     )
 
@@ -396,15 +395,7 @@ def main():
         ensure_pyroute2(module)  # only now: importing it costs seconds on small nodes
         ipr = open_iproute()
         try:
-            applier = Applier(module, ipr, index, proto)
-            for rule, text in zip(diff["rules"]["delete"], result["rules_deleted"]):
-                applier.delete_rule(rule, text)
-            for route, text in zip(diff["routes"]["delete"], result["routes_deleted"]):
-                applier.delete_route(route, text)
-            for route, text in zip(diff["routes"]["add"], result["routes_added"]):
-                applier.add_route(route, text)
-            for rule, text in zip(diff["rules"]["add"], result["rules_added"]):
-                applier.add_rule(rule, text)
+            Applier(module, ipr, index).apply_steps(steps)
         finally:
             ipr.close()
     if not module.check_mode:

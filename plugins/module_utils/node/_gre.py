@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _ipbatch
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import ADDR_GEN_MODES, IP6GRE
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -231,10 +232,10 @@ def want_view(want, owner_prefix: str) -> dict:
 #
 # A tunnel's kernel state is written in one place only: the steps below. The module applies them live through
 # netlink (gre_tunnels' Applier, one call per step) and render_batch() writes the very same steps as ``ip -batch``
-# lines for the boot replay (ip_line()). Steps: ("add", name, {local, remote, ttl}) a new ip6gre link that ignores
-# the encapsulation limit; ("addrgenmode_none", name) before it goes up, so no random link-local appears;
-# ("set", name, {mtu?, alias?}); ("addr_del", name, cidr); ("addr", name, cidr) (``addr replace`` in the file:
-# a replay is idempotent); ("up", name).
+# lines for the boot replay (ip_line(), through the shared _ipbatch.render_batch()). Steps: ("add", name,
+# {local, remote, ttl}) a new ip6gre link that ignores the encapsulation limit; ("addrgenmode_none", name) before
+# it goes up, so no random link-local appears; ("set", name, {mtu?, alias?}); ("addr_del", name, cidr);
+# ("addr", name, cidr) (``addr replace`` in the file: a replay is idempotent); ("up", name).
 
 
 def create_steps(t: dict, owner_prefix: str) -> list:
@@ -291,6 +292,5 @@ def ip_line(step: tuple) -> str:
 
 def render_batch(want, owner_prefix: str = "meshover:") -> str:
     """Render the ``ip -batch`` file that recreates the tunnels at boot: create_steps() of each tunnel."""
-    lines = [BATCH_HEADER.rstrip("\n")]
-    lines += [ip_line(step) for t in normalize_tunnels(want) for step in create_steps(t, owner_prefix)]
-    return "\n".join(lines) + "\n"
+    steps = [step for t in normalize_tunnels(want) for step in create_steps(t, owner_prefix)]
+    return _ipbatch.render_batch(BATCH_HEADER, steps, ip_line)

@@ -83,3 +83,12 @@ class NetlinkApplier:
             return func(*args, **kwargs)
         except NetlinkError as e:  # the global: pyroute2's class once load() ran
             self.module.fail_json(msg=f"{what} failed: {e}")
+
+    def apply(self, step) -> None:
+        """One step, one netlink call: each module's applier defines it for its own steps."""
+        raise NotImplementedError
+
+    def apply_steps(self, steps) -> None:
+        """Apply the steps in order (their boot replay file holds the same steps: _ipbatch.render_batch())."""
+        for step in steps:
+            self.apply(step)

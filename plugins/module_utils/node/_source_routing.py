@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
+
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _ipbatch
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -164,45 +166,81 @@ def plan_diff(want: Mapping[str, list], have: Mapping[str, list]) -> dict[str, A
     return out
 
 
-def diff_is_empty(diff: Mapping[str, Any]) -> bool:
-    return not any(diff[kind][op] for kind in ("rules", "routes") for op in ("add", "delete"))
+# ---------------------------------------------------------------- steps: one sequence, two interpreters
+#
+# The policy rules and routes are written in one place only: the steps below. change_steps() turns plan_diff()'s
+# reconciliation into the steps the module applies live through netlink (source_routes' Applier, one call per
+# step); build_steps() gives the steps that build a state from nothing, which render_batch() writes as the boot
+# replay file and state_lines() as the text of a diff. ip_line() is a step as a line of ``ip -batch`` (no family:
+# command() puts ``ip -4|-6`` in front of it for messages, render_batch() writes one file per family).
 
 
-# ---------------------------------------------------------------- text (diffs and the boot replay files)
+class Step(NamedTuple):
+    """``ip -<family> <kind> <verb> <obj>``: kind "rule" (verb "add", "del") or "route" ("replace", "del");
+    obj a rule or route as expand() or the readers give it (its family, table, priority, src/dst, type, dev)."""
+
+    kind: str
+    verb: str
+    obj: Mapping[str, Any]
+    proto: int
+
+    @property
+    def family(self) -> int:
+        return self.obj["family"]
 
 
-def rule_text(rule: Mapping[str, Any], proto: int = PROTO) -> str:
-    sel = f"from {rule['src']}" if rule.get("src") else "from all"
-    if rule.get("dst"):
-        sel += f" to {rule['dst']}"
-    return f"rule add priority {rule['priority']} {sel} lookup {rule['table']} protocol {proto}"
+def build_steps(
+    rules: Iterable[Mapping[str, Any]], routes: Iterable[Mapping[str, Any]], proto: int = PROTO
+) -> list[Step]:
+    """The steps that build these rules and routes from nothing: routes first (the tables are filled), then the
+    rules that use them; each sorted (routes by family, table, destination; rules by family, priority, source)."""
+    steps = [Step("route", "replace", r, proto) for r in sorted(routes, key=route_key)]
+    return steps + [Step("rule", "add", r, proto) for r in sorted(rules, key=rule_key)]
 
 
-def route_text(route: Mapping[str, Any], proto: int = PROTO) -> str:
-    dst = route["dst"]
-    what = f"throw {dst}" if route["type"] == "throw" else f"{dst} dev {route['dev']}"
-    return f"route replace {what} table {route['table']} proto {proto}"
+def change_steps(diff: Mapping[str, Any], proto: int = PROTO) -> list[Step]:
+    """The live change of a plan_diff(): stale rules, stale routes, new routes, new rules, so that no packet meets
+    a rule whose table is still empty (it would fall through to main and leave with the wrong source)."""
+    steps = [Step("rule", "del", r, proto) for r in sorted(diff["rules"]["delete"], key=rule_key)]
+    steps += [Step("route", "del", r, proto) for r in sorted(diff["routes"]["delete"], key=route_key)]
+    return steps + build_steps(diff["rules"]["add"], diff["routes"]["add"], proto)
+
+
+def ip_line(step: Step) -> str:
+    """One step as a line of an ``ip -<family> -batch`` file."""
+    o = step.obj
+    if step.kind == "rule" and step.verb in ("add", "del"):
+        sel = f"from {o['src']}" if o.get("src") else "from all"
+        if o.get("dst"):
+            sel += f" to {o['dst']}"
+        return f"rule {step.verb} priority {o['priority']} {sel} lookup {o['table']} protocol {step.proto}"
+    if step.kind == "route" and step.verb in ("replace", "del"):
+        what = f"throw {o['dst']}" if o["type"] == "throw" else f"{o['dst']} dev {o['dev']}"
+        return f"route {step.verb} {what} table {o['table']} proto {step.proto}"
+    raise SourceRoutingError(f"unknown step {step.kind} {step.verb}")
+
+
+def command(step: Step) -> str:
+    """One step as an ``ip`` command (messages, return values and diffs)."""
+    return f"ip -{step.family} {ip_line(step)}"
 
 
 def state_lines(rules: Iterable[Mapping[str, Any]], routes: Iterable[Mapping[str, Any]], proto: int = PROTO) -> str:
-    """Readable, stable text of a set of rules and routes (for diffs): one ``ip -4|-6 ...`` line each."""
-    lines = [f"ip -{r['family']} {route_text(r, proto)}" for r in sorted(routes, key=route_key)]
-    lines += [f"ip -{r['family']} {rule_text(r, proto)}" for r in sorted(rules, key=rule_key)]
-    return "\n".join(lines) + ("\n" if lines else "")
+    """Readable, stable text of a set of rules and routes (for diffs): the commands of build_steps(), one a line."""
+    return "".join(f"{command(step)}\n" for step in build_steps(rules, routes, proto))
 
 
 def render_batch(
     rules: Iterable[Mapping[str, Any]], routes: Iterable[Mapping[str, Any]], family: int, proto: int = PROTO
 ) -> str:
-    """The ``ip -<family> -batch`` file replayed at boot for one family: routes first (the tables are
-    filled), then the rules that use them. One file per family: ``ip -batch`` takes no per-line family,
-    and ``rule add from <IPv6 prefix>`` needs ``ip -6``."""
+    """The ``ip -<family> -batch`` file replayed at boot for one family: the build_steps() of that family as
+    ip_line()s. One file per family: ``ip -batch`` takes no per-line family, and ``rule add from <IPv6 prefix>``
+    needs ``ip -6``."""
     if family not in (4, 6):
         raise SourceRoutingError(f"family {family!r} is not 4 or 6")
-    body = [route_text(r, proto) for r in sorted(routes, key=route_key) if r["family"] == family]
-    body += [rule_text(r, proto) for r in sorted(rules, key=rule_key) if r["family"] == family]
+    steps = [step for step in build_steps(rules, routes, proto) if step.family == family]
     header = BATCH_HEADER.replace("ip -force -batch", f"ip -{family} -force -batch")
-    return header + "\n".join(body) + ("\n" if body else "")
+    return _ipbatch.render_batch(header, steps, ip_line)
 
 
 # ---------------------------------------------------------------- reading the kernel through `ip -N -j`

@@ -21,8 +21,12 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._source_routing
     PROTO,
     RULE_PRIORITY,
     SourceRoutingError,
-    diff_is_empty,
+    Step,
+    build_steps,
+    change_steps,
+    command,
     expand,
+    ip_line,
     plan_diff,
     render_batch,
     routes_from_ip_json,
@@ -268,7 +272,7 @@ def test_plan_diff_from_nothing_then_idempotent():
     assert diff["rules"]["add"] == rules and diff["routes"]["add"] == routes
     assert diff["rules"]["delete"] == [] and diff["routes"]["delete"] == [] and diff["conflicts"] == []
     have = {"rules": [dict(r, other=False) for r in rules], "routes": [dict(r, protocol=PROTO) for r in routes]}
-    assert diff_is_empty(plan_diff(want, have))
+    assert change_steps(plan_diff(want, have)) == []
 
 
 def test_plan_diff_removes_what_left_and_fixes_what_changed():
@@ -338,6 +342,107 @@ def test_state_lines():
         "ip -6 rule add priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
     ]
     assert state_lines([], []) == ""
+
+
+# ---------------------------------------------------------------- steps: the live change and the boot files
+
+
+def owned(rules, routes):
+    """What the readers give for these rules and routes once the kernel holds them."""
+    return {"rules": [dict(r, other=False) for r in rules], "routes": [dict(r, protocol=PROTO) for r in routes]}
+
+
+def steps_of(want_gateways, have_gateways=None, priority=RULE_PRIORITY, have_priority=RULE_PRIORITY):
+    rules, routes = expand(want_gateways, EXEMPT, priority)
+    have = owned(*expand(have_gateways, EXEMPT, have_priority)) if have_gateways else {"rules": [], "routes": []}
+    return [command(s) for s in change_steps(plan_diff({"rules": rules, "routes": routes}, have))]
+
+
+def test_change_steps_from_nothing_both_families():
+    assert steps_of(GW) == [
+        "ip -4 route replace 0.0.0.0/0 dev mo-n1 table 22742 proto 77",
+        "ip -4 route replace throw 10.99.0.0/24 table 22742 proto 77",
+        "ip -6 route replace ::/0 dev mo-n1 table 22742 proto 77",
+        f"ip -6 route replace throw {PREFIX6} table 22742 proto 77",
+        "ip -4 rule add priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule add priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+    ]
+    assert steps_of(GW, GW) == []
+
+
+def test_change_steps_removal_rules_before_routes():
+    assert steps_of([], GW) == [
+        "ip -4 rule del priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule del priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+        "ip -4 route del 0.0.0.0/0 dev mo-n1 table 22742 proto 77",
+        "ip -4 route del throw 10.99.0.0/24 table 22742 proto 77",
+        "ip -6 route del ::/0 dev mo-n1 table 22742 proto 77",
+        f"ip -6 route del throw {PREFIX6} table 22742 proto 77",
+    ]
+
+
+def test_change_steps_new_priority_replaces_the_rules_only():
+    assert steps_of(GW, GW, priority=10200) == [
+        "ip -4 rule del priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule del priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+        "ip -4 rule add priority 10200 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule add priority 10200 from 2001:db8:100::/64 lookup 22742 protocol 77",
+    ]
+
+
+def test_change_steps_new_table_moves_rules_and_routes_in_a_safe_order():
+    steps = steps_of([{**GW[0], "table": 23000}], GW)
+    # the old rules go first (traffic falls back to main, never into an emptied table), the old table goes,
+    # the new table is filled before the new rules point at it
+    assert [s.split(" table ")[0] if " route " in s else s for s in steps] == [
+        "ip -4 rule del priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -6 rule del priority 10100 from 2001:db8:100::/64 lookup 22742 protocol 77",
+        "ip -4 route del 0.0.0.0/0 dev mo-n1",
+        "ip -4 route del throw 10.99.0.0/24",
+        "ip -6 route del ::/0 dev mo-n1",
+        f"ip -6 route del throw {PREFIX6}",
+        "ip -4 route replace 0.0.0.0/0 dev mo-n1",
+        "ip -4 route replace throw 10.99.0.0/24",
+        "ip -6 route replace ::/0 dev mo-n1",
+        f"ip -6 route replace throw {PREFIX6}",
+        "ip -4 rule add priority 10100 from 198.51.100.0/24 lookup 23000 protocol 77",
+        "ip -6 rule add priority 10100 from 2001:db8:100::/64 lookup 23000 protocol 77",
+    ]
+    assert all(" table 22742 " in s for s in steps[2:6]) and all(" table 23000 " in s for s in steps[6:10])
+
+
+def test_change_steps_one_family_changes_alone():
+    v6_only = [{**GW[0], "prefixes": ["2001:db8:100::/64"]}]
+    assert steps_of(v6_only, GW) == [
+        "ip -4 rule del priority 10100 from 198.51.100.0/24 lookup 22742 protocol 77",
+        "ip -4 route del 0.0.0.0/0 dev mo-n1 table 22742 proto 77",
+        "ip -4 route del throw 10.99.0.0/24 table 22742 proto 77",
+    ]
+
+
+def test_the_boot_files_are_the_live_steps_written_as_ip_lines():
+    # one sequence for both: from an empty kernel the module applies build_steps() through netlink, and each
+    # family's boot file holds exactly those steps, one ip_line() a step, in the same order
+    rules, routes = expand(GW, EXEMPT)
+    live = change_steps(plan_diff({"rules": rules, "routes": routes}, {"rules": [], "routes": []}))
+    assert live == build_steps(rules, routes)
+    for fam in (4, 6):
+        body = render_batch(rules, routes, fam).splitlines()[3:]
+        assert body == [ip_line(s) for s in live if s.family == fam]
+        assert [f"ip -{fam} {line}" for line in body] == [command(s) for s in live if s.family == fam]
+    assert state_lines(rules, routes) == "".join(command(s) + "\n" for s in live)
+
+
+def test_ip_line_every_step_kind():
+    rule = {"family": 4, "priority": 5, "src": None, "dst": "10.0.0.0/8", "table": 254}
+    route = {"family": 6, "table": 7, "type": "unicast", "dst": "::/0", "dev": "mo-n1"}
+    assert (
+        ip_line(Step("rule", "add", rule, 200)) == "rule add priority 5 from all to 10.0.0.0/8 lookup 254 protocol 200"
+    )
+    assert ip_line(Step("rule", "del", rule, 77)) == "rule del priority 5 from all to 10.0.0.0/8 lookup 254 protocol 77"
+    assert ip_line(Step("route", "del", route, 77)) == "route del ::/0 dev mo-n1 table 7 proto 77"
+    with pytest.raises(SourceRoutingError, match="unknown step route add"):
+        ip_line(Step("route", "add", route, 77))
 
 
 def test_check_gathering_ignores_nat_endpoints():

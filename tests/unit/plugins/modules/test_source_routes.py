@@ -340,3 +340,30 @@ def test_netlink_read_gives_the_same_as_ip(kernel, capsys, tmp_path):
     kernel.ip_works = False
     via_nl = source_routes.read_with_netlink(module(), 77, tables)
     assert via_ip == via_nl and len(via_ip[3]) == 1 and via_ip[3][0]["protocol"] == 4
+
+
+def call_of(cmd):
+    """(kind, netlink command, family, table) of a returned ``ip -F <kind> <verb> ... table|lookup T ...``."""
+    words = cmd.split()
+    table = words[words.index("lookup" if words[2] == "rule" else "table") + 1]
+    return words[2], words[3], {"-4": 2, "-6": 10}[words[1]], int(table)
+
+
+def test_netlink_calls_and_boot_files_are_the_returned_steps(kernel, capsys, tmp_path):
+    res = run_module(capsys, tmp_path)
+    steps = res["routes_added"] + res["rules_added"]
+    # one netlink call a step, in the steps' order
+    assert [(c[0], c[1], c[2]["family"], c[2]["table"]) for c in kernel.calls] == [call_of(s) for s in steps]
+    # from nothing, the live steps are the boot files' lines (with their family in front)
+    boot = [
+        f"ip -{fam} {line}"
+        for fam in (4, 6)
+        for line in (tmp_path / f"sr{fam}.batch").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    assert sorted(boot) == sorted(steps) and len(boot) == 6
+    kernel.calls.clear()
+    res = run_module(capsys, tmp_path, gateways=[{**GW, "table": 23000}])
+    steps = res["rules_deleted"] + res["routes_deleted"] + res["routes_added"] + res["rules_added"]
+    assert [(c[0], c[1], c[2]["family"], c[2]["table"]) for c in kernel.calls] == [call_of(s) for s in steps]
+    assert len(steps) == 12 and {r["table"] for r in kernel.rules + kernel.routes} == {23000}
