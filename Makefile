@@ -20,7 +20,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: docs help venv collection lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench bench-scale scale-down build clean host-deps
+.PHONY: docs help venv collection grafana-deps lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench bench-scale scale-down build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
@@ -81,7 +81,12 @@ sanity: venv
 sanity-2.18: $(VENV218)/.installed
 	$(call run_sanity,$(VENV218))
 
-unit: venv collection
+# Grafana's own frontend code (npm, pinned in tests/grafana) for the dashboard's unit tests, in .lab/ (node, npm:
+# make host-deps).
+grafana-deps:
+	bash tests/grafana/install.sh
+
+unit: venv collection grafana-deps
 	$(VBIN)/python -m pytest -q tests/unit
 
 # The unit tests again on the oldest ansible-core meta/runtime.yml claims (2.18), its own venv.
@@ -90,7 +95,7 @@ $(VENV218)/.installed: tests/requirements-ansible-2.18.txt
 	$(VENV218)/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements-ansible-2.18.txt
 	touch $@
 
-unit-2.18: $(VENV218)/.installed collection
+unit-2.18: $(VENV218)/.installed collection grafana-deps
 	PATH=$(VENV218)/bin:$$PATH $(VENV218)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 # Scenarios run one after another (2 host cores: the lab is CPU-bound).

@@ -12,6 +12,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# nodejs, npm: the unit tests run the Grafana dashboard's Node Graph data through Grafana's own frontend code
+#   (make grafana-deps); a node and npm installed otherwise (NodeSource) count
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "host-deps: all present"
   exit 0

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -361,46 +362,73 @@ def promtool_series(hosts=HOSTS, job="meshover"):
     return result
 
 
+def node_graph_panel():
+    dashboard = json.loads((REPO / "roles" / "exporter" / "files" / "grafana-meshover.json").read_text())
+    return next(p for p in dashboard["panels"] if p["type"] == "nodeGraph")
+
+
+def node_graph_samples():
+    """{refId: [(labels, value)]}: what the Node Graph queries must return on the fixture mesh's series
+    (test_dashboard_node_graph_queries_give_node_graph_frames has promtool check it)."""
+    every = [s for h in HOSTS for s in samples(exposition(h))]
+    age = {lab["id"]: v for n, lab, v in every if n == "meshover_graph_edge_handshake_age_seconds"}
+    nodes = [({k: lab[k] for k in ("id", "subtitle", "title")}, v) for n, lab, v in every if n == "meshover_graph_node"]
+    edges = [
+        ({"color": "green" if v == 1 else "red", **{k: lab[k] for k in ("id", "source", "target")}}, age[lab["id"]])
+        for n, lab, v in every
+        if n == "meshover_graph_edge"
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+EVAL_TIME = 120  # promtool's eval_time 2m, in seconds since the series' start (the epoch)
+
+
+def prom_float(value):
+    """A sample value as Prometheus's API writes it (strconv.FormatFloat(v, 'f', -1, 64))."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = format(Decimal(repr(float(value))), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def prometheus_response(rows, ts=EVAL_TIME):
+    """The body of Prometheus's /api/v1/query for an instant vector, byte for byte as Prometheus writes it."""
+    result = [{"metric": dict(sorted(lab.items())), "value": [ts, prom_float(v)]} for lab, v in rows]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}, separators=(",", ":"))
+
+
 def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
     """The Node Graph panel's queries, run by Prometheus's engine (promtool) on the exporter's series:
     one row per node with the fields Node Graph reads (id, title, subtitle; the value becomes mainstat),
     one per edge (id, source, target, color; the value, the handshake age, becomes mainstat)."""
-    panel = next(
-        p
-        for p in json.loads((REPO / "roles" / "exporter" / "files" / "grafana-meshover.json").read_text())["panels"]
-        if p["type"] == "nodeGraph"
-    )
+    panel = node_graph_panel()
     exprs = {t["refId"]: t["expr"].replace("$job", "meshover") for t in panel["targets"]}
     assert set(exprs) == {"nodes", "edges"} and all(t["format"] == "table" and t["instant"] for t in panel["targets"])
-    renames = panel["transformations"][-1]["options"]["renameByName"]
-    assert renames["Value #nodes"] == renames["Value #edges"] == "mainstat"  # Grafana's names with two queries
-    every = [s for h in HOSTS for s in samples(exposition(h))]
-    age = {lab["id"]: v for n, lab, v in every if n == "meshover_graph_edge_handshake_age_seconds"}
-    nodes = [
-        {"labels": "{" + f'id="{lab["id"]}",subtitle="{lab["subtitle"]}",title="{lab["title"]}"' + "}", "value": v}
-        for n, lab, v in every
-        if n == "meshover_graph_node"
-    ]
-    edges = []
-    for n, lab, v in every:
-        if n == "meshover_graph_edge":
-            colour = "green" if v == 1 else "red"
-            text = f'color="{colour}",id="{lab["id"]}",source="{lab["source"]}",target="{lab["target"]}"'
-            edges.append({"labels": "{" + text + "}", "value": age[lab["id"]]})
+    want = node_graph_samples()
     assert (
-        len(nodes) == 3
-        and len(edges) == 3
-        and [e["labels"] for e in edges if "green" in e["labels"]]
-        == ['{color="green",id="n1--n2",source="n1",target="n2"}']
+        len(want["nodes"]) == 3
+        and len(want["edges"]) == 3
+        and [lab for lab, _v in want["edges"] if lab["color"] == "green"]
+        == [{"color": "green", "id": "n1--n2", "source": "n1", "target": "n2"}]
     )
+
+    def exp(rows):
+        return [
+            {"labels": "{" + ",".join(f"{k}={json.dumps(lab[k])}" for k in sorted(lab)) + "}", "value": v}
+            for lab, v in rows
+        ]
+
     tests = {
         "tests": [
             {
                 "interval": "1m",
                 "input_series": promtool_series(),
                 "promql_expr_test": [
-                    {"expr": exprs["nodes"], "eval_time": "2m", "exp_samples": nodes},
-                    {"expr": exprs["edges"], "eval_time": "2m", "exp_samples": edges},
+                    {"expr": exprs[ref], "eval_time": f"{EVAL_TIME}s", "exp_samples": exp(want[ref])}
+                    for ref in ("nodes", "edges")
                 ],
             }
         ]
@@ -410,6 +438,84 @@ def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
         [promtool(), "test", "rules", str(tmp_path / "dashboard.test.yml")], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Prometheus /api/v1/query responses of the Node Graph queries: generated from the samples promtool checks
+# above (MESHOVER_REGEN_FIXTURES=1 rewrites them), or captured from a real Prometheus (see the README there).
+GRAFANA_FIX = Path(__file__).parent / "fixtures" / "grafana"
+GRAFANA_NPM = Path(os.environ.get("MESHOVER_GRAFANA_NPM", REPO / ".lab" / "grafana-npm"))
+
+
+def test_grafana_fixtures_are_what_prometheus_answers():
+    """Generated fixtures are exactly the responses of the promtool-checked samples; a capture (another
+    timestamp) only has to be a successful instant vector."""
+    for ref, rows in node_graph_samples().items():
+        path = GRAFANA_FIX / f"prometheus-{ref}.json"
+        if os.environ.get("MESHOVER_REGEN_FIXTURES"):
+            path.write_text(prometheus_response(rows))
+        body = json.loads(path.read_text())
+        assert body["status"] == "success" and body["data"]["resultType"] == "vector", path
+        if {s["value"][0] for s in body["data"]["result"]} == {EVAL_TIME}:
+            assert path.read_text() == prometheus_response(rows), f"{path}: MESHOVER_REGEN_FIXTURES=1 rewrites it"
+
+
+def grafana_series(dashboard, responses):
+    """The frames the dashboard's Node Graph panel receives from Grafana's own frontend code (tests/grafana)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed (make host-deps installs Debian's nodejs and npm)")
+    assert (GRAFANA_NPM / ".stamp").is_file(), f"Grafana's packages are not in {GRAFANA_NPM}: make grafana-deps"
+    proc = subprocess.run(
+        [node, str(REPO / "tests" / "grafana" / "node_graph.js"), str(GRAFANA_NPM), str(dashboard), "nodeGraph"]
+        + [f"{ref}={path}" for ref, path in responses.items()],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_grafana_turns_the_node_graph_responses_into_node_graph_frames():
+    """Grafana's code (@grafana/data, @grafana/prometheus) on the Prometheus responses, with the panel's
+    transformations as stored: a nodes frame and an edges frame with the fields Node Graph reads, by the names
+    of @grafana/data's NodeGraphDataFrameFieldNames (the panel matches them case-insensitively; a frame with a
+    `source` field is the edges frame); a down edge is red, an up edge green."""
+    responses = {ref: GRAFANA_FIX / f"prometheus-{ref}.json" for ref in ("nodes", "edges")}
+    out = grafana_series(REPO / "roles" / "exporter" / "files" / "grafana-meshover.json", responses)
+    names = out["nodeGraphFieldNames"]
+    # what Grafana's Prometheus datasource makes of two table queries, before the panel's transformations
+    assert [f["fields"][-1] for f in out["tableFrames"]] == ["Value #nodes", "Value #edges"]
+    frames = {f["refId"]: f for f in out["series"]}
+    assert sorted(frames) == ["edges", "nodes"] and len(out["series"]) == 2
+
+    def fields(frame):
+        return {f["name"].lower(): f for f in frame["fields"]}
+
+    nodes, edges = fields(frames["nodes"]), fields(frames["edges"])
+    assert names["source"] in edges and names["source"] not in nodes  # how the panel tells edges from nodes
+    want_nodes = {names[k] for k in ("id", "title", "subTitle", "mainStat")}
+    want_edges = {names[k] for k in ("id", "source", "target", "mainStat", "color")}
+    assert set(nodes) == want_nodes, sorted(nodes)
+    assert set(edges) == want_edges, sorted(edges)
+    assert nodes[names["mainStat"]]["type"] == edges[names["mainStat"]]["type"] == "number"
+    for frame, ref in ((nodes, "nodes"), (edges, "edges")):
+        result = json.loads(responses[ref].read_text())["data"]["result"]
+        rows = [{k: f["values"][i] for k, f in frame.items()} for i in range(len(result))]
+        assert len(frame[names["id"]]["values"]) == len(result)
+        want = [
+            {**s["metric"], names["mainStat"]: float(s["value"][1]) if math.isfinite(float(s["value"][1])) else None}
+            for s in sorted(result, key=lambda s: s["metric"]["id"])
+        ]
+        assert sorted(rows, key=lambda r: r[names["id"]]) == want
+    colours = dict(zip(edges[names["id"]]["values"], edges[names["color"]]["values"]))
+    assert set(colours.values()) <= {"green", "red"}
+    if json.loads(responses["nodes"].read_text())["data"]["result"][0]["value"][0] == EVAL_TIME:
+        # the fixture mesh: n3's FRR is down, so only n1--n2 is up
+        assert colours == {"n1--n2": "green", "n1--n3": "red", "n2--n3": "red"}
+    else:
+        assert "red" in colours.values() and "green" in colours.values(), "capture the edges with one node down"
 
 
 def test_alert_rules_fire_on_the_exporters_own_series(tmp_path):
