@@ -13,7 +13,8 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 # nodejs, npm: the unit tests run the Grafana dashboard's Node Graph data through Grafana's own frontend code
-#   (make grafana-deps); a node and npm installed otherwise (NodeSource) count
+#   (make grafana-deps; Node.js >= 20.19: Debian 13's nodejs, or NodeSource's, which this project's machines
+#   carry; Debian 12's nodejs 18 is too old and tests/grafana/install.sh says so); a node installed otherwise counts
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "host-deps: all present"

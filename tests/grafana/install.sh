@@ -12,6 +12,12 @@ command -v node >/dev/null && command -v npm >/dev/null || {
   echo "grafana-deps: node and npm not found (make host-deps installs Debian's nodejs and npm)" >&2
   exit 1
 }
+# @grafana/data's CommonJS build require()s ES modules (marked): Node.js 20.19 or newer loads them, Debian 12's
+# nodejs 18 fails with ERR_REQUIRE_ESM (measured). Say so here rather than in a test's stack trace.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' || {
+  echo "grafana-deps: Node.js $(node --version) is too old: 20.19 or newer is needed (Debian 13's nodejs, or NodeSource's)" >&2
+  exit 1
+}
 stamp=$(cat "$here/package.json" "$here/package-lock.json" "$here/.npmrc" | sha256sum | cut -c1-16)
 if [ "$(cat "$cache/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0

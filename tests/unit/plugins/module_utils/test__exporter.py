@@ -271,7 +271,7 @@ def test_promtool_checks_the_exposition(host):
     """Prometheus's own linter (promtool, Debian's prometheus package: make host-deps) finds nothing."""
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool not installed (make host-deps installs Debian's prometheus)")
+        pytest.fail("promtool not installed (make host-deps installs Debian's prometheus)")
     fams = E.metric_families(snapshot(host), {"frr": 1}, timing={"age": 1, "duration": 0.5, "interval": 5})
     proc = subprocess.run(
         [promtool, "check", "metrics"], input=E.render_exposition(fams), capture_output=True, text=True, check=False
@@ -346,7 +346,7 @@ def test_dashboard_queries_only_use_emitted_metrics():
 def promtool():
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool not installed (make host-deps installs Debian's prometheus)")
+        pytest.fail("promtool not installed (make host-deps installs Debian's prometheus)")
     return path
 
 
@@ -442,7 +442,9 @@ def test_dashboard_node_graph_queries_give_node_graph_frames(tmp_path):
 
 # Prometheus /api/v1/query responses of the Node Graph queries: generated from the samples promtool checks
 # above (MESHOVER_REGEN_FIXTURES=1 rewrites them), or captured from a real Prometheus (see the README there).
-GRAFANA_FIX = Path(__file__).parent / "fixtures" / "grafana"
+# MESHOVER_GRAFANA_RESPONSES: a directory with the same two files captured from a real Prometheus (molecule
+# verify, tasks/prometheus.yml, runs the Grafana tests on the lab's Prometheus this way).
+GRAFANA_FIX = Path(os.environ.get("MESHOVER_GRAFANA_RESPONSES") or Path(__file__).parent / "fixtures" / "grafana")
 GRAFANA_NPM = Path(os.environ.get("MESHOVER_GRAFANA_NPM", REPO / ".lab" / "grafana-npm"))
 
 
@@ -463,7 +465,7 @@ def grafana_series(dashboard, responses):
     """The frames the dashboard's Node Graph panel receives from Grafana's own frontend code (tests/grafana)."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node not installed (make host-deps installs Debian's nodejs and npm)")
+        pytest.fail("node not installed (make host-deps; Node.js 20.19 or newer, see tests/grafana/install.sh)")
     assert (GRAFANA_NPM / ".stamp").is_file(), f"Grafana's packages are not in {GRAFANA_NPM}: make grafana-deps"
     proc = subprocess.run(
         [node, str(REPO / "tests" / "grafana" / "node_graph.js"), str(GRAFANA_NPM), str(dashboard), "nodeGraph"]
