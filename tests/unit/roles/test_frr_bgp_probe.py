@@ -146,7 +146,8 @@ def test_the_probe_is_valid_posix_sh(tmp_path):
     for mode in ("container", "package", ""):
         for converge in (True, False):
             script = tmp_path / f"probe-{mode}-{converge}"
-            script.write_text(render(frr_bgp_plan={"frr": {"mode": mode, "image": IMAGE}}, frr_bgp__probe_converge=converge))
+            plan = {"frr": {"mode": mode, "image": IMAGE}}
+            script.write_text(render(frr_bgp_plan=plan, frr_bgp__probe_converge=converge))
             assert subprocess.run([SH, "-n", str(script)], check=False).returncode == 0
 
 

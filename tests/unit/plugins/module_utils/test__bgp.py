@@ -258,7 +258,12 @@ def test_parse_probe_unknown_version_keeps_every_key_and_joins_notes():
 def test_parse_probe_of_the_entry_point_probe_has_the_container_and_the_state():
     # tasks_from: probe, no mode given: a stopped FRR under podman (the runtime is there, the container is not)
     out = parse_probe("container=no\nstate=stopped\nmode=container\nruntime=/usr/bin/podman\nimage_id=\ncoil_vrf=no\n")
-    assert (out["mode"], out["runtime"], out["container"], out["state"]) == ("container", "/usr/bin/podman", "no", "stopped")
+    assert (out["mode"], out["runtime"], out["container"], out["state"]) == (
+        "container",
+        "/usr/bin/podman",
+        "no",
+        "stopped",
+    )
     # a converge's probe prints neither
     assert parse_probe("mode=package\nfrr_version=8.4.4-1\n")["state"] == ""
 
