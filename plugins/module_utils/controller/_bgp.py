@@ -422,8 +422,20 @@ _FRR_VERSION = re.compile(r"(?:\d+:)?v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.\d+)*(?:[-~+
 TABLE_DIRECT_SINCE = (10, 0, 0)
 TABLE_DIRECT_MAX = 65535
 COIL_METHODS = ("table-direct", "vrf")
-# The lines the frr_bgp role's probe prints (templates/frr_probe.sh.j2), one `key=value` each.
-PROBE_KEYS = ("mode", "runtime", "image_id", "frr_version", "source", "pulled", "coil_vrf", "note")
+# The lines the frr_bgp role's probe prints (templates/frr_probe.sh.j2), one `key=value` each. `container` and
+# `state` only through the role's entry point `probe` (playbooks/tasks/frr_vtysh.yml), not in a converge.
+PROBE_KEYS = (
+    "mode",
+    "runtime",
+    "image_id",
+    "frr_version",
+    "source",
+    "pulled",
+    "coil_vrf",
+    "container",
+    "state",
+    "note",
+)
 
 
 def parse_frr_version(value: Any) -> tuple[int, int, int]:

@@ -85,12 +85,16 @@ def _guarded(name: str, text: str) -> bool:
 
 
 def _tasks(items, role: str | None, tags: frozenset[str]):
-    """(role, effective tags, task) of every task in a list, blocks flattened."""
+    """(role, effective tags, task) of every task in a list, blocks and a role's import_tasks flattened."""
     for task in items or []:
         own = task.get("tags", [])
         own = frozenset([own] if isinstance(own, str) else own)
         if "block" in task:
             yield from _tasks(task["block"], role, tags | own)
+        elif role and "ansible.builtin.import_tasks" in task:
+            # a task file of the role (tasks/main.yml imports tasks/probe.yml): its tasks get the import's tags
+            path = REPO / "roles" / role / "tasks" / task["ansible.builtin.import_tasks"]
+            yield from _tasks(yaml.safe_load(path.read_text()), role, tags | own)
         else:
             yield role, tags | own, task
 

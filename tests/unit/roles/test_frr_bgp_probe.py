@@ -49,6 +49,9 @@ case "$1 $2" in
 "pull "*)
     [ -n "${STUB_PULL_ID:-}" ] || { echo "Error: initializing source: connection refused" >&2; exit 125; }
     echo "Copying blob 1234"; echo "$STUB_PULL_ID" > "$STUB_DIR/image" ;;
+"container inspect")
+    # the container frr exists (running or not) when $STUB_DIR/container does
+    [ "$3" = frr ] && [ -f "$STUB_DIR/container" ] || { echo "Error: no such container $3" >&2; exit 125; } ;;
 "run --rm")
     [ -f "$STUB_DIR/image" ] || exit 125
     # STUB_FLAKY: the first run prints nothing and succeeds (seen once in the lab after a fresh install)
@@ -89,6 +92,9 @@ def render(**overrides):
         "ansible_check_mode": False,
         "frr_bgp__probe_retry_delay": 0,
         "frr_bgp_coil_vrf": "meshover-coil",
+        "frr_bgp_container_name": "frr",
+        # the role's converge (tasks/main.yml); the entry point `probe` leaves it unset
+        "frr_bgp__probe_converge": True,
         **overrides,
     }
     return env.get_template("frr_probe.sh.j2").render(**values)
@@ -113,6 +119,15 @@ class Node:
     def image(self, image_id):
         (self.dir / "image").write_text(image_id + "\n")
 
+    def container(self):
+        """The container frr exists under the runtime stubs."""
+        (self.dir / "container").touch()
+
+    def vtysh(self):
+        """FRR's vtysh on the host (the package's)."""
+        (self.bin / "vtysh").write_text('#!/bin/sh\necho "vtysh $*" >> "$STUB_LOG"\n')
+        (self.bin / "vtysh").chmod(0o755)
+
     def run(self, script, **stub):
         self.log.write_text("")
         env = {"PATH": str(self.bin), "STUB_LOG": str(self.log), "STUB_DIR": str(self.dir), "IMAGE": IMAGE}
@@ -128,10 +143,12 @@ def node(tmp_path):
 
 
 def test_the_probe_is_valid_posix_sh(tmp_path):
-    for mode in ("container", "package"):
-        script = tmp_path / f"probe-{mode}"
-        script.write_text(render(frr_bgp_plan={"frr": {"mode": mode, "image": IMAGE}}))
-        assert subprocess.run([SH, "-n", str(script)], check=False).returncode == 0
+    for mode in ("container", "package", ""):
+        for converge in (True, False):
+            script = tmp_path / f"probe-{mode}-{converge}"
+            plan = {"frr": {"mode": mode, "image": IMAGE}}
+            script.write_text(render(frr_bgp_plan=plan, frr_bgp__probe_converge=converge))
+            assert subprocess.run([SH, "-n", str(script)], check=False).returncode == 0
 
 
 # ---------------------------------------------------------------- package mode
@@ -290,3 +307,84 @@ def test_the_coil_vrf_device_is_reported(node):
         dpkg="installed 8.4.4-1.1~deb12u2",
     )
     assert out["coil_vrf"] == "no"
+
+
+# ---------------------------------------------------------------- the entry point `probe` (frr_vtysh.yml)
+
+
+def probe_only(mode="container", image="", **overrides):
+    """The script as tasks_from: probe renders it: no converge, the mode the caller knows, no image (no plan)."""
+    return render(frr_bgp_plan={"frr": {"mode": mode, "image": image}}, frr_bgp__probe_converge=False, **overrides)
+
+
+def test_a_converge_does_not_look_for_the_container(node):
+    node.image("5e1f00d")
+    node.container()
+    out, stdout, log = node.run(render(frr_bgp__version_cache=str(node.cache)), zebra=ZEBRA_10)
+    assert out["container"] == "" and out["state"] == "" and "state=" not in stdout
+    assert not any("container inspect" in line for line in log)
+
+
+@pytest.mark.parametrize("mode", ["container", ""])
+def test_probe_only_finds_the_container(node, mode):
+    node.container()
+    node.vtysh()  # a container found first wins over vtysh on the host
+    out, _stdout, log = node.run(probe_only(mode))
+    assert (out["mode"], out["container"], out["state"]) == ("container", "yes", "container")
+    assert out["runtime"] == str(node.bin / "podman")
+    assert "podman container inspect frr" in log
+    # no image named: the probe does not look at images, runs no container, pulls nothing
+    assert not any(" image " in line or " run " in line or " pull " in line for line in log)
+    assert "no image named" in out["note"]
+
+
+@pytest.mark.parametrize("mode", ["container", ""])
+def test_probe_only_runtime_without_the_container_is_stopped(node, mode):
+    out, _stdout, _log = node.run(probe_only(mode))
+    assert (out["mode"], out["container"], out["state"]) == ("container", "no", "stopped")
+    assert out["runtime"] == str(node.bin / "podman")
+
+
+def test_probe_only_container_mode_without_a_runtime_is_none(tmp_path):
+    node = Node(tmp_path, runtimes=())
+    node.vtysh()  # the plan says container: vtysh on the host is not FRR's
+    out, _stdout, _log = node.run(probe_only("container"))
+    assert (out["mode"], out["container"], out["state"], out["runtime"]) == ("container", "", "none", "")
+
+
+def test_probe_only_package_mode(node):
+    node.container()  # the plan says package: a container is not looked for
+    out, _stdout, log = node.run(probe_only("package"), dpkg="installed 8.4.4-1.1~deb12u2")
+    assert (out["mode"], out["container"], out["state"]) == ("package", "", "none")
+    node.vtysh()
+    out, _stdout, log = node.run(probe_only("package"), dpkg="installed 8.4.4-1.1~deb12u2")
+    assert (out["mode"], out["state"], out["frr_version"]) == ("package", "package", "8.4.4-1.1~deb12u2")
+    assert not any("podman" in line for line in log)
+
+
+def test_probe_only_without_a_mode_vtysh_comes_before_a_runtime_alone(node):
+    node.vtysh()
+    out, _stdout, log = node.run(probe_only(""), dpkg="installed 10.3-1")
+    assert (out["mode"], out["container"], out["state"], out["frr_version"]) == ("package", "no", "package", "10.3-1")
+    assert "podman container inspect frr" in log
+
+
+def test_probe_only_without_a_mode_and_nothing_installed_is_none(tmp_path):
+    node = Node(tmp_path, runtimes=())
+    out, stdout, log = node.run(probe_only(""))
+    assert (out["mode"], out["container"], out["state"], out["frr_version"]) == ("", "", "none", "")
+    assert "mode=" in stdout.splitlines() and "no FRR found" in out["note"]
+    assert log == []
+
+
+def test_probe_only_writes_no_cache_and_pulls_nothing(node):
+    """With an image (a caller that has the plan), the version is read as in check mode: nothing written."""
+    node.image("5e1f00d")
+    node.container()
+    script = probe_only("container", IMAGE, frr_bgp__version_cache=str(node.cache), frr_bgp__probe_pull=False)
+    out, _stdout, _log = node.run(script, zebra=ZEBRA_10)
+    assert (out["state"], out["frr_version"], out["source"]) == ("container", "10.3.1", "image")
+    assert not node.cache.exists()
+    (node.dir / "image").unlink()
+    out, _stdout, log = node.run(script, pull_id="a11ce")
+    assert out["image_id"] == "" and not any(" pull " in line for line in log)

@@ -177,6 +177,17 @@ def test_frr_probe_filter():
         frr_probe(["mode=package"])
 
 
+def test_frr_probe_filter_reads_what_the_entry_point_probe_adds():
+    # roles/frr_bgp tasks_from: probe (playbooks/tasks/frr_vtysh.yml): whether the container exists, and the state
+    out = frr_probe("container=yes\nstate=container\nmode=container\nruntime=/usr/bin/docker\nframe=1\n")
+    assert (out["container"], out["state"], out["runtime"]) == ("yes", "container", "/usr/bin/docker")
+    out = frr_probe("container=\nstate=none\nmode=\nnote=no FRR found\n")
+    assert (out["container"], out["state"], out["mode"], out["note"]) == ("", "none", "", "no FRR found")
+    # a converge's probe (the role's main) prints neither key
+    out = frr_probe("mode=container\nruntime=/usr/bin/podman\nframe=1\n")
+    assert out["container"] == "" and out["state"] == ""
+
+
 def test_frr_reload_test_filter():
     out = frr_reload_test("\nLines To Add\n============\nrouter bgp 65001\n")
     assert out == {"delete": [], "add": ["router bgp 65001"], "ignored": []}

@@ -235,6 +235,8 @@ def test_parse_probe_container():
         "source": "cache",
         "pulled": "",
         "coil_vrf": "",
+        "container": "",
+        "state": "",
         "note": "",
     }
 
@@ -251,6 +253,19 @@ def test_parse_probe_unknown_version_keeps_every_key_and_joins_notes():
     assert out["frr_version"] == "" and out["runtime"] == "" and out["source"] == "none"
     assert out["note"] == "no container runtime installed (podman or docker); second"
     assert parse_probe("") == dict.fromkeys(PROBE_KEYS, "")
+
+
+def test_parse_probe_of_the_entry_point_probe_has_the_container_and_the_state():
+    # tasks_from: probe, no mode given: a stopped FRR under podman (the runtime is there, the container is not)
+    out = parse_probe("container=no\nstate=stopped\nmode=container\nruntime=/usr/bin/podman\nimage_id=\ncoil_vrf=no\n")
+    assert (out["mode"], out["runtime"], out["container"], out["state"]) == (
+        "container",
+        "/usr/bin/podman",
+        "no",
+        "stopped",
+    )
+    # a converge's probe prints neither
+    assert parse_probe("mode=package\nfrr_version=8.4.4-1\n")["state"] == ""
 
 
 def test_parse_probe_last_value_wins():
