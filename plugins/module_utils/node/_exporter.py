@@ -395,28 +395,30 @@ def metric_families(
                 for b in snap["bfd"]
             ],
         )
-    # Node Graph: one node series per node (each node emits its own), one edge per pair (emitted by
-    # the node whose name sorts first), ids equal on every node; labels are names only, the stats
-    # are the values (the dashboard's queries turn them into the panel's fields).
+    # Node Graph: one node series per node (each node emits its own), one edge per configured peer:
+    # both ends of a pair emit it, with the same labels (id, source and target = the sorted pair), so
+    # an edge outlives either end's exporter and the dashboard can ask whether every end sees it up.
+    # Labels are names only, the stats are the values (the dashboard's queries turn them into the
+    # panel's fields).
     views = peer_statuses(snap, stale)
     up = sum(1 for v in views.values() if v["bgp"] == "up")
     node = {"id": host, "title": host, "subtitle": f"AS{snap['asn']}"}
     fam("graph_node", "gauge", "Node Graph node (value = peers with BGP up).", [(node, up)])
     edges = [
-        ({"id": edge_id(host, peer), "source": host, "target": peer}, view)
+        ({"id": edge_id(host, peer), "source": min(host, peer), "target": max(host, peer)}, view)
         for peer, view in sorted(views.items())
-        if host < peer
     ]
     fam(
         "graph_edge",
         "gauge",
-        "Node Graph edge between two peers (1 = WireGuard handshake fresh and BGP up, 0 = not).",
+        "Node Graph edge between two peers as this end sees it (1 = WireGuard handshake fresh and BGP up, "
+        "0 = not); both ends emit it, source and target are the sorted pair.",
         [(lab, 1 if v["wg"] == "up" and v["bgp"] == "up" else 0) for lab, v in edges],
     )
     fam(
         "graph_edge_handshake_age_seconds",
         "gauge",
-        "Node Graph edge: seconds since the source's latest WireGuard handshake with the target "
+        "Node Graph edge: seconds since this end's latest WireGuard handshake with the other end "
         "(+Inf = never, NaN = WireGuard not read).",
         [
             (lab, NAN if v["wg"] == "unknown" else INF if v["handshake_age"] is None else round(v["handshake_age"], 3))
