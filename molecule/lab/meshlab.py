@@ -96,6 +96,9 @@ BASE_PACKAGES = sorted(
         "radvd",
         "conntrack",
         "tcpdump",
+        # inert unless a node's underlay is `public-nm` (lab-net starts it then): NetworkManager is a
+        # server's network configuration too, and the RA uplinks it manages must keep working
+        "network-manager",
     }
 )
 # What the lab's router VM installs from the archive at its first boot (lab-router): nft for its NAT
@@ -145,6 +148,7 @@ HOME6, HOME4 = "fd00:11::", "10.11.0."
 # How a node is attached on the inet underlay (`up --net N=KIND`).
 NET_KINDS = {
     "public": "segment A, dual stack: fd00:10::N/64 and 10.10.0.N/24 static, default routes via the router",
+    "public-nm": "segment A, NetworkManager: fd00:10::N by SLAAC (RAs from the router), 10.10.0.N/24 static",
     "slaac": "segment B, IPv6 only: fd00:11::N by SLAAC done by the kernel (eth1 not managed by networkd)",
     "slaac-networkd": "segment B, IPv6 only: fd00:11::N by SLAAC done by systemd-networkd (IPv6AcceptRA=yes)",
     "slaac-lan4": "segment B: fd00:11::N by SLAAC done by the kernel, and 10.11.0.N/24 on the LAN (no IPv4 route out)",
@@ -217,6 +221,8 @@ rm -f "$R/etc/apt/sources.list" "$R"/etc/apt/sources.list.d/*
 printf 'deb [trusted=yes] http://@SERVER@/debian/%s ./\n' "$REL" > "$R/etc/apt/sources.list.d/meshlab.list"
 chroot "$R" systemctl enable systemd-networkd.service ssh.service serial-getty@ttyS0.service lab-net.service \
     lab-router.service
+chroot "$R" systemctl disable NetworkManager.service NetworkManager-wait-online.service \
+    NetworkManager-dispatcher.service 2>/dev/null || true
 chroot "$R" systemctl mask systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
     systemd-networkd-wait-online.service e2scrub_reap.service e2scrub_all.timer fstrim.timer \
     man-db.timer dpkg-db-backup.timer
@@ -287,13 +293,18 @@ LAB_NET = r"""#!/bin/sh
 #                                           autoconf=1, `ip token set TOKEN` (a stable interface id);
 #                                           lab.data4/lab.gw4 are then set with ip(8)
 #   lab.slaac=networkd:TOKEN                IPv6 by SLAAC, done by networkd (IPv6AcceptRA=yes, Token=)
+#   lab.nm=TOKEN                            NetworkManager manages the data NIC (and nothing else): IPv6
+#                                           by SLAAC (ipv6.method=auto, eui64 with token TOKEN),
+#                                           lab.data4/lab.gw4 as its static IPv4; networkd leaves it alone
 #   lab.noipv6                              no IPv6 at all on the data NIC (disable_ipv6=1)
 #   lab.home6=ADDR/LEN lab.home4=ADDR/LEN   the router's addresses on segment B
-#   lab.router=PREFIX6,NET4,LIFETIME,MIN,MAX  this VM is the router: forwarding on, RAs for PREFIX6 on
+#   lab.router=PREFIX6,NET4,LIFETIME,MIN,MAX,PUBPREFIX6  this VM is the router: forwarding on, RAs for
+#                                           PUBPREFIX6 on segment A (only `public-nm` nodes take them:
+#                                           networkd's static nodes have IPv6AcceptRA=no) and PREFIX6 on
 #                                           segment B (router lifetime LIFETIME s, unsolicited every
 #                                           MIN..MAX s), NAT of NET4 out of segment A (lab-router.service)
 set -eu
-hn="" d6="" d4="" gw6="" gw4="" slaac="" noipv6="" h6="" h4="" router="" key=""
+hn="" d6="" d4="" gw6="" gw4="" slaac="" nm="" noipv6="" h6="" h4="" router="" key=""
 for a in $(cat /proc/cmdline); do
     case "$a" in
         lab.sshkey=*) key="${a#lab.sshkey=}" ;;
@@ -303,6 +314,7 @@ for a in $(cat /proc/cmdline); do
         lab.gw6=*) gw6="${a#lab.gw6=}" ;;
         lab.gw4=*) gw4="${a#lab.gw4=}" ;;
         lab.slaac=*) slaac="${a#lab.slaac=}" ;;
+        lab.nm=*) nm="${a#lab.nm=}" ;;
         lab.noipv6) noipv6=1 ;;
         lab.home6=*) h6="${a#lab.home6=}" ;;
         lab.home4=*) h4="${a#lab.home4=}" ;;
@@ -350,7 +362,24 @@ LinkLocalAddressing=no
 IPv6AcceptRA=no
 EOF
 fi
-if [ -n "$data" ]; then
+if [ -n "$data" ] && [ -n "$nm" ]; then
+    # NetworkManager (in the image, disabled): this NIC only, from a keyfile; it does SLAAC itself
+    # (the kernel's accept_ra is 0 on its devices) and installs the RA default route (proto ra)
+    mkdir -p /etc/NetworkManager/conf.d /etc/NetworkManager/system-connections
+    printf '[main]\nno-auto-default=*\n\n[keyfile]\nunmanaged-devices=except:mac:%s\n' "$data" \
+        > /etc/NetworkManager/conf.d/90-meshlab.conf
+    {
+        printf '[connection]\nid=lab-data\ntype=ethernet\nautoconnect=true\n\n[ethernet]\nmac-address=%s\n\n' "$data"
+        if [ -n "$d4" ]; then
+            printf '[ipv4]\nmethod=manual\naddress1=%s%s\n\n' "$d4" "${gw4:+,$gw4}"
+        else
+            printf '[ipv4]\nmethod=disabled\n\n'
+        fi
+        printf '[ipv6]\nmethod=auto\naddr-gen-mode=eui64\ntoken=%s\n' "$nm"
+    } > /etc/NetworkManager/system-connections/lab-data.nmconnection
+    chmod 0600 /etc/NetworkManager/system-connections/lab-data.nmconnection
+    systemctl --no-block start NetworkManager.service
+elif [ -n "$data" ]; then
     case "$slaac" in
         kernel:*)
             # No .network file matches it, so networkd leaves it alone ("unmanaged"): the kernel
@@ -392,13 +421,23 @@ if [ -n "$router" ] && [ -n "$home" ]; then
     } > /run/systemd/network/30-home.network
     echo 1 > /proc/sys/net/ipv4/ip_forward
     echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
-    IFS=, read -r prefix6 net4 lifetime ramin ramax <<EOF
+    IFS=, read -r prefix6 net4 lifetime ramin ramax pubprefix6 <<EOF
 $router
 EOF
     mkdir -p /run/meshlab
     printf 'PUB=%s\nHOME=%s\n' "$dataif" "$homeif" > /run/meshlab/router.env
     cat > /etc/radvd.conf <<EOF
 # written by lab-net at every boot (meshover lab router)
+interface $dataif {
+    AdvSendAdvert on;
+    MinRtrAdvInterval $ramin;
+    MaxRtrAdvInterval $ramax;
+    AdvDefaultLifetime $lifetime;
+    prefix $pubprefix6 {
+        AdvOnLink on;
+        AdvAutonomous on;
+    };
+};
 interface $homeif {
     AdvSendAdvert on;
     MinRtrAdvInterval $ramin;
@@ -1053,7 +1092,7 @@ def node_nets(nodes: int, underlay: str, specs: list[str]) -> dict[int, str]:
 
 
 def node_segment(kind: str) -> str:
-    return "pub" if kind in ("flat", "public") else "home"
+    return "pub" if kind in ("flat", "public", "public-nm") else "home"
 
 
 def node_net(n: int, kind: str, data4: bool) -> tuple[list[str], dict, str]:
@@ -1069,6 +1108,11 @@ def node_net(n: int, kind: str, data4: bool) -> tuple[list[str], dict, str]:
         else:
             endpoint = f"{PUB6}{n:x}"
         return params, {"meshover_endpoint": endpoint}, "A: " + (" ".join(endpoint) if data4 else endpoint)
+    if kind == "public-nm":
+        params = [f"lab.nm=::{n:x}", *([f"lab.data4={PUB4}{n}/24", f"lab.gw4={ROUTER_PUB4}"] if data4 else [])]
+        endpoint = [f"{PUB6}{n:x}", f"{PUB4}{n}"] if data4 else f"{PUB6}{n:x}"
+        where = " ".join(endpoint) if data4 else endpoint
+        return params, {"meshover_endpoint": endpoint}, f"A: {where} (SLAAC by NetworkManager)"
     if kind in ("slaac", "slaac-networkd"):
         how = "kernel" if kind == "slaac" else "networkd"
         return [f"lab.slaac={how}:::{n:x}"], {"meshover_endpoint": f"{HOME6}{n:x}"}, f"B: {HOME6}{n:x} (SLAAC, {how})"
@@ -1120,7 +1164,7 @@ def vm_cmd(ld: Path, state: dict, name: str) -> list[str]:
             f"lab.data4={ROUTER_PUB4}/24",
             f"lab.home6={ROUTER_HOME6}/64",
             f"lab.home4={ROUTER_HOME4}/24",
-            f"lab.router={HOME6}/64,{HOME4}0/24,{RA_LIFETIME},{RA_MIN_INTERVAL},{RA_MAX_INTERVAL}",
+            f"lab.router={HOME6}/64,{HOME4}0/24,{RA_LIFETIME},{RA_MIN_INTERVAL},{RA_MAX_INTERVAL},{PUB6}/64",
             # a light VM: nothing looks at its VGA console
             "systemd.mask=getty@tty1.service",
         ]
@@ -1244,9 +1288,10 @@ def wait_underlay(ld: Path, state: dict, timeout: float) -> None:
         ROUTER: "test -e /run/meshlab/router-ready || { systemctl is-failed -q lab-router && echo FAILED; exit 1; }",
     }
     for n, kind in state.get("nets", {}).items():
-        if kind.startswith("slaac"):
+        if kind.startswith("slaac") or kind == "public-nm":
+            prefix = PUB6 if kind == "public-nm" else HOME6
             checks[f"n{n}"] = (
-                f"ip -6 -o addr show dev eth1 scope global | grep -q ' {HOME6}{int(n):x}/64 '"
+                f"ip -6 -o addr show dev eth1 scope global | grep -q ' {prefix}{int(n):x}/64 '"
                 " && ip -6 route show default dev eth1 | grep -q ."
             )
     while checks:

@@ -37,7 +37,8 @@ options:
     default: []
 notes:
   - Runs C(ip -N -j -6 route show table main proto ra) and reads C(/proc/sys/net/ipv6/conf/*/accept_ra),
-    C(/run/systemd/netif/links/) and C(/run/NetworkManager/devices/).
+    C(/run/systemd/netif/links/) and C(/run/NetworkManager/devices/) (a device counts as NetworkManager's
+    only with C(managed=true) there, because NetworkManager writes that file for the devices it leaves alone too).
 """
 
 EXAMPLES = r"""
@@ -81,7 +82,6 @@ networkd_dropins:
 
 import glob
 import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -91,6 +91,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._uplinks import
     kernel_interfaces,
     networkd_dropins,
     parse_networkd_link_state,
+    parse_nm_device_state,
     ra_devices,
 )
 
@@ -126,7 +127,8 @@ def gather(module):
         network_file = parse_networkd_link_state(state) if state else None
         if network_file:
             networkd[name] = network_file
-        if os.path.exists(f"/run/NetworkManager/devices/{index}"):
+        nm_state = _read(f"/run/NetworkManager/devices/{index}")
+        if nm_state and parse_nm_device_state(nm_state):
             nm.append(name)
     return routes, accept_ra, networkd, nm
 

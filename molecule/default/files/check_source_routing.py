@@ -4,7 +4,9 @@
 """Source-routing proof run ON a lab node (stdlib only; nftables, iproute2, ping).
 
 Usage: check_source_routing.py STEP JSON, STEP one of setup, probe, check, cleanup (the playbook runs
-each step on every node before the next step). JSON: {"self", "phase": "gathering" | "removed",
+each step on every node before the next step), or transit-setup, transit-probe, transit-check,
+transit-cleanup (a gateway reached through a transit hop, with a real upstream: see transit_setup).
+JSON: {"self", "phase": "gathering" | "removed",
 "gateway": the gathering host, "source": the host with addresses in the gathered blocks, "upstream":
 a host playing the gateway's upstream provider, "block4", "block6", "src4", "src6" (the source's
 addresses), "up4", "up6" (upstream addresses), "mesh4", "mesh6" (the upstream's mesh loopbacks),
@@ -54,7 +56,8 @@ def counters_rules(me: str, what: list[tuple[str, str, str, str]]) -> list[tuple
     lines = []
     for name, iif, src, dst in what:
         fam = "ip6" if ":" in dst else "ip"
-        lines.append(f'    iifname "{iif}" {fam} saddr {src} {fam} daddr {dst} counter comment "{name}"')
+        match = "" if iif == "*" else f'iifname "{iif}" '
+        lines.append(f'    {match}{fam} saddr {src} {fam} daddr {dst} counter comment "{name}"')
     body = "\n".join(lines)
     rules = f"table inet {NFT_TABLE} {{\n  chain pre {{ type filter hook prerouting priority -300;\n{body}\n  }}\n}}\n"
     run(["nft", "delete", "table", "inet", NFT_TABLE])
@@ -241,9 +244,152 @@ def cleanup(w: dict) -> list[tuple[bool, str]]:
     return []
 
 
+# Transit (issue 15): the source and the gateway share no underlay family, so they have no tunnel of
+# their own; the source sends the block's traffic to the first transit hop ("via"), whose own rule
+# sends it on to the gateway, which sends it out of its uplink to a real upstream outside the mesh: the
+# lab's router, the Internet of the lab. JSON: {"self", "gateway", "source", "via", "upstream" (not a
+# mesh host: the steps run there too, delegated), "block4", "block6", "src4", "src6", "up4", "up6",
+# "gw4", "gw6" (the gateway's uplink addresses: the upstream routes the block to them), "hop4" (the
+# gateway's IPv4 next hop to the upstream: the lab's LAN has no IPv4 route out), "tunnels": {host: gre_name}}.
+def transit_setup(w: dict) -> list[tuple[bool, str]]:
+    me, tun = w["self"], w["tunnels"]
+    out: list[tuple[bool, str]] = []
+    if me == w["upstream"]:
+        ip("link", "add", DUMMY, "type", "dummy")
+        ip("link", "set", DUMMY, "up")
+        ip("addr", "replace", f"{w['up4']}/32", "dev", DUMMY)
+        ip("-6", "addr", "replace", f"{w['up6']}/128", "dev", DUMMY, "nodad")
+        # the provider routes the block to the gateway's uplink, as the Internet would
+        ip("route", "replace", w["block4"], "via", w["gw4"], "proto", "boot")
+        ip("-6", "route", "replace", w["block6"], "via", w["gw6"], "proto", "boot")
+        out += counters_rules(me, [("up4", "*", w["block4"], w["up4"]), ("up6", "*", w["block6"], w["up6"])])
+    if me == w["source"]:
+        if ip("link", "show", KUBE_LB).returncode != 0:
+            ip("link", "add", KUBE_LB, "type", "dummy")
+            open(CREATED_KUBE_LB, "w").close()
+        ip("link", "set", KUBE_LB, "up")
+        ip("addr", "replace", f"{w['src4']}/32", "dev", KUBE_LB)
+        ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", KUBE_LB, "nodad")
+        out += counters_rules(
+            me,
+            [
+                ("reply4", tun[w["via"]], w["up4"], w["src4"]),
+                ("reply6", tun[w["via"]], w["up6"], w["src6"]),
+            ],
+        )
+    if me == w["via"]:
+        out += counters_rules(
+            me,
+            [
+                ("transit4", tun[w["source"]], w["block4"], w["up4"]),
+                ("transit6", tun[w["source"]], w["block6"], w["up6"]),
+            ],
+        )
+    if me == w["gateway"]:
+        # the lab's LAN has no IPv4 route out: the provider's next hop for the upstream (IPv6 has the RA's)
+        ip("route", "replace", w["up4"], "via", w["hop4"], "proto", "boot")
+        out += counters_rules(
+            me,
+            [
+                ("out4", tun[w["via"]], w["block4"], w["up4"]),
+                ("out6", tun[w["via"]], w["block6"], w["up6"]),
+            ],
+        )
+        # the replies' way back: BGP's routes to the source's addresses, through the transit hop
+        start = time.monotonic()
+        for fam, addr in (("-4", w["src4"]), ("-6", w["src6"])):
+            route = bgp_route(fam, addr, tun[w["via"]])
+            while route is None and time.monotonic() - start < BGP_WAIT:
+                time.sleep(2)
+                route = bgp_route(fam, addr, tun[w["via"]])
+            out.append(
+                (
+                    route is not None,
+                    f"{me} routes {addr} through {tun[w['via']]} by BGP "
+                    f"(waited {time.monotonic() - start:.0f} s of {BGP_WAIT}): {route}",
+                )
+            )
+    return out
+
+
+def transit_probe(w: dict) -> list[tuple[bool, str]]:
+    if w["self"] != w["source"]:
+        return []
+    out = []
+    for fam, src, dst in (("-4", w["src4"], w["up4"]), ("-6", w["src6"], w["up6"])):
+        ok = run(["ping", fam, "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2", "-I", src, dst]).returncode == 0
+        out.append((ok, f"ping {src} -> {dst} (5 packets, replies received)"))
+    return out
+
+
+def transit_check(w: dict) -> list[tuple[bool, str]]:
+    me, tun = w["self"], w["tunnels"]
+    out: list[tuple[bool, str]] = []
+    if me == w["source"]:
+        # one rule sends the block to the gateway's table, whose default goes to the transit hop's tunnel
+        for fam, block in (("-4", w["block4"]), ("-6", w["block6"])):
+            net, plen = block.split("/")
+            rules = json.loads(ip(fam, "-j", "rule", "show").stdout or "[]")
+            mine = [r for r in rules if r.get("src") == net and str(r.get("srclen")) == plen]
+            out.append((len(mine) == 1, f"{me} ip {fam}: one rule from {block}: {mine}"))
+            table = str(mine[0].get("table")) if mine else "none"
+            shown = ip(fam, "-j", "route", "show", "table", table, "default").stdout if mine else ""
+            routes = json.loads(shown or "[]")
+            out.append(
+                (
+                    [r.get("dev") for r in routes] == [tun[w["via"]]],
+                    f"{me} table {table} {fam}: default through {tun[w['via']]} (to {w['via']}, on to "
+                    f"{w['gateway']}): {routes}",
+                )
+            )
+    wanted = {
+        w["source"]: ("reply", f"replies from the upstream through {tun[w['via']]}"),
+        w["via"]: ("transit", f"packets from the block sent on from {tun[w['source']]}"),
+        w["gateway"]: ("out", f"packets from the block from {tun[w['via']]}, out to the upstream"),
+        w["upstream"]: ("up", "packets from the block"),
+    }
+    if me in wanted:
+        c = counters()
+        prefix, what = wanted[me]
+        for fam in ("4", "6"):
+            got = c.get(f"{prefix}{fam}", 0)
+            out.append((got >= 5, f"{me} counted {got} IPv{fam} {what}"))
+    return out
+
+
+def transit_cleanup(w: dict) -> list[tuple[bool, str]]:
+    me = w["self"]
+    run(["nft", "delete", "table", "inet", NFT_TABLE])
+    if me == w["upstream"]:
+        ip("link", "del", DUMMY)
+        ip("route", "del", w["block4"], "proto", "boot")
+        ip("-6", "route", "del", w["block6"], "proto", "boot")
+    if me == w["source"]:
+        ip("addr", "del", f"{w['src4']}/32", "dev", KUBE_LB)
+        ip("-6", "addr", "del", f"{w['src6']}/128", "dev", KUBE_LB)
+        if os.path.exists(CREATED_KUBE_LB):
+            ip("link", "del", KUBE_LB)
+            os.unlink(CREATED_KUBE_LB)
+    if me == w["gateway"]:
+        ip("route", "del", w["up4"], "proto", "boot")
+    return []
+
+
+STEPS = {
+    "setup": setup,
+    "probe": probe,
+    "check": check,
+    "cleanup": cleanup,
+    "transit-setup": transit_setup,
+    "transit-probe": transit_probe,
+    "transit-check": transit_check,
+    "transit-cleanup": transit_cleanup,
+}
+
+
 def main() -> int:
     step, w = sys.argv[1], json.loads(sys.argv[2])
-    results = {"setup": setup, "probe": probe, "check": check, "cleanup": cleanup}[step](w)
+    results = STEPS[step](w)
     for ok, text in results:
         print(("PASS " if ok else "FAIL ") + text)
     return 0 if all(ok for ok, _ in results) else 1

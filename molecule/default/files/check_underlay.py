@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The underlay as the internet is (issue 15), checked ON a lab node (stdlib only; iproute2, wg, vtysh).
 
-Usage: check_underlay.py slaac JSON      {"iface", "address", "lifetime", "lifetimes"}
+Usage: check_underlay.py slaac JSON      {"iface", "address", "lifetime", "lifetimes", "manager", "valid",
+                                          "ra_interval"}
        check_underlay.py endpoint JSON   {"wg", "peer", "key", "prefix"}
        check_underlay.py pair JSON       {"wg", "peer", "key", "tunnel", "direct", "via_dev", "loopbacks"}
        check_underlay.py sessions JSON   {"vtysh": argv, "tunnels": [..], "before": {tunnel: [up_ms, drops]} or null}
@@ -11,7 +12,10 @@ Usage: check_underlay.py slaac JSON      {"iface", "address", "lifetime", "lifet
 
 - slaac: the uplink configured by router advertisements still has its SLAAC address and a default route
   learned from an RA, at least `lifetimes` router lifetimes after forwarding went on (the mtime of
-  /etc/sysctl.d/90-meshover.conf; waits for the rest), and its accept_ra is 2.
+  /etc/sysctl.d/90-meshover.conf; waits for the rest), and an RA renewed its address within two RA
+  intervals (valid: the RAs' valid lifetime; ra_interval: their longest interval). manager "kernel"
+  (the default): its accept_ra is 2, written before forwarding; "NetworkManager": NetworkManager
+  manages it (nmcli), accept_ra stays 0 (NetworkManager does the RAs) and meshover wrote nothing for it.
 - endpoint: the WireGuard endpoint this node sees for peer starts with prefix (the NAT's address).
 - pair: with direct, the tunnel and the WireGuard peer exist and the peer's loopbacks are routed into the
   tunnel; without, neither exists and the loopbacks are routed through via_dev (transit). Pings answer.
@@ -70,11 +74,19 @@ def slaac(cfg: dict) -> None:
         since = need
     with open(f"/proc/sys/net/ipv6/conf/{iface}/accept_ra", encoding="utf-8") as f:
         accept_ra = f.read().strip()
-    check(accept_ra == "2", f"{iface} accept_ra is 2 (found on the node, not set by the user): {accept_ra}")
     with open(SYSCTL_FILE, encoding="utf-8") as f:
         text = f.read()
-    key = f"net.ipv6.conf.{iface.replace('.', '/')}.accept_ra = 2"
-    check(key in text and text.index(key) < text.index("forwarding = 1"), f"{SYSCTL_FILE} sets {key} before forwarding")
+    key = f"net.ipv6.conf.{iface.replace('.', '/')}.accept_ra"
+    if cfg.get("manager", "kernel") == "NetworkManager":
+        state = sh("nmcli", "-g", "GENERAL.STATE,IP6.ADDRESS", "device", "show", iface).split("\n")
+        check(state[0].startswith("100"), f"NetworkManager manages {iface}, connected: {state}")
+        check(accept_ra == "0", f"{iface} accept_ra stays 0 (NetworkManager does its RAs): {accept_ra}")
+        check(key not in text, f"{SYSCTL_FILE} says nothing of {iface} (meshover left it to NetworkManager)")
+    else:
+        check(accept_ra == "2", f"{iface} accept_ra is 2 (found on the node, not set by the user): {accept_ra}")
+        key += " = 2"
+        before = key in text and text.index(key) < text.index("forwarding = 1")
+        check(before, f"{SYSCTL_FILE} sets {key} before forwarding")
     forwarding = open("/proc/sys/net/ipv6/conf/all/forwarding", encoding="utf-8").read().strip()
     addrs = [a for link in ip_json("-6", "addr", "show", "dev", iface) for a in link.get("addr_info", [])]
     mine = [a for a in addrs if a.get("local") == cfg["address"]]
@@ -83,13 +95,26 @@ def slaac(cfg: dict) -> None:
         f"{since:.0f} s ({since / cfg['lifetime']:.1f} router lifetimes) after forwarding went on, {iface} keeps its "
         f"SLAAC address {cfg['address']} (valid {mine[0].get('valid_life_time') if mine else None} s)",
     )
+    # Each RA renews the address's valid lifetime (radvd's AdvValidLifetime, 86400 s), so a value within
+    # two RA intervals of it says RAs are still being processed now, whoever processes them.
+    valid = mine[0].get("valid_life_time", 0) if mine else 0
+    check(
+        cfg["valid"] - 2 * cfg["ra_interval"] <= valid <= cfg["valid"],
+        f"{iface}'s address was renewed by an RA within the last {cfg['valid'] - valid} s "
+        f"(at most {2 * cfg['ra_interval']})",
+    )
     routes = ip_json("-6", "route", "show", "default", "proto", "ra")
     ours = [r for r in routes if r.get("dev") == iface]
-    check(
-        bool(ours) and 0 < int(ours[0].get("expires", 0)) <= cfg["lifetime"],
-        f"{iface} has a default route from router advertisements, renewed (expires in "
-        f"{ours[0].get('expires') if ours else None} s of {cfg['lifetime']}): {ours}",
-    )
+    if cfg.get("manager", "kernel") == "NetworkManager":
+        # NetworkManager installs the route without a kernel expiry and removes it itself when the
+        # router lifetime runs out without an RA
+        check(bool(ours), f"{iface} has NetworkManager's default route from router advertisements: {ours}")
+    else:
+        check(
+            bool(ours) and 0 < int(ours[0].get("expires", 0)) <= cfg["lifetime"],
+            f"{iface} has a default route from router advertisements, renewed (expires in "
+            f"{ours[0].get('expires') if ours else None} s of {cfg['lifetime']}): {ours}",
+        )
 
 
 def wg_endpoints(wg: str) -> dict[str, str]:

@@ -85,6 +85,25 @@ def parse_networkd_link_state(text: str) -> str | None:
     return None
 
 
+def parse_nm_device_state(text: str) -> bool:
+    """Whether a /run/NetworkManager/devices/<ifindex> file says NetworkManager manages the device.
+
+    NetworkManager writes this keyfile for every device it knows, the ones it leaves alone too
+    (`managed=false`: unmanaged-devices, or Debian's ifupdown plugin with `managed=false`), so the
+    file's presence alone says nothing; only `managed=true` in `[device]` means NetworkManager does
+    the device's router advertisements (nm-config.c, nm_config_device_state_write)."""
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == "device" and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key == "managed":
+                return value.lower() in ("true", "1", "yes")
+    return False
+
+
 NETWORKD_DROPIN_NAME = "90-meshover-ra.conf"
 NETWORKD_DROPIN = """# meshover: this link's address and default route come from router advertisements; the node
 # forwards (the mesh), and networkd would then stop accepting them at its next start.

@@ -9,6 +9,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._uplinks import
     kernel_interfaces,
     networkd_dropins,
     parse_networkd_link_state,
+    parse_nm_device_state,
     ra_devices,
     sysctl_name,
 )
@@ -76,3 +77,22 @@ def test_networkd_link_state_file():
     assert parse_networkd_link_state(text) == "/run/systemd/network/20-data.network"
     assert parse_networkd_link_state("ADMIN_STATE=unmanaged\n") is None
     assert parse_networkd_link_state("NETWORK_FILE=\n") is None
+
+
+# /run/NetworkManager/devices/<ifindex> as NetworkManager writes it (nm-config.c): for the devices it
+# manages and for those it leaves alone
+# (n1's in the lab, NetworkManager 1.52 on Debian 13)
+NM_MANAGED = (
+    "[device]\nmanaged=true\nconnection-uuid=2e81b601-50e8-3a24-a36d-5fd212cf7e66\nroute-metric-default-effective=100\n"
+)
+NM_UNMANAGED = "[device]\nmanaged=false\n"
+NM_UNKNOWN = "[device]\nnm-owned=false\n"  # neither: no managed= key
+
+
+def test_nm_device_state_counts_only_managed_true():
+    assert parse_nm_device_state(NM_MANAGED) is True
+    assert parse_nm_device_state(NM_UNMANAGED) is False
+    assert parse_nm_device_state(NM_UNKNOWN) is False
+    assert parse_nm_device_state("") is False
+    # the key in another group is not the device's
+    assert parse_nm_device_state("[other]\nmanaged=true\n") is False
