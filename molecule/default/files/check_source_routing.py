@@ -75,6 +75,44 @@ def bgp_route(fam: str, addr: str, dev: str) -> dict | None:
     return None
 
 
+def wait_bgp_routes(me: str, w: dict, dev: str) -> list[tuple[bool, str]]:
+    """Wait (up to BGP_WAIT s) until BGP routes the source's addresses through dev."""
+    out = []
+    start = time.monotonic()
+    for fam, addr in (("-4", w["src4"]), ("-6", w["src6"])):
+        route = bgp_route(fam, addr, dev)
+        while route is None and time.monotonic() - start < BGP_WAIT:
+            time.sleep(2)
+            route = bgp_route(fam, addr, dev)
+        waited = time.monotonic() - start
+        out.append(
+            (
+                route is not None,
+                f"{me} routes {addr} through {dev} by BGP (waited {waited:.0f} s of {BGP_WAIT}): {route}",
+            )
+        )
+    return out
+
+
+def source_addresses(w: dict) -> None:
+    """The source's addresses of the blocks on kube-lb0, as PureLB puts a VIP there."""
+    if ip("link", "show", KUBE_LB).returncode != 0:
+        ip("link", "add", KUBE_LB, "type", "dummy")
+        open(CREATED_KUBE_LB, "w").close()
+    ip("link", "set", KUBE_LB, "up")
+    ip("addr", "replace", f"{w['src4']}/32", "dev", KUBE_LB)
+    ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", KUBE_LB, "nodad")
+
+
+def pings(pairs: list[tuple[str, str, str]]) -> list[tuple[bool, str]]:
+    """5 pings each (family, source, destination); every one must be answered."""
+    out = []
+    for fam, src, dst in pairs:
+        ok = run(["ping", fam, "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2", "-I", src, dst]).returncode == 0
+        out.append((ok, f"ping {src} -> {dst} (5 packets, replies received)"))
+    return out
+
+
 def setup(w: dict) -> list[tuple[bool, str]]:
     """Lab-only addresses and routes: what PureLB and an upstream provider would provide. BGP, not this
     script, routes the source's addresses back to it."""
@@ -84,12 +122,7 @@ def setup(w: dict) -> list[tuple[bool, str]]:
         ip("link", "add", DUMMY, "type", "dummy")
         ip("link", "set", DUMMY, "up")
     if me == w["source"]:
-        if ip("link", "show", KUBE_LB).returncode != 0:
-            ip("link", "add", KUBE_LB, "type", "dummy")
-            open(CREATED_KUBE_LB, "w").close()
-        ip("link", "set", KUBE_LB, "up")
-        ip("addr", "replace", f"{w['src4']}/32", "dev", KUBE_LB)
-        ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", KUBE_LB, "nodad")
+        source_addresses(w)
         for fam, addr in (("-4", w["mesh4"]), ("-6", w["mesh6"])):
             if not ip(fam, "route", "show", addr).stdout.strip():  # BGP did not route the upstream's loopback
                 ip(fam, "route", "replace", addr, "dev", tun[w["upstream"]])
@@ -131,30 +164,14 @@ def setup(w: dict) -> list[tuple[bool, str]]:
             ],
         )
         # the replies' way back: BGP's routes to the source's PureLB addresses, through its tunnel
-        start = time.monotonic()
-        for fam, addr in (("-4", w["src4"]), ("-6", w["src6"])):
-            route = bgp_route(fam, addr, tun[w["source"]])
-            while route is None and time.monotonic() - start < BGP_WAIT:
-                time.sleep(2)
-                route = bgp_route(fam, addr, tun[w["source"]])
-            waited = time.monotonic() - start
-            out.append(
-                (
-                    route is not None,
-                    f"{me} routes {addr} through {tun[w['source']]} by BGP "
-                    f"(waited {waited:.0f} s of {BGP_WAIT}): {route}",
-                )
-            )
+        out += wait_bgp_routes(me, w, tun[w["source"]])
     return out
 
 
 def probe(w: dict) -> list[tuple[bool, str]]:
     if w["self"] != w["source"]:
         return []
-    out = []
-    for fam, src, dst in (("-4", w["src4"], w["up4"]), ("-6", w["src6"], w["up6"]), ("-6", w["src6"], w["mesh6"])):
-        ok = run(["ping", fam, "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2", "-I", src, dst]).returncode == 0
-        out.append((ok, f"ping {src} -> {dst} (5 packets, replies received)"))
+    out = pings([("-4", w["src4"], w["up4"]), ("-6", w["src6"], w["up6"]), ("-6", w["src6"], w["mesh6"])])
     # IPv4 to the mesh address: only the path is checked (counters), see docs/source-routing.md (rp_filter)
     run(["ping", "-4", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", "-I", w["src4"], w["mesh4"]])
     return out
@@ -264,12 +281,7 @@ def transit_setup(w: dict) -> list[tuple[bool, str]]:
         ip("-6", "route", "replace", w["block6"], "via", w["gw6"], "proto", "boot")
         out += counters_rules(me, [("up4", "*", w["block4"], w["up4"]), ("up6", "*", w["block6"], w["up6"])])
     if me == w["source"]:
-        if ip("link", "show", KUBE_LB).returncode != 0:
-            ip("link", "add", KUBE_LB, "type", "dummy")
-            open(CREATED_KUBE_LB, "w").close()
-        ip("link", "set", KUBE_LB, "up")
-        ip("addr", "replace", f"{w['src4']}/32", "dev", KUBE_LB)
-        ip("-6", "addr", "replace", f"{w['src6']}/128", "dev", KUBE_LB, "nodad")
+        source_addresses(w)
         out += counters_rules(
             me,
             [
@@ -296,30 +308,14 @@ def transit_setup(w: dict) -> list[tuple[bool, str]]:
             ],
         )
         # the replies' way back: BGP's routes to the source's addresses, through the transit hop
-        start = time.monotonic()
-        for fam, addr in (("-4", w["src4"]), ("-6", w["src6"])):
-            route = bgp_route(fam, addr, tun[w["via"]])
-            while route is None and time.monotonic() - start < BGP_WAIT:
-                time.sleep(2)
-                route = bgp_route(fam, addr, tun[w["via"]])
-            out.append(
-                (
-                    route is not None,
-                    f"{me} routes {addr} through {tun[w['via']]} by BGP "
-                    f"(waited {time.monotonic() - start:.0f} s of {BGP_WAIT}): {route}",
-                )
-            )
+        out += wait_bgp_routes(me, w, tun[w["via"]])
     return out
 
 
 def transit_probe(w: dict) -> list[tuple[bool, str]]:
     if w["self"] != w["source"]:
         return []
-    out = []
-    for fam, src, dst in (("-4", w["src4"], w["up4"]), ("-6", w["src6"], w["up6"])):
-        ok = run(["ping", fam, "-n", "-q", "-c", "5", "-i", "0.2", "-W", "2", "-I", src, dst]).returncode == 0
-        out.append((ok, f"ping {src} -> {dst} (5 packets, replies received)"))
-    return out
+    return pings([("-4", w["src4"], w["up4"]), ("-6", w["src6"], w["up6"])])
 
 
 def transit_check(w: dict) -> list[tuple[bool, str]]:
