@@ -50,8 +50,17 @@ GUEST_CPUS = 2
 IMAGE_SIZE = "6G"
 GUEST_SSH_BASE = 10000  # node N's sshd is the guest's port 10000+N (DNAT to 10.30.0.N:22)
 
-# A minimal Debian cloud image: the molecule lab's base image without its test tools.
-CLOUD_PACKAGES = set(meshlab.BASE_PACKAGES) - {"curl", "ca-certificates", "iperf3", "radvd", "conntrack", "tcpdump"}
+# A minimal Debian cloud image: the molecule lab's base image without its test tools (and without
+# NetworkManager, which the molecule lab keeps disabled for its `public-nm` nodes).
+CLOUD_PACKAGES = set(meshlab.BASE_PACKAGES) - {
+    "curl",
+    "ca-certificates",
+    "iperf3",
+    "radvd",
+    "conntrack",
+    "tcpdump",
+    "network-manager",
+}
 KERNEL_PACKAGES = {"linux-image-cloud-amd64", "initramfs-tools", "kmod", "udev"}
 # The guest: a cloud server that runs containers and holds the nodes' underlay bridge and its DNAT.
 GUEST_PACKAGES = sorted(CLOUD_PACKAGES - {"sudo"} | {"systemd-container", "nftables"})
