@@ -91,6 +91,11 @@ def mitogen_env() -> dict[str, str]:
 def ansible_env(strategy: str = "linear", **extra: str) -> dict[str, str]:
     """What operators get by default plus pipelining; Mitogen only when asked."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_STRATEGY")}
+    # ansible-playbook from the project's venv, also when the script is run as `.venv/bin/python bench/...`
+    # without the venv on PATH (what the docstrings print)
+    venv_bin = REPO / ".venv" / "bin"
+    if (venv_bin / "ansible-playbook").exists():
+        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
     env.update(
         ANSIBLE_HOST_KEY_CHECKING="false",
         ANSIBLE_PIPELINING="true",
