@@ -8,9 +8,11 @@ and runs module_utils/controller/_preflight.report(); no module is sent anywhere
 from __future__ import annotations
 
 import os
+import subprocess
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._groupvars import export_argv, export_outcome
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import report
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import ROLES, role_specs_from
 from ansible_collections.meshover.mesh.plugins.plugin_utils._controller_action import ControllerAction
@@ -19,7 +21,7 @@ COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ARGUMENT_SPEC = {
     "inventory": {"type": "dict", "required": True},
     "role_vars": {"type": "dict", "default": {}},
-    "inventory_export": {"type": "raw", "default": ""},
+    "inventory_export": {"type": "raw", "default": None},
     "inventory_export_error": {"type": "str", "default": ""},
     "inventory_dirs": {"type": "dict", "default": {}},
 }
@@ -32,10 +34,33 @@ def role_argument_specs(loader, root=COLLECTION):
     }
 
 
+EXPORT_SECONDS = 300
+
+
+def read_export(task_vars):
+    """(ansible-inventory --list --export of the play's inventory, why it could not be read). Run here rather
+    than in a task of its own: that task was one more on the first host of every converge (issue 14)."""
+    argv = export_argv(
+        task_vars.get("ansible_playbook_python"), task_vars.get("ansible_inventory_sources"), os.path.isfile
+    )
+    if argv is None:
+        return "", ""
+    try:
+        res = subprocess.run(
+            argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=EXPORT_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", f"ansible-inventory could not run: {exc}"
+    return export_outcome(res.returncode, res.stdout, res.stderr)
+
+
 class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def work(self, args, task_vars):
+        if args["inventory_export"] is None:
+            args["inventory_export"], error = read_export(task_vars)
+            args["inventory_export_error"] = args["inventory_export_error"] or error
         try:
             role_specs = role_specs_from(role_argument_specs(self._loader))
         except (OSError, KeyError, TypeError) as exc:

@@ -57,8 +57,10 @@ options:
       - The output of C(ansible-inventory --list --export) for the same inventory (group variables kept on
         their groups), to find hosts given different values by two groups. Empty skips that check.
       - Its text, or the dict it decodes to (ansible-core 2.18 turns a templated JSON text into a dict).
+      - Not given, the action runs C(ansible-inventory --list --export) itself on the controller, on the play's
+        inventory sources (C(ansible_inventory_sources)), with the C(ansible-inventory) beside the Python that runs
+        C(ansible-playbook) if there is one. An empty text skips the check.
     type: raw
-    default: ""
   inventory_dirs:
     description:
       - Dict hostname -> the directory of the inventory file that defines the host (Ansible's C(inventory_dir)).

@@ -17,10 +17,30 @@ reader of that format.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 DEFAULT_PRIORITY = 1
+
+
+def export_argv(playbook_python: str | None, sources: Iterable[str], isfile: Callable[[str], bool]) -> list[str] | None:
+    """The ansible-inventory command that exports the play's inventory (None without inventory sources): the
+    ansible-inventory beside the Python that runs ansible-playbook (a venv's), else the one on PATH."""
+    sources = list(sources or ())
+    if not sources:
+        return None
+    beside = os.path.join(os.path.dirname(playbook_python), "ansible-inventory") if playbook_python else ""
+    binary = beside if beside and isfile(beside) else "ansible-inventory"
+    return [binary, "--list", "--export", *(arg for source in sources for arg in ("-i", source))]
+
+
+def export_outcome(rc: int, out: str, err: str) -> tuple[str, str]:
+    """(the export's text, why there is none) from ansible-inventory's exit code and output."""
+    if rc == 0:
+        return out, ""
+    last = (err or "").strip().split("\n")[-1]
+    return "", f"ansible-inventory failed (rc={rc}): {last}".strip()
 
 
 def parse_export(text: str | Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[3]
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
 PREFLIGHT = (
     "Group mesh must have at least one host",
-    "Read the inventory's group variables",
     "Validate every meshover variable of every mesh host",
     "Check kernel modules, systemd, Python, free disk",
 )

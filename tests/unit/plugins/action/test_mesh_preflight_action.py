@@ -17,13 +17,13 @@ from ansible_collections.meshover.mesh.plugins.action import mesh_preflight
 GOOD = {"n1": {"meshover_endpoint": "2001:db8::1"}, "n2": {"meshover_endpoint": "2001:db8::2"}}
 
 
-def run(args, check_mode=False):
+def run(args, check_mode=False, task_vars=None):
     task = MagicMock()
     task.args = args
     task.async_val = 0
     task.check_mode = check_mode
     action = mesh_preflight.ActionModule(task, MagicMock(), PlayContext(), DataLoader(), MagicMock(), MagicMock())
-    return action.run(task_vars={})
+    return action.run(task_vars=task_vars or {})
 
 
 def test_success_returns_identities():
@@ -97,3 +97,41 @@ def test_group_conflict_export_error_is_a_warning():
 def test_bad_arguments_fail_before_any_check():
     with pytest.raises(Exception, match="inventory"):
         run({})
+
+
+def _fake_inventory_bin(tmp_path, body):
+    """An `ansible-inventory` beside a fake ansible-playbook Python: records its arguments, then runs body."""
+    binary = tmp_path / "bin" / "ansible-inventory"
+    binary.parent.mkdir()
+    binary.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\n{body}\n')
+    binary.chmod(0o755)
+    return {
+        "ansible_playbook_python": str(tmp_path / "bin" / "python3"),
+        "ansible_inventory_sources": [str(tmp_path / "hosts.yml")],
+    }
+
+
+def test_the_action_reads_the_group_variables_itself(tmp_path):
+    export = {
+        "_meta": {"hostvars": {}},
+        "all": {"children": ["mesh"]},
+        "mesh": {"children": ["a", "b"], "hosts": ["n1", "n2"]},
+        "a": {"hosts": ["n1"], "vars": {"exporter_port": 9100}},
+        "b": {"hosts": ["n1"], "vars": {"exporter_port": 9200}},
+    }
+    task_vars = _fake_inventory_bin(tmp_path, f"cat <<'EOF'\n{json.dumps(export)}\nEOF")
+    result = run({"inventory": GOOD, "role_vars": {"n1": {"exporter_port": 9200}}}, task_vars=task_vars)
+    assert (tmp_path / "args").read_text().split() == ["--list", "--export", "-i", str(tmp_path / "hosts.yml")]
+    assert result["failed"] is True
+    assert any(p.startswith("n1: exporter_port is set to different values") for p in result["problems"]), result
+    # an export given as an argument is used as it is (an empty one skips the check): the command does not run
+    (tmp_path / "args").unlink()
+    assert not run({"inventory": GOOD, "inventory_export": ""}, task_vars=task_vars).get("failed")
+    assert not (tmp_path / "args").exists()
+
+
+def test_the_action_warns_when_ansible_inventory_fails(tmp_path):
+    task_vars = _fake_inventory_bin(tmp_path, "echo 'ERROR! no vault secrets found' >&2; exit 1")
+    result = run({"inventory": GOOD}, task_vars=task_vars)
+    assert not result.get("failed")
+    assert any("group variables not compared" in w and "no vault secrets found" in w for w in result["warnings"])

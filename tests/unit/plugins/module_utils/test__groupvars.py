@@ -9,6 +9,8 @@ import pytest
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._groupvars import (
     conflicts,
     depths,
+    export_argv,
+    export_outcome,
     memberships,
     parse_export,
 )
@@ -92,3 +94,27 @@ def test_decoded_export_is_read_like_its_text():
     """ansible-core 2.18 hands the module the templated JSON already decoded."""
     text = export({"mesh": {"hosts": ["n1"], "vars": {"exporter_port": 1}}})
     assert parse_export(json.loads(text)) == parse_export(text)
+
+
+def test_export_argv_prefers_the_ansible_inventory_beside_ansible_playbook():
+    venv = "/opt/venv/bin/python3"
+    assert export_argv(venv, ["inv/hosts.yml", "inv2"], lambda p: p == "/opt/venv/bin/ansible-inventory") == [
+        "/opt/venv/bin/ansible-inventory",
+        "--list",
+        "--export",
+        "-i",
+        "inv/hosts.yml",
+        "-i",
+        "inv2",
+    ]
+    assert export_argv(venv, ["h"], lambda p: False)[0] == "ansible-inventory"
+    assert export_argv(None, ["h"], lambda p: True)[0] == "ansible-inventory"
+    assert export_argv(venv, [], lambda p: True) is None and export_argv(venv, None, lambda p: True) is None
+
+
+def test_export_outcome():
+    assert export_outcome(0, "{}", "warning") == ("{}", "")
+    assert export_outcome(1, "", "[WARNING]: x\nERROR! Attempting to decrypt but no vault secrets found\n") == (
+        "",
+        "ansible-inventory failed (rc=1): ERROR! Attempting to decrypt but no vault secrets found",
+    )
