@@ -119,6 +119,30 @@ def resets(before: dict, after: dict, among: set[str]) -> list[str]:
     return out
 
 
+# Reasons FRR gives when a session's liveness failed (the lab's load: BFD's 0.9 s or the hold time missed).
+LIVENESS = ("BFD down received", "Hold Timer Expired")
+
+
+def down_reasons(downs: dict, among: set[str]) -> dict:
+    """Sessions between two nodes of `among` that went down (bench/scale_probe.py downs): per pair its first
+    reason, and how many pairs went down first for each reason."""
+    first: dict[str, str] = {}
+    for node, events in downs.items():
+        if node not in among or not isinstance(events, list):
+            continue
+        for e in events:
+            other = e["peer"].removeprefix("mo-")
+            if other in among:
+                first.setdefault(f"{node}-{other}", e["reason"])
+    counts: dict[str, int] = {}
+    for reason in first.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return {
+        "first_reason_counts": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+        "not_liveness": sorted(p for p, r in first.items() if r not in LIVENESS),
+    }
+
+
 def restarted(before: dict, after: dict, among: set[str]) -> dict:
     """Per daemon (frr, exporter), the nodes among `among` whose processes changed (a restart) or are gone."""
     return {
@@ -129,7 +153,11 @@ def restarted(before: dict, after: dict, among: set[str]) -> dict:
 
 def established(bgp: dict) -> int:
     return sum(
-        1 for peers in bgp.values() for v in peers.values() if isinstance(v, dict) and v.get("state") == "Established"
+        1
+        for peers in bgp.values()
+        if isinstance(peers, dict)
+        for v in peers.values()
+        if isinstance(v, dict) and v.get("state") == "Established"
     )
 
 
@@ -198,6 +226,7 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
         "wall_s": add["wall_s"],
         "others_changed_tasks": sorted({t for h, ts in add["changed_tasks"].items() if h in old for t in ts}),
         "others_resets": resets(before, after, old),
+        "others_downs": down_reasons(probe(st, "downs", str(before["now"])), old),
         "others_restarted": restarted(pids_before, pids_after, old),
         "new_sessions_established": sum(
             1
@@ -217,6 +246,7 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
         rec["remove"] = {
             "wall_s": dec["wall_s"],
             "others_resets": resets(before, after, old),
+            "others_downs": down_reasons(probe(st, "downs", str(before["now"])), old),
             "others_restarted": restarted(pids_before, probe(st, "pids"), old),
         }
         save(rec)

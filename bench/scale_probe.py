@@ -8,7 +8,10 @@ every node container from outside, so that the probes cost the nodes nothing and
   files                  per node: size of /etc/frr/frr.conf (bytes, lines)
   scrape NODE...         per node: time of one GET of the exporter's /metrics and its series count
   withdraw VICTIM SECS   cut VICTIM's link and kill it; per other node, when its last route to VICTIM's loopbacks went
-  bgp                    per node: per BGP peer, its state, uptime and connections dropped
+  bgp                    per node: per BGP peer, its state, uptime, connections dropped, last reset's reason;
+                         and "now", the guest's clock
+  downs SINCE            per node: each BGP session that went down since SINCE (Unix time, the guest's clock),
+                         with FRR's reason, from bgpd's log lines in the node's journal
   pids                   per node: the PIDs of FRR's daemons and of the exporter (a restart changes them)
 Prints one JSON object.
 """
@@ -219,9 +222,29 @@ def bgp() -> dict:
                 "uptime_ms": v.get("bgpTimerUpMsec"),
                 "dropped": v.get("connectionsDropped"),
                 "established": v.get("connectionsEstablished"),
+                "last_reset": v.get("lastResetDueTo"),
             }
             for peer, v in data.items()
         }
+    return {"now": time.time(), **res}
+
+
+# bgpd (`bgp log-neighbor-changes`, on with `frr defaults datacenter`; the scale lab's frr.conf logs to syslog):
+# "%ADJCHANGE: neighbor mo-n2(Unknown) in vrf default Down BFD down received"
+ADJ_DOWN = re.compile(r"%ADJCHANGE: neighbor (\S+?)(?:\(.*?\))? in vrf \S+ Down (.*)$")
+
+
+def downs(since: float) -> dict:
+    res = {}
+    for n in nodes():
+        out = in_node(
+            n, ["journalctl", "--no-pager", "-o", "cat", "--since", f"@{int(since)}"], capture_output=True, text=True
+        )
+        res[n] = [
+            {"peer": m.group(1), "reason": m.group(2).strip()}
+            for m in (ADJ_DOWN.search(line) for line in out.stdout.splitlines())
+            if m
+        ]
     return res
 
 
@@ -237,6 +260,8 @@ def main() -> None:
         out = withdraw(args[0], float(args[1]))
     elif cmd == "bgp":
         out = bgp()
+    elif cmd == "downs":
+        out = downs(float(args[0]))
     elif cmd == "pids":
         out = pids()
     else:

@@ -443,6 +443,9 @@ def write_inventory(st: dict, nodes: int) -> Path:
         "        meshover_frr_mode: package",
         # n1..n32 hashed into a /24 collide (n4 and n18: the preflight refuses it); none do in a /16
         "        meshover_pool4: 10.99.0.0/16",
+        # bgpd logs each session that goes down, with its reason, to the node's journal: bench/scale.py
+        # tells a reset the configuration caused from one the lab's load caused (BFD down received)
+        "        meshover_frr_extra_config: log syslog informational",
     ]
     inv = lab() / "inventory.yml"
     inv.write_text("\n".join(lines) + "\n")
