@@ -62,6 +62,10 @@ class CallbackModule(CallbackBase):
                 "delegated": bool(task.delegate_to),
                 "changed": bool(result._result.get("changed")),
                 "seconds": round(time.monotonic() - start, 2) if name == task.get_name() else None,
+                # what a changed or failed command said on stderr (the reload handler names each try there)
+                "stderr": str(result._result.get("stderr") or "")[-1500:]
+                if result._result.get("changed") or status == "failed"
+                else "",
             }
         )
 
