@@ -66,6 +66,11 @@ class CallbackModule(CallbackBase):
                 "stderr": str(result._result.get("stderr") or "")[-1500:]
                 if result._result.get("changed") or status == "failed"
                 else "",
+                "tries": [
+                    line
+                    for line in str(result._result.get("stderr") or "").splitlines()
+                    if " of 3)" in line or line.startswith("FRR was not restarted")
+                ],
             }
         )
 
