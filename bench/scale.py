@@ -119,27 +119,36 @@ def resets(before: dict, after: dict, among: set[str]) -> list[str]:
     return out
 
 
-# Reasons FRR gives when a session's liveness failed (the lab's load: BFD's 0.9 s or the hold time missed).
-LIVENESS = ("BFD down received", "Hold Timer Expired")
+# NOTIFICATION codes a configuration change sends (RFC 4486: Cease/Administrative Shutdown, Peer
+# De-configured, Administrative Reset, Other Configuration Change); the lab's load shows as 6/10 (BFD Down),
+# 4/0 (Hold Timer Expired) and their follow-ons (6/7 Connection Collision Resolution, an OPEN race).
+CONFIG_CODES = ("6/2", "6/3", "6/4", "6/6")
 
 
 def down_reasons(downs: dict, among: set[str]) -> dict:
-    """Sessions between two nodes of `among` that went down (bench/scale_probe.py downs): per pair its first
-    reason, and how many pairs went down first for each reason."""
-    first: dict[str, str] = {}
-    for node, events in downs.items():
-        if node not in among or not isinstance(events, list):
+    """Sessions between two nodes of `among` that went down (bench/scale_probe.py downs): how many pairs, how
+    many down events, the NOTIFICATION codes counted, and the pairs that got one a configuration sends."""
+    pairs, events, codes, config = set(), 0, {}, set()
+    for node, items in downs.items():
+        if node not in among or not isinstance(items, list):
             continue
-        for e in events:
+        for e in items:
             other = e["peer"].removeprefix("mo-")
-            if other in among:
-                first.setdefault(f"{node}-{other}", e["reason"])
-    counts: dict[str, int] = {}
-    for reason in first.values():
-        counts[reason] = counts.get(reason, 0) + 1
+            if other not in among:
+                continue
+            pair = "-".join(sorted((node, other), key=lambda h: int(h[1:]) if h[1:].isdigit() else 0))
+            if "reason" in e:
+                pairs.add(pair)
+                events += 1
+            else:
+                codes[e["notification"]] = codes.get(e["notification"], 0) + 1
+                if e["notification"].split()[0] in CONFIG_CODES:
+                    config.add(pair)
     return {
-        "first_reason_counts": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-        "not_liveness": sorted(p for p, r in first.items() if r not in LIVENESS),
+        "pairs_down": len(pairs),
+        "down_events": events,
+        "notifications": dict(sorted(codes.items(), key=lambda kv: -kv[1])),
+        "pairs_reset_by_configuration": sorted(config),
     }
 
 

@@ -231,20 +231,30 @@ def bgp() -> dict:
 
 # bgpd (`bgp log-neighbor-changes`, on with `frr defaults datacenter`; the scale lab's frr.conf logs to syslog):
 # "%ADJCHANGE: neighbor mo-n2(Unknown) in vrf default Down BFD down received"
-ADJ_DOWN = re.compile(r"%ADJCHANGE: neighbor (\S+?)(?:\(.*?\))? in vrf \S+ Down (.*)$")
+ADJ_DOWN = re.compile(r"%ADJCHANGE: neighbor (\S+?)(?:\(.*?\))? in vrf \S+ Down ?(.*)$")
+# "%NOTIFICATION: sent to neighbor mo-n6 6/10 (Cease/BFD Down) 0 bytes": the code says why ("BGP Notification
+# send" in the ADJCHANGE line does not)
+NOTIFICATION = re.compile(r"%NOTIFICATION: (sent to|received from) neighbor (\S+?)(?:\(.*?\))? (\d+/\d+) \((.*?)\)")
 
 
 def downs(since: float) -> dict:
+    """Per node, in order: each session that went down ({"peer", "reason"}) and each NOTIFICATION sent or
+    received ({"peer", "notification": "6/10 Cease/BFD Down"})."""
     res = {}
     for n in nodes():
         out = in_node(
             n, ["journalctl", "--no-pager", "-o", "cat", "--since", f"@{int(since)}"], capture_output=True, text=True
         )
-        res[n] = [
-            {"peer": m.group(1), "reason": m.group(2).strip()}
-            for m in (ADJ_DOWN.search(line) for line in out.stdout.splitlines())
-            if m
-        ]
+        events = []
+        for line in out.stdout.splitlines():
+            m = ADJ_DOWN.search(line)
+            if m:
+                events.append({"peer": m.group(1), "reason": m.group(2).strip()})
+                continue
+            m = NOTIFICATION.search(line)
+            if m:
+                events.append({"peer": m.group(2), "notification": f"{m.group(3)} {m.group(4)}"})
+        res[n] = events
     return res
 
 
