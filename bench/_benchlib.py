@@ -68,8 +68,29 @@ def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def collection_on_path() -> None:
+    """Make `ansible_collections.meshover.mesh` this checkout, whatever PYTHONPATH says (a symlink root in a
+    temporary directory), so that the scripts run as their docstrings print them from a fresh clone."""
+    try:
+        import ansible_collections.meshover.mesh as mesh
+
+        if pathlib.Path(mesh.__path__[0]).resolve() == REPO:
+            return
+    except ImportError:
+        pass
+    import tempfile
+
+    root = pathlib.Path(tempfile.mkdtemp(prefix="meshover-bench-"))
+    (root / "ansible_collections" / "meshover").mkdir(parents=True)
+    (root / "ansible_collections" / "meshover" / "mesh").symlink_to(REPO)
+    sys.path.insert(0, str(root))
+    for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
+        del sys.modules[name]
+
+
 def identity(inv: dict[str, dict], name: str):
     """The derived identity (loopbacks, transport6, gre_name, ...) of one lab host."""
+    collection_on_path()
     from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
         derive_identity,
         settings_from_vars,

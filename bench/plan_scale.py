@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Scale benchmark (not a test): identity derivation + collision check, validation, and the full plan.
 
-Run: PYTHONPATH=<dir containing ansible_collections/> python bench/plan_scale.py [--runs 3]
+Run: .venv/bin/python bench/plan_scale.py [--runs 3]   (imports the collection from this checkout)
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import emit
+from _benchlib import collection_on_path, emit
 
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
+collection_on_path()
+
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (  # noqa: E402
     MeshError,
     MeshSettings,
     derive_identity,
     find_collisions,
 )
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import validate
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._peers import plan_mesh  # noqa: E402
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._preflight import validate  # noqa: E402
 
 
 def hostnames(count: int) -> list[str]:

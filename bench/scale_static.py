@@ -33,24 +33,14 @@ import os
 import pathlib
 import statistics
 import sys
-import tempfile
 import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import REPO, emit
+from _benchlib import REPO, collection_on_path, emit
 
-
-def _collection_on_path() -> None:
-    """Import meshover.mesh from this checkout (whatever PYTHONPATH says): a symlink root in a temp dir."""
-    root = pathlib.Path(tempfile.mkdtemp(prefix="scale-static-"))
-    (root / "ansible_collections" / "meshover").mkdir(parents=True)
-    (root / "ansible_collections" / "meshover" / "mesh").symlink_to(REPO)
-    sys.path.insert(0, str(root))
-
-
-_collection_on_path()
+collection_on_path()
 
 import jinja2  # noqa: E402  (ansible-core's dependency)
 from ansible.plugins.filter.core import comment  # noqa: E402
