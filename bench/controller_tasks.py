@@ -7,7 +7,7 @@ controller. No node is reached: the playbook is the two tasks of site.yml as the
 delegate_to localhost), against an inventory of --hosts fake hosts.
 
 Run (with the collection whose cost you want on ANSIBLE_COLLECTIONS_PATH, e.g. inside `make` or a worktree):
-    python bench/controller_tasks.py [--hosts 3] [--runs 5]
+    .venv/bin/python bench/controller_tasks.py [--hosts 3] [--runs 5]
 """
 
 from __future__ import annotations

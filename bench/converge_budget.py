@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Idempotent-rerun budget of site.yml against `ansible -m ping`, and the --limit peer check.
 
-    python3 bench/converge_budget.py -i .lab/LAB/inventory.yml [--runs 3] [--strategies plain,mitogen]
+    .venv/bin/python bench/converge_budget.py -i .lab/LAB/inventory.yml [--runs 3] [--strategies plain,mitogen]
 
 Issue 14's budget (fresh-server lab): an idempotent rerun executes at most 17 tasks per host,
 changes nothing, and takes at most 12x (plain linear strategy, pipelining) / 3x (mitogen_linear) the wall time of

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Measure how long n1 -> n2 traffic is interrupted when the direct WireGuard path breaks.
 
-    python3 bench/reroute.py -i .lab/LAB/inventory.yml [--src n1 --dst n2 --via n3 --rate 50 --runs 3]
+    .venv/bin/python bench/reroute.py -i .lab/LAB/inventory.yml [--src n1 --dst n2 --via n3 --rate 50 --runs 3]
 
 Reads ansible_host/port/user/key from a lab inventory (YAML, as written by meshlab.py) and the
 loopbacks from the identity derivation. On SRC: ping DST's loopback6 from SRC's loopback6 at RATE/s,

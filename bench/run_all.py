@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make bench`: run every bench script against a 3-VM lab and write docs/BENCHMARKS.md.
 
-    python3 bench/run_all.py [--lab bench] [--runs 3] [--keep] [--only plan_scale,throughput]
+    .venv/bin/python bench/run_all.py [--lab bench] [--runs 3] [--keep] [--only plan_scale,throughput]
 
 Boots the lab (molecule/lab/meshlab.py, cached image) unless it is already up, converges it with
 Mitogen, runs the scripts one after another (a quiet machine matters: the lab is CPU-bound), and

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time scrapes of a lab node's exporter (/metrics) with a given number of WireGuard peers.
 
-    python3 bench/scrape.py -i .lab/LAB/inventory.yml [--host n1 --peers 50 --runs 10 --gap 0.5]
+    .venv/bin/python bench/scrape.py -i .lab/LAB/inventory.yml [--host n1 --peers 50 --runs 10 --gap 0.5]
 
 Reads ansible_host/port/user/key from a lab inventory (as bench/reroute.py does). On HOST: adds
 fake WireGuard peers (random public keys, allowed-ips in fd99:5c7a::/64, no endpoint: they never

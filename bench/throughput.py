@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """TCP throughput (iperf3) of GRE-over-WireGuard against plain WireGuard between the same two VMs.
 
-    python3 bench/throughput.py -i .lab/LAB/inventory.yml [--src n1 --dst n2 --seconds 8 --runs 3]
+    .venv/bin/python bench/throughput.py -i .lab/LAB/inventory.yml [--src n1 --dst n2 --seconds 8 --runs 3]
 
 Plain WireGuard: SRC's transport6 -> DST's transport6 (the WireGuard addresses). GRE over WireGuard:
 SRC's loopback6 -> DST's loopback6, which BGP routes through the ip6gre tunnel (the route is checked).
