@@ -363,7 +363,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import 
     verbs_act,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
-from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import C_ENV, TIMEOUT_RC, run_systemctl
 from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 
 APT_ENV = dict(C_ENV, DEBIAN_FRONTEND="noninteractive", APT_LISTCHANGES_FRONTEND="none")
@@ -583,8 +583,9 @@ def has_marker(pending_dir, name):
 
 def unit_states(module, systemctl, names):
     """{"enabled", "active", "need_reload"} of each unit, in order, from one `systemctl show` (a block per unit)."""
-    argv = [systemctl, "show", f"--property={SHOW_PROPERTIES}", *names]
-    rc, out, err = run_bounded(module, argv, TIMEOUTS["systemctl"])
+    rc, out, err = run_systemctl(
+        module, systemctl, ["show", f"--property={SHOW_PROPERTIES}", *names], TIMEOUTS["systemctl"]
+    )
     states = parse_systemctl_show(out) if rc == 0 else []
     if len(states) != len(names):
         module.fail_json(msg=f"systemctl show {' '.join(names)} failed (rc={rc}): {err.strip()}", stdout=out)
@@ -654,7 +655,7 @@ def reconcile_units(module, units, changed_paths, installed, pending_dir, comman
         commands.append(shlex.join(["systemctl", *args]))
         if module.check_mode:
             return
-        rc, out, err = run_bounded(module, [systemctl, *args], TIMEOUTS["systemctl"])
+        rc, out, err = run_systemctl(module, systemctl, args, TIMEOUTS["systemctl"])
         if rc != 0:
             module.fail_json(
                 msg=f"systemctl {shlex.join(args)} failed (rc={rc}): {err.strip()}",

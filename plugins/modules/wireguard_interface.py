@@ -162,7 +162,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node._files import read_text, write_atomic
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import parse_links, parse_wg_dump
-from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import DEFAULT_SECONDS, SYSTEMCTL_SECONDS
+from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import (
+    DEFAULT_SECONDS,
+    SYSTEMCTL_SECONDS,
+    run_systemctl,
+)
 from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import run as run_bounded
 from ansible_collections.meshover.mesh.plugins.module_utils.node._wireguard import (
     WireGuardError,
@@ -238,7 +242,7 @@ class WireGuardInterface:
         return parse_wg_dump(out)
 
     def unit_state(self, verb):
-        _rc, out, _err = self.run_ro([self.systemctl, verb, self.unit])
+        _rc, out, _err = run_systemctl(self.module, self.systemctl, [verb, self.unit], DEFAULT_SECONDS)
         return out.strip()
 
     # -- changes ------------------------------------------------------------------------------
@@ -247,8 +251,10 @@ class WireGuardInterface:
 
     def apply(self):
         for argv in self.commands:
-            seconds = SYSTEMCTL_SECONDS if argv[0] == self.systemctl else DEFAULT_SECONDS
-            rc, _out, err = run_bounded(self.module, argv, seconds)
+            if argv[0] == self.systemctl:
+                rc, _out, err = run_systemctl(self.module, argv[0], argv[1:], SYSTEMCTL_SECONDS)
+            else:
+                rc, _out, err = run_bounded(self.module, argv, DEFAULT_SECONDS)
             if rc != 0:
                 self.module.fail_json(
                     msg=f"{shlex.join(argv)} failed (rc={rc}): {err.strip()}", commands=self.printable()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 
 C_ENV = {"LC_ALL": "C", "LANG": "C"}
 TIMEOUT_KILL_AFTER = 30  # seconds between timeout(1)'s TERM and its KILL
@@ -20,6 +21,16 @@ DEFAULT_SECONDS = 60  # a read or a kernel change; long jobs (apt, systemctl) pa
 # loaded host that is minutes (measured: 32 nodes sharing 2 CPUs, `enable --now wg-quick@` > 60 s on
 # every one). The unit's own start timeout (systemd's, 90 s by default) ends a job that hangs.
 SYSTEMCTL_SECONDS = 600
+# systemctl asks systemd over D-Bus and gives up after its own 25 s. On a machine too loaded to answer
+# in time (a fresh server's first boot; measured in the 16-node scale lab, guest load about 70: "Failed to
+# get properties: Connection timed out", which failed a first converge) it says one of these. A systemctl
+# verb that can be asked twice without doing anything twice (IDEMPOTENT_SYSTEMCTL) is asked again, after
+# each of SYSTEMD_BUSY_PAUSES; restart and reload are not (a second one would restart the unit again).
+SYSTEMD_BUSY = ("connection timed out", "transport endpoint is not connected", "failed to connect to bus")
+SYSTEMD_BUSY_PAUSES = (5, 15)
+IDEMPOTENT_SYSTEMCTL = frozenset(
+    {"show", "is-active", "is-enabled", "daemon-reload", "enable", "disable", "start", "stop"}
+)
 
 
 def with_timeout(timeout_bin, seconds, argv):
@@ -48,3 +59,20 @@ def run(module, argv, seconds=DEFAULT_SECONDS, data=None, env=None):
     if timeout_bin and rc == TIMEOUT_RC:
         err = f"{describe(argv)} did not finish within {int(max(1, seconds))} s (killed). {err}".strip()
     return rc, out, err
+
+
+def systemd_busy(rc, err):
+    """Whether a failed systemctl failed because systemd did not answer D-Bus (not because of the unit)."""
+    return rc not in (0, TIMEOUT_RC) and any(p in (err or "").lower() for p in SYSTEMD_BUSY)
+
+
+def run_systemctl(module, systemctl, args, seconds=SYSTEMCTL_SECONDS, pauses=SYSTEMD_BUSY_PAUSES, sleep=time.sleep):
+    """run() of ``systemctl args``; an idempotent verb (IDEMPOTENT_SYSTEMCTL) is asked again while systemd was too
+    busy to answer (systemd_busy), after each of pauses. Returns the last try's (rc, stdout, stderr)."""
+    retry = bool(args) and args[0] in IDEMPOTENT_SYSTEMCTL
+    for pause in (*(pauses if retry else ()), None):
+        rc, out, err = run(module, [systemctl, *args], seconds)
+        if pause is None or not systemd_busy(rc, err):
+            return rc, out, err
+        sleep(pause)
+    return rc, out, err  # not reached: the last pause is None

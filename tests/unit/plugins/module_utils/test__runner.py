@@ -12,6 +12,8 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import 
     TIMEOUT_RC,
     describe,
     run,
+    run_systemctl,
+    systemd_busy,
     with_timeout,
 )
 
@@ -73,3 +75,63 @@ def test_describe():
     assert describe(["/usr/bin/wg", "show", "meshover0", "dump"]) == "wg show meshover0 dump"
     assert describe(["/sbin/ip", "addr", "a b"]) == "ip addr 'a b'"
     assert describe([]) == ""
+
+
+class _Busy:
+    """A module whose run_command answers from a list of (rc, out, err), recording each argv."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.argvs = []
+
+    def get_bin_path(self, name):
+        return None  # no timeout(1): the argv is run as is
+
+    def run_command(self, argv, data=None, environ_update=None):
+        self.argvs.append(list(argv))
+        return self.answers.pop(0)
+
+
+BUSY = (1, "", "Failed to get properties: Connection timed out\n")
+
+
+def test_systemd_busy_tells_dbus_from_the_unit():
+    assert systemd_busy(*BUSY[::2])
+    assert systemd_busy(1, "Failed to connect to bus: Transport endpoint is not connected")
+    assert not systemd_busy(0, "")
+    assert not systemd_busy(3, "")  # is-active: inactive
+    assert not systemd_busy(1, "Unit nope.service not found.")
+    assert not systemd_busy(TIMEOUT_RC, "systemctl show did not finish within 600 s (killed). Connection timed out")
+
+
+def test_a_read_is_asked_again_while_systemd_is_busy():
+    pauses = []
+    module = _Busy([BUSY, BUSY, (0, "ActiveState=active\n", "")])
+    rc, out, _err = run_systemctl(module, "/bin/systemctl", ["show", "x.service"], pauses=(5, 15), sleep=pauses.append)
+    assert (rc, out) == (0, "ActiveState=active\n")
+    assert pauses == [5, 15]
+    assert module.argvs == [["/bin/systemctl", "show", "x.service"]] * 3
+
+
+def test_the_last_try_answers_when_systemd_stays_busy():
+    pauses = []
+    module = _Busy([BUSY, BUSY, BUSY])
+    rc, _out, err = run_systemctl(module, "/bin/systemctl", ["start", "x.service"], pauses=(5, 15), sleep=pauses.append)
+    assert rc == 1 and "Connection timed out" in err
+    assert pauses == [5, 15] and len(module.argvs) == 3
+
+
+def test_restart_and_reload_are_never_asked_twice():
+    for verb in ("restart", "reload"):
+        pauses = []
+        module = _Busy([BUSY])
+        rc, _out, _err = run_systemctl(
+            module, "/bin/systemctl", [verb, "x.service"], pauses=(5, 15), sleep=pauses.append
+        )
+        assert rc == 1 and pauses == [] and len(module.argvs) == 1
+
+
+def test_a_unit_failure_is_not_retried():
+    module = _Busy([(5, "", "Failed to start x.service: Unit x.service not found.\n")])
+    rc, _out, _err = run_systemctl(module, "/bin/systemctl", ["start", "x.service"], sleep=lambda s: None)
+    assert rc == 5 and len(module.argvs) == 1
