@@ -66,7 +66,7 @@ def systemd_busy(rc, err):
     return rc not in (0, TIMEOUT_RC) and any(p in (err or "").lower() for p in SYSTEMD_BUSY)
 
 
-def run_systemctl(module, systemctl, args, seconds=SYSTEMCTL_SECONDS, pauses=SYSTEMD_BUSY_PAUSES, sleep=time.sleep):
+def run_systemctl(module, systemctl, args, seconds=SYSTEMCTL_SECONDS, pauses=SYSTEMD_BUSY_PAUSES, sleep=None):
     """run() of ``systemctl args``; an idempotent verb (IDEMPOTENT_SYSTEMCTL) is asked again while systemd was too
     busy to answer (systemd_busy), after each of pauses. Returns the last try's (rc, stdout, stderr)."""
     retry = bool(args) and args[0] in IDEMPOTENT_SYSTEMCTL
@@ -74,5 +74,5 @@ def run_systemctl(module, systemctl, args, seconds=SYSTEMCTL_SECONDS, pauses=SYS
         rc, out, err = run(module, [systemctl, *args], seconds)
         if pause is None or not systemd_busy(rc, err):
             return rc, out, err
-        sleep(pause)
+        (sleep or time.sleep)(pause)
     return rc, out, err  # not reached: the last pause is None

@@ -37,6 +37,7 @@ class FakeSystemctl:
         self.repo = {}  # package -> version that apt-get update brings into the lists
         self.drift_rc = 0  # what a unit's drift_check exits with
         self.drift_runs = 0
+        self.busy = 0  # systemctl calls that find systemd too busy to answer D-Bus
 
     def __call__(self, args, **kwargs):
         args = list(args)
@@ -46,6 +47,9 @@ class FakeSystemctl:
         self.calls.append(args)
         tool = os.path.basename(args[0])
         if tool == "systemctl":
+            if self.busy:
+                self.busy -= 1
+                return 1, "", "Failed to get properties: Connection timed out\n"
             if args[1] == "show":
                 blocks = []
                 for name in args[3:]:
@@ -517,3 +521,22 @@ def test_drift_check_restarts_a_running_unit_whose_live_state_is_not_its_files(t
     runs = fake.drift_runs
     _rc, res = run_module(bundle.main, args)
     assert res["started"] == ["meshover-firewall.service"] and fake.drift_runs == runs
+
+
+def test_systemd_too_busy_to_answer_is_asked_again(tmp_path, fake, run_module, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(bundle.time, "sleep", pauses.append)
+    fake.units["x.service"] = {}
+    fake.busy = 2  # the first `systemctl show` and its first retry time out on D-Bus
+    conf = tmp_path / "etc/x.conf"
+    rc, res = run_module(
+        bundle.main,
+        {
+            "files": [owned(conf, "a=1\n")],
+            "units": [{"name": "x.service", "enabled": True, "state": "started", "restart_on": [str(conf)]}],
+        },
+    )
+    assert rc == 0 and res["started"] == ["x.service"], res
+    assert [c[1] for c in fake.calls if c[0].endswith("systemctl")][:3] == ["show", "show", "show"]
+    assert pauses == [5, 15]
+    assert fake.systemctl_calls() == [["enable", "x.service"], ["start", "x.service"]]
