@@ -96,6 +96,16 @@ def no_client_holds_it(host: str, port: int) -> tuple[dict, dict]:
     }
 
 
+def until(fetch, done, seconds=90, every=5) -> list:
+    """Every answer of fetch(), asked every `every` s until done(answer) or `seconds` have passed."""
+    deadline, answers = time.monotonic() + seconds, []
+    while True:
+        answers.append(fetch())
+        if done(answers[-1]) or time.monotonic() > deadline:
+            return answers
+        time.sleep(every)
+
+
 def main() -> int:
     config = json.load(open("/etc/meshover/exporter.json", encoding="utf-8"))
     user = run(["systemctl", "show", "-p", "User", "--value", "meshover-exporter.service"]).stdout.strip()
@@ -130,12 +140,7 @@ def main() -> int:
     # the lab's: each run starts afresh, so the helper is asked again. One that never answers within 90 s is
     # the product's. Every answer is checked (the private key is in none of them).
     def ask_until(sock, answered):
-        deadline, answers = time.monotonic() + 90, []
-        while True:
-            answers.append(ask(sock))
-            if answered(answers[-1]) or time.monotonic() > deadline:
-                return answers
-            time.sleep(5)
+        return until(lambda: ask(sock), answered)
 
     def wg_peers(text):
         try:
@@ -155,18 +160,22 @@ def main() -> int:
     checks["frr helper prints BGP and FRR's version"] = "FRRouting" in frr and '"ipv4Unicast"' in frr
 
     base = f"http://[{config['listen_address']}]:{config['port']}"
+
     # A collection that timed out while the lab's CPUs were busy (this script's own runs included) shows as
     # an error in one snapshot; one that never succeeds within 90 s is the product's.
-    deadline, errors_seen = time.monotonic() + 90, []
-    while True:
+    def snapshot():
         pages = {p: urllib.request.urlopen(base + p, timeout=30).read().decode() for p in ("/state.json", "/metrics")}
-        state = json.loads(pages["/state.json"])
-        if (not state.get("errors") and state.get("wireguard")) or time.monotonic() > deadline:
-            break
-        errors_seen.append(state.get("errors"))
-        time.sleep(5)
-    checks["private key in neither /state.json nor /metrics"] = all(key not in t for t in pages.values())
-    out["state errors"] = {"last": state.get("errors"), "earlier snapshots with errors": errors_seen}
+        return pages, json.loads(pages["/state.json"])
+
+    snapshots = until(snapshot, lambda snap: not snap[1].get("errors") and bool(snap[1].get("wireguard")))
+    state = snapshots[-1][1]
+    checks["private key in neither /state.json nor /metrics"] = all(
+        key not in t for pages, _ in snapshots for t in pages.values()
+    )
+    out["state errors"] = {
+        "last": state.get("errors"),
+        "earlier snapshots with errors": [snap.get("errors") for _, snap in snapshots[:-1]],
+    }
     checks["the exporter's own state has WireGuard and FRR"] = not state.get("errors") and bool(state.get("wireguard"))
 
     found, passed = no_client_holds_it(config["listen_address"], int(config["port"]))
