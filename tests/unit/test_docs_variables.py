@@ -53,3 +53,13 @@ def test_a_changed_catalogue_entry_changes_the_doc(monkeypatch):
     text = DOC.read_text(encoding="utf-8")
     monkeypatch.setitem(CATALOG, "meshover_nat", {**CATALOG["meshover_nat"], "description": "Changed."})
     assert "| Changed. |" in rewrite_doc(text) and rewrite_doc(text) != text
+
+
+EXAMPLE = DOC.parents[1] / "inventory.example" / "group_vars" / "mesh.yml"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in CATALOG.items() if e["scope"] == "mesh"))
+def test_the_example_inventory_shows_every_mesh_wide_variable(name):
+    # README.md: "`inventory.example/` shows every mesh-wide variable" (as a setting or a commented default)
+    shown = {line.lstrip("# ").split(":", 1)[0] for line in EXAMPLE.read_text(encoding="utf-8").splitlines()}
+    assert name in shown, f"{name} is mesh-wide but inventory.example/group_vars/mesh.yml does not show it"
