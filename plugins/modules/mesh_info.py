@@ -31,6 +31,9 @@ options:
   vtysh:
     description:
       - How to run FRR's C(vtysh) here, an argv prefix, for example V([podman, exec, frr, vtysh]) or V([vtysh]).
+      - Its last word is the vtysh command; the module runs C(sh -c) in its place (in the container, with a
+        container runtime), with one vtysh per daemon (C(-d bgpd), C(-d bfdd), C(-d zebra)), so that no session
+        of FRR's mgmtd is opened (in FRR 10.3 its end can discard a concurrent reload's configuration).
       - The playbooks find it with C(playbooks/tasks/frr_vtysh.yml) (its fact C(frr_vtysh)), which knows podman,
         Docker and the package.
       - An empty list means there is no FRR to talk to; BGP and BFD are then reported as errors.
@@ -194,7 +197,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import VTYSH_ARGS
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import vtysh_script
 from ansible_collections.meshover.mesh.plugins.module_utils.node._mesh_info import (
     expected_from_plan,
     node_view,
@@ -275,8 +278,10 @@ def main():
     outputs["wg"], outputs["wg_error"] = reader.tool("wg", ["show", p["wg_interface"], "dump"])
     outputs["ip"], outputs["ip_error"] = reader.tool("ip", ["-j", "-d", "link", "show"])
     if p["vtysh"]:
+        # the prefix's last word is vtysh: one `sh -c` of the runs of _kernel.VTYSH_RUNS in its place
+        *prefix, vtysh = p["vtysh"]
         outputs["frr"], outputs["frr_error"] = reader.run(
-            [*p["vtysh"], *VTYSH_ARGS], output_on_failure=True, what=shlex.join(p["vtysh"])
+            [*prefix, "sh", "-c", vtysh_script(vtysh)], output_on_failure=True, what=shlex.join(p["vtysh"])
         )
     else:
         outputs["frr"], outputs["frr_error"] = None, "FRR not reachable: no vtysh here (no FRR container, no package)"

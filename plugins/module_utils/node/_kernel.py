@@ -15,8 +15,9 @@ meshover.mesh.exporter installs this very file next to the exporter script as ``
 - ``ip -j [-d] link show`` and ``ip -j [-d] addr show`` (and the same links read through netlink with
   pyroute2): parse_links(), links_from_netlink(). Both give the same record; link_up() is the one
   definition of a link that is up.
-- One vtysh run of VTYSH_ARGS (``show bgp summary json``, ``show bfd peers json``, ``show version``):
-  parse_frr_output() splits it, bgp_sessions() and bfd_peers() read its two JSON documents.
+- The vtysh runs of VTYSH_RUNS (``show bgp summary json``, ``show bfd peers json``, ``show version``), one
+  script of them (vtysh_script()): parse_frr_output() splits their output, bgp_sessions() and bfd_peers()
+  read its two JSON documents.
 
 Pure functions (links_from_netlink() only calls the IPRoute object it is given), unit-tested in
 tests/unit/plugins/module_utils/test__kernel.py.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 # ---------------------------------------------------------------- WireGuard: wg show ... dump
 
@@ -268,15 +270,32 @@ def links_from_netlink(ipr, address_family: int | None = AF_INET6) -> list[dict]
 
 # ---------------------------------------------------------------- FRR: one vtysh run, JSON and text
 
-# One vtysh run for the three answers (a `podman exec` or `docker exec` costs seconds on a small node); the
-# exporter's helper runs the same (roles/exporter/vars/main.yml, exporter__vtysh_args).
-VTYSH_ARGS = ("-c", "show bgp summary json", "-c", "show bfd peers json", "-c", "show version")
+# The three answers, each vtysh asking one daemon (-d). A vtysh that connects to every daemon also opens a
+# session of FRR's mgmtd (FRR >= 9), and in FRR 10.3 the end of any mgmtd session copies the running
+# configuration over the shared candidate: what a concurrent frr-reload.py has sent to mgmtd and not yet
+# committed is lost (FRR commit b12b4c28b4, "mgmtd: remove bogus 'hedge' code which corrupted active candidate
+# DS", first in 10.4.0; docs/routing.md). bgpd and bfdd are not behind mgmtd, and zebra's own vty is not
+# mgmtd's, so these runs open no mgmtd session. zebra always runs, so the version comes even when bgpd or
+# bfdd does not. The exporter's helper runs the same (roles/exporter/vars/main.yml, exporter__vtysh_runs).
+VTYSH_RUNS = (
+    ("-d", "bgpd", "-c", "show bgp summary json"),
+    ("-d", "bfdd", "-c", "show bfd peers json"),
+    ("-d", "zebra", "-c", "show version"),
+)
+
+
+def vtysh_script(vtysh: str = "vtysh", bfd: bool = True) -> str:
+    """One ``sh -c`` script of the VTYSH_RUNS (a ``podman exec`` or ``docker exec`` costs seconds on a small
+    node: one for the three). Without BFD bfdd does not run and its run is left out."""
+    return "; ".join(" ".join(shlex.quote(a) for a in (vtysh, *run)) for run in VTYSH_RUNS if bfd or run[1] != "bfdd")
+
+
 BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
 
 
 def parse_frr_output(text: str) -> dict:
-    """Split the output of one vtysh run of VTYSH_ARGS: ``{bgp, bfd, version}``.
+    """Split the output of the vtysh runs of VTYSH_RUNS: ``{bgp, bfd, version}``.
 
     The JSON documents are read in order (a dict = BGP summary, a list = BFD peers), the rest is text
     searched for ``FRRouting <version>``. Missing parts (a daemon not running) are None.

@@ -14,9 +14,9 @@ meshover.mesh.wireguard_interface, meshover.mesh.gre_tunnels and the exporter us
   the ``# <name>`` comments of the wg-quick file (_wireguard.config_peer_names()).
 - ``ip -j -d link show``: _kernel.parse_links(); a tunnel belongs to peer ``<p>`` when its alias is
   ``<owner_prefix><p>`` (_gre.is_owned()), and it is up by _kernel.link_up().
-- one vtysh run of _kernel.VTYSH_ARGS (``show bgp summary json``, ``show bfd peers json``, ``show
-  version``): _kernel.parse_frr_output(), bgp_sessions() and bfd_peers(). A BGP neighbour or BFD session
-  belongs to the peer whose tunnel it runs on.
+- the vtysh runs of _kernel.VTYSH_RUNS (``show bgp summary json``, ``show bfd peers json``, ``show
+  version``), one ``sh -c`` script of them: _kernel.parse_frr_output(), bgp_sessions() and bfd_peers().
+  A BGP neighbour or BFD session belongs to the peer whose tunnel it runs on.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def read_sources(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """Parse the commands' output, each source on its own: one that cannot be read is named in ``errors``.
 
     outputs: ``wg`` (``wg show <if> dump``), ``ip`` (``ip -j -d link show``, a JSON list) and ``frr``
-    (vtysh with _kernel.VTYSH_ARGS); a value of None means the command failed, and ``<key>_error`` says why.
+    (the vtysh runs of _kernel.VTYSH_RUNS); a value of None means the command failed, and ``<key>_error`` says why.
     Returns ``{wireguard, links, bgp, bfd, frr_version, errors}``: the parsed dump, the links, the BGP
     sessions and BFD peers (lists), FRR's version (or None) and ``errors`` (source -> message) for every
     source of SOURCES that could not be read (its value is then None).

@@ -10,7 +10,6 @@ import pytest
 import yaml
 from role_templates import ROOT, render
 
-ARGS = ["-c", "show bgp summary json", "-c", "show bfd peers json", "-c", "show version"]
 VARS = yaml.safe_load((ROOT / "roles" / "exporter" / "vars" / "main.yml").read_text())
 COMMON = {
     "exporter_plan": {"wireguard": {"interface": "meshover0"}},
@@ -19,7 +18,8 @@ COMMON = {
     "exporter__helper": "/usr/local/lib/meshover/meshover-frr-state",
     "exporter_config_path": "/etc/meshover/exporter.json",
     "exporter__helper_runtime_max": 10,
-    "exporter__vtysh_args": ARGS,
+    "exporter__vtysh_runs": VARS["exporter__vtysh_runs"],
+    "exporter__bfd": True,
     "exporter_container_runtime": "/usr/bin/podman",
     "exporter__helper_sockets": VARS["exporter__helper_sockets"],
     "exporter__helper_what": VARS["exporter__helper_what"],
@@ -58,11 +58,11 @@ def test_the_wg_helper_has_cap_net_admin_alone_and_prints_to_the_socket():
     assert unit["RestrictAddressFamilies"] == ["AF_UNIX AF_NETLINK"]
 
 
-def test_the_frr_helper_in_package_mode_is_frr_with_frrvty_and_no_capability():
+def test_the_frr_helper_in_package_mode_is_frr_with_frrvty_and_no_capability_running_the_fixed_script():
     unit = settings(render("exporter", "meshover-exporter-frr@.service.j2", exporter__container=False, **COMMON))
     assert unit["User"] == ["frr"] and unit["SupplementaryGroups"] == ["frrvty"]
     assert unit["CapabilityBoundingSet"] == [""] and unit["NoNewPrivileges"] == ["yes"]
-    assert unit["ExecStart"] == ['/usr/bin/vtysh -c "show bgp summary json" -c "show bfd peers json" -c "show version"']
+    assert unit["ExecStart"] == ["/usr/local/lib/meshover/meshover-frr-state"]
 
 
 def test_the_frr_helper_in_container_mode_is_root_running_the_fixed_script():

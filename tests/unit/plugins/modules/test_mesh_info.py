@@ -48,7 +48,7 @@ class FakeNode:
         self.calls.append(args)
         assert args[:3] == ["/usr/bin/timeout", "--kill-after=30", "20"], args
         tool = args[3].rsplit("/", 1)[-1]
-        return self.answers["vtysh" if tool in ("podman", "docker", "vtysh") else tool]
+        return self.answers["vtysh" if tool in ("podman", "docker", "sh") else tool]
 
 
 @pytest.fixture
@@ -72,7 +72,14 @@ def test_reads_every_source_and_changes_nothing(node, run_module):
     assert [c[3:] for c in node.calls] == [
         ["/usr/bin/wg", "show", "meshover0", "dump"],
         ["/usr/bin/ip", "-j", "-d", "link", "show"],
-        [*PODMAN, "-c", "show bgp summary json", "-c", "show bfd peers json", "-c", "show version"],
+        # in the container, one vtysh per daemon: none opens a session of FRR's mgmtd
+        [
+            *PODMAN[:-1],
+            "sh",
+            "-c",
+            "vtysh -d bgpd -c 'show bgp summary json'; vtysh -d bfdd -c 'show bfd peers json'; "
+            "vtysh -d zebra -c 'show version'",
+        ],
     ]
     assert PRIVATE not in json.dumps(result)
 
