@@ -281,6 +281,7 @@ def origin_table(
     """One entry per mesh host (sorted by ASN): the prefix-list entries only that host's ASN may originate.
     announce, more_specifics: host -> its parsed meshover_announce, meshover_announce_more_specifics."""
     allowed_default = set(default_route_from)
+    slots = route_map_slots(ident.asn for ident in identities.values())
     table = []
     for host in sorted(identities, key=lambda h: identities[h].asn):
         ident = identities[host]
@@ -289,12 +290,42 @@ def origin_table(
             {
                 "host": host,
                 "asn": ident.asn,
+                "route_map_seq": slots[ident.asn],
                 "ipv4": owned["ipv4"],
                 "ipv6": owned["ipv6"],
                 "default": host in allowed_default,
             }
         )
     return table
+
+
+# The per-origin entries of MO-IN-* are numbered 10..59990 (60000 and up are the shared prefixes', the default
+# route's and the final deny's).
+ROUTE_MAP_SLOTS = 5999
+
+
+def route_map_slots(asns: Iterable[int]) -> dict[int, int]:
+    """ASN -> the sequence number of its entry in the route-maps MO-IN-*: the same whatever else is in the mesh.
+
+    Numbered by position in the sorted list, adding a node renumbered every origin after it on every node:
+    frr-reload.py then rewrote those entries' match lines, one vtysh per deleted line, and until it re-added
+    them each such entry matched any route (origin validation off for those routes). Here each
+    ASN has its home slot (1 + ASN mod 5999, so consecutive ASNs get consecutive slots) and the entry is
+    10 x the slot. Two ASNs with the same home slot (about N^2/12,000 for N hash-derived ASNs) take the
+    next free ones in ASN order: only then can a new node move another origin's entry. Entries of different
+    origins match disjoint paths (the origin ASN), so their order does not matter.
+    """
+    taken: dict[int, int] = {}
+    result: dict[int, int] = {}
+    for asn in sorted(set(asns)):
+        if len(taken) >= ROUTE_MAP_SLOTS:
+            raise ValueError(f"more than {ROUTE_MAP_SLOTS} origins do not fit the route-maps MO-IN-*")
+        slot = asn % ROUTE_MAP_SLOTS
+        while slot in taken:
+            slot = (slot + 1) % ROUTE_MAP_SLOTS
+        taken[slot] = asn
+        result[asn] = (slot + 1) * 10
+    return result
 
 
 def prefix_entry(prefix: str, more_specifics: bool = True) -> dict[str, Any]:

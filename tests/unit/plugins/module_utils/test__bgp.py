@@ -22,6 +22,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp impo
     parse_timers,
     prefix_entry,
     resolve_template,
+    route_map_slots,
     template_problems,
     undrained_prefixes,
 )
@@ -606,10 +607,8 @@ def test_frr_conf_mesh_origin_list_only_with_shared_prefixes():
     plan, _w, _u = plan_mesh(inv())
     lines = _render_frr_conf(plan["n1"]["bgp"]).splitlines()
     mesh = [line for line in lines if line.startswith("bgp as-path access-list MO-MESH ")]
-    assert mesh == [
-        f"bgp as-path access-list MO-MESH seq {5 * (i + 1)} permit _{asn}$"
-        for i, asn in enumerate(sorted(ASN.values()))
-    ]
+    # numbered by the ASN itself: the same whatever else is in the mesh
+    assert mesh == [f"bgp as-path access-list MO-MESH seq {asn} permit _{asn}$" for asn in sorted(ASN.values())]
     for af, ip in (("IPV4", "ip"), ("IPV6", "ipv6")):
         start = lines.index(f"route-map MO-IN-{af} permit 60000")
         assert lines[start + 1 : start + 3] == [
@@ -750,3 +749,71 @@ def test_parse_reload_test_keeps_context_lines_and_drops_log_lines():
         "add": ["router bgp 4200000001", " neighbor mo-n2 interface peer-group MESH"],
         "ignored": ["no hostname 1.example.net", "ipv6 forwarding", "no ip forwarding"],
     }
+
+
+# ---------------------------------------------------------------- adding a node only adds lines
+
+
+def _conf_lines(conf):
+    """frr.conf as a set of (enclosing contexts, line): what frr-reload.py compares (comments left out)."""
+    out, stack = set(), []
+    for line in conf.splitlines():
+        if not line.strip() or line.lstrip().startswith("!"):
+            continue
+        depth = len(line) - len(line.lstrip())
+        stack = stack[:depth]
+        out.add((tuple(stack), line.strip()))
+        stack = stack + [line.strip()] * (1 + depth - len(stack))
+    return out
+
+
+def _mesh(names, **host_vars):
+    base = {
+        "meshover_pool4": "10.99.0.0/24",
+        "meshover_shared_prefixes": ["10.88.0.0/16", "fd88::/48"],
+        "meshover_default_route_from": names[:3],
+    }
+    return {
+        name: {
+            **base,
+            "meshover_endpoint": f"2001:db8::{i + 1:x}",
+            "meshover_wg_public_key": __import__("base64").b64encode(name.encode().ljust(32, b"k")).decode(),
+            **host_vars.get(name, {}),
+        }
+        for i, name in enumerate(names)
+    }
+
+
+@pytest.mark.parametrize("new", ["n17", "n0", "a0", "edge-7"])
+def test_adding_a_node_only_adds_lines_to_the_others_frr_conf(new):
+    # frr-reload.py applies deletions one vtysh each and a route-map entry whose match lines are being
+    # replaced matches anything meanwhile: a node's arrival must not renumber the others' policy
+    names = [f"n{i}" for i in range(1, 17)]
+    before, _w, _u = plan_mesh(_mesh(names))
+    after, _w, _u = plan_mesh(_mesh([*names, new]))
+    position = sorted(o["asn"] for o in after["n1"]["bgp"]["origins"]).index(after[new]["bgp"]["asn"])
+    assert 0 <= position <= 16
+    for host in names:
+        old = _conf_lines(_render_frr_conf(before[host]["bgp"]))
+        new_conf = _conf_lines(_render_frr_conf(after[host]["bgp"]))
+        assert sorted(old - new_conf) == [], host
+        # and what it adds is about the new node: its neighbour, its ASN's lists and its route-map entries
+        origin = next(o for o in after[host]["bgp"]["origins"] if o["host"] == new)
+        own = (str(origin["asn"]), f"mo-{new}", f"MO-IN-IPV4 permit {origin['route_map_seq']}")
+        own += (f"MO-IN-IPV6 permit {origin['route_map_seq']}",)
+        added = new_conf - old
+        assert added and all(any(o in text for o in own for text in (line, *ctx)) for ctx, line in added), host
+
+
+def test_route_map_slots_are_stable_and_distinct():
+    def home(asn):
+        return 10 * (1 + asn % 5999)
+
+    assert route_map_slots([64512, 64513, 4200000000]) == {64512: 45230, 64513: 45240, 4200000000: home(4200000000)}
+    # two ASNs with the same home slot: the higher takes the next one, whatever else is there
+    a, b = 64512, 64512 + 5999
+    assert route_map_slots([b, a, 70000]) == {a: 45230, b: 45240, 70000: home(70000)}
+    # the slot after the last wraps to the first
+    assert route_map_slots([5998, 5998 + 5999]) == {5998: 59990, 5998 + 5999: 10}
+    many = route_map_slots(range(64512, 64512 + 1000))
+    assert len(set(many.values())) == 1000 and min(many.values()) >= 10 and max(many.values()) <= 59990
