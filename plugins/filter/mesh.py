@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters meshover.mesh.mesh_identity, mesh_identities, mesh_hostvars, mesh_rolevars, bgp_undrained,
-bgp_sessions, frr_coil_method, frr_probe, frr_reload_test and quote_for (docs: sidecar .yml files)."""
+bgp_sessions, frr_coil_method, frr_probe, frr_reload_test, quote_for and vtysh_script (docs: sidecar .yml
+files)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.release import __version__ as ansible_version
 from jinja2 import Undefined
 
@@ -31,6 +33,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting 
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._quoting import quote_for as _quote_for
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars import is_role_var
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import bgp_sessions as _bgp_sessions
+from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import vtysh_script as _vtysh_script
 
 _PREFIX = "meshover.mesh."
 
@@ -211,6 +214,17 @@ def quote_for(value: Any, fmt: str) -> str:
         raise AnsibleFilterError(f"{_PREFIX}quote_for: {exc}") from None
 
 
+def vtysh_script(vtysh: Any, bfd: Any = True) -> str:
+    """The node readers' vtysh runs (one vtysh per daemon) as one ``sh -c`` script, the bfdd run only with BFD."""
+    if not isinstance(vtysh, str) or not vtysh:
+        raise AnsibleFilterError(f"{_PREFIX}vtysh_script expects the vtysh command (a string), got {vtysh!r}")
+    try:
+        with_bfd = boolean(bfd, strict=True)
+    except TypeError:
+        raise AnsibleFilterError(f"{_PREFIX}vtysh_script: bfd must be a boolean, got {bfd!r}") from None
+    return _vtysh_script(vtysh, bfd=with_bfd)
+
+
 class FilterModule:
     """meshover.mesh identity filters."""
 
@@ -226,4 +240,5 @@ class FilterModule:
             "frr_probe": frr_probe,
             "frr_reload_test": frr_reload_test,
             "quote_for": quote_for,
+            "vtysh_script": vtysh_script,
         }

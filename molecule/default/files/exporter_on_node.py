@@ -9,7 +9,8 @@ Checks, each a line of the JSON printed; exit 1 if any failed:
   bounding), NoNewPrivs, not in FRR's vty group, no sudo rule on the node;
 - as the exporter's user, `wg show` is refused (the kernel, not our unit file, says it has no right);
 - as the exporter's user, each helper socket answers: the WireGuard helper with every configured peer and
-  without the interface's private key, the FRR helper with FRR's version and a BGP summary;
+  the interface's line with its private key's field "(hidden)" (the key in no answer), the FRR helper with
+  FRR's version and a BGP summary;
 - the private key is in neither /state.json nor /metrics;
 - no client can hold it: with 200 idle TCP connections and a client sending its request one byte a second
   open on the exporter's port, a scrape of /metrics is answered within 5 s, and the idle ones are closed by
@@ -142,11 +143,14 @@ def main() -> int:
     def ask_until(sock, answered):
         return until(lambda: ask(sock), answered)
 
+    def wg_rows(text, fields):
+        """The lines of `wg show all dump` the helper printed for our interface with this many fields
+        (5: the interface's own, its private key hidden; 9: a peer's)."""
+        rows = [line.split("\t") for line in text.splitlines() if not text.startswith("ERROR")]
+        return [f for f in rows if len(f) == fields and f[0] == iface]
+
     def wg_peers(text):
-        try:
-            return json.loads(text)["devices"][iface]["peers"]
-        except (ValueError, KeyError, TypeError):
-            return {}
+        return {f[1]: f for f in wg_rows(text, 9)}
 
     wg_answers = ask_until("/run/meshover-exporter/wg.sock", lambda t: len(wg_peers(t)) == len(config["peers"]) > 0)
     wg, peers = wg_answers[-1], wg_peers(wg_answers[-1])
@@ -154,6 +158,7 @@ def main() -> int:
     out["wg helper"]["earlier answers"] = [f"{len(t)} bytes: {t[:60]}" for t in wg_answers[:-1]]
     checks["wg helper lists every configured peer"] = len(peers) == len(config["peers"]) > 0
     checks["wg helper prints no private key"] = all(key not in t for t in wg_answers)
+    checks["wg helper hides the private key's field"] = [f[1] for f in wg_rows(wg, 5)] == ["(hidden)"]
     frr_answers = ask_until("/run/meshover-exporter/frr.sock", lambda t: "FRRouting" in t and '"ipv4Unicast"' in t)
     frr = frr_answers[-1]
     out["frr helper"] = {"bytes": len(frr), "head": frr[:80], "asked": len(frr_answers)}

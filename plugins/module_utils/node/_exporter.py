@@ -131,7 +131,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
         return value
 
     def wireguard(text):
-        devices = read_wg_state(text) if text.lstrip().startswith("{") else parse_wg_dump_all(text)
+        devices = parse_wg_dump_all(text)
         return [
             {
                 "interface": ifname,
@@ -600,58 +600,10 @@ def render_mesh_html(graph: dict, title: str = "meshover mesh", generated: str =
 #
 # The exporter has no CAP_NET_ADMIN: `wg show` over netlink needs it, and with it the WireGuard private
 # key could be read. A socket-activated helper run (meshover-exporter-wg@.service: the exporter's user,
-# CAP_NET_ADMIN and nothing else, no argument from the client) runs `wg show all dump`, keeps what
-# parse_wg_dump_all() keeps (never the private key, a preshared key only as has_preshared_key) and
-# prints it as one JSON object; the exporter reads it with read_wg_state().
-
-WG_STATE_FORMAT = "meshover-wg-public-state/1"
-WG_DUMP_ARGV = ["wg", "show", "all", "dump"]
-# What read_wg_state() takes from each peer, with its type (everything else is dropped).
-_WG_PEER_FIELDS = {
-    "public_key": str,
-    "endpoint": (str, type(None)),
-    "allowed_ips": list,
-    "latest_handshake": int,
-    "rx": int,
-    "tx": int,
-}
-
-
-def wg_state_json(dump: str) -> str:
-    """``wg show all dump`` as the helper prints it: the public state, one JSON object."""
-    return json.dumps({"format": WG_STATE_FORMAT, "devices": parse_wg_dump_all(dump)}, sort_keys=True)
-
-
-def wg_error_json(reason: str) -> str:
-    """What the helper prints when `wg` failed: the reason, for the exporter's errors."""
-    return json.dumps({"format": WG_STATE_FORMAT, "error": reason[:300]})
-
-
-def read_wg_state(text: str) -> dict:
-    """The helper's JSON back as parse_wg_dump_all() gave it (interface -> {"peers": {key: peer}});
-    ValueError on anything else: another format, the helper's error, a field of the wrong type."""
-    doc = json.loads(text)
-    if not isinstance(doc, dict) or doc.get("format") != WG_STATE_FORMAT:
-        raise ValueError("not the wg helper's output")
-    if "error" in doc:
-        raise ValueError(f"wg helper: {doc['error']}"[:300])
-    devices = doc.get("devices")
-    if not isinstance(devices, dict):
-        raise ValueError("wg helper: no devices")
-    out = {}
-    for ifname, device in devices.items():
-        peers = device.get("peers") if isinstance(device, dict) else None
-        if not isinstance(peers, dict):
-            raise ValueError(f"wg helper: no peers for {ifname!r}")
-        kept = {}
-        for key, peer in peers.items():
-            if not isinstance(peer, dict) or not all(
-                isinstance(peer.get(f), t) and not isinstance(peer.get(f), bool) for f, t in _WG_PEER_FIELDS.items()
-            ):
-                raise ValueError(f"wg helper: a peer of {ifname!r} of an unexpected shape")
-            kept[key] = {f: peer[f] for f in _WG_PEER_FIELDS}
-        out[ifname] = {"peers": kept}
-    return out
+# CAP_NET_ADMIN and nothing else, no argument from the client) runs the role's shell script
+# meshover-wg-state: `wg show all dump` with the interface's private key and any preshared key replaced
+# by "(hidden)" and every line of another shape dropped. The exporter reads it with the one reader of
+# the dump, parse_wg_dump_all() (which keeps a preshared key only as has_preshared_key).
 
 
 # ---------------------------------------------------------------- side effects (node only)
@@ -1279,28 +1231,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="meshover Prometheus exporter")
     parser.add_argument("--config", default="/etc/meshover/exporter.json")
-    parser.add_argument(
-        "--wireguard-state",
-        action="store_true",
-        help="print WireGuard's public state as JSON and exit (the wg helper, meshover-exporter-wg@.service)",
-    )
     args = parser.parse_args(argv)
     with open(args.config, encoding="utf-8") as fh:
         config = json.load(fh)
-    if args.wireguard_state:
-        dump, reason = run_command(WG_DUMP_ARGV, float(config.get("timeout", 2.0)))
-        try:
-            answer = wg_state_json(dump) if dump is not None else wg_error_json(f"wg: {reason}")
-        except ValueError as exc:  # parse_wg_dump_all's message never quotes a key
-            answer = wg_error_json(f"wg: {exc}")
-        try:
-            sys.stdout.write(answer + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # the exporter stopped waiting (its timeout): one line in the journal, no traceback
-            sys.stderr.write("meshover exporter: the WireGuard state came after the exporter's timeout\n")
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
     try:
         import prometheus_client  # noqa: F401  (said at start, not at the first scrape)
     except ImportError as exc:

@@ -276,7 +276,7 @@ def links_from_netlink(ipr, address_family: int | None = AF_INET6) -> list[dict]
 # committed is lost (FRR commit b12b4c28b4, "mgmtd: remove bogus 'hedge' code which corrupted active candidate
 # DS", first in 10.4.0; docs/routing.md). bgpd and bfdd are not behind mgmtd, and zebra's own vty is not
 # mgmtd's, so these runs open no mgmtd session. zebra always runs, so the version comes even when bgpd or
-# bfdd does not. The exporter's helper runs the same (roles/exporter/vars/main.yml, exporter__vtysh_runs).
+# bfdd does not. The exporter's helper runs the same (the filter meshover.mesh.vtysh_script in its template).
 VTYSH_RUNS = (
     ("-d", "bgpd", "-c", "show bgp summary json"),
     ("-d", "bfdd", "-c", "show bfd peers json"),

@@ -12,13 +12,9 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 from role_templates import render as render_template
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node import _kernel as K
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-VARS = yaml.safe_load((ROOT / "roles" / "exporter" / "vars" / "main.yml").read_text())
 
 
 def _render(runtime, bfd=True):
@@ -28,7 +24,6 @@ def _render(runtime, bfd=True):
         exporter_frr_container_name="frr",
         exporter_container_runtime=runtime,
         exporter_command_timeout=5.0,
-        exporter__vtysh_runs=VARS["exporter__vtysh_runs"],
         exporter__bfd=bfd,
         exporter__container=runtime is not None,
         exporter__docker=runtime is not None and pathlib.PurePath(runtime).name == "docker",
@@ -65,10 +60,6 @@ def test_docker_gets_the_pid_from_docker_inspect_then_falls_back_to_docker_exec(
 @pytest.mark.parametrize("bfd", [True, False])
 def test_the_runs_are_the_readers(runtime, bfd):
     assert _runs(_render(runtime, bfd)) == K.vtysh_script("vtysh", bfd=bfd)
-
-
-def test_the_role_runs_the_vtysh_runs_the_reader_splits():
-    assert [tuple(run) for run in VARS["exporter__vtysh_runs"]] == list(K.VTYSH_RUNS)
 
 
 def test_package_mode_asks_each_daemon_alone_and_prints_what_the_reader_splits(tmp_path):

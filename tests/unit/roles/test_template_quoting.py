@@ -16,6 +16,7 @@ EXPORTER = {
     "exporter_user": "meshover-exporter",
     "exporter__container": False,
     "exporter__script": "/opt/meshover/exporter.py",
+    "exporter__wg_helper": "/opt/meshover/meshover-wg-state",
     "exporter_config_path": "/etc/meshover/exporter.json",
 }
 
@@ -41,16 +42,14 @@ def test_exporter_unit_plain_and_quoted():
 
 def test_helper_units_plain_and_quoted():
     wg = render("exporter", "meshover-exporter-wg@.service.j2", exporter__helper_runtime_max=10, **EXPORTER)
-    assert line(wg, "ExecStart=") == (
-        "ExecStart=/usr/bin/python3 /opt/meshover/exporter.py --wireguard-state --config /etc/meshover/exporter.json"
-    )
+    assert line(wg, "ExecStart=") == "ExecStart=/opt/meshover/meshover-wg-state"
     spaced = render(
         "exporter",
         "meshover-exporter-wg@.service.j2",
         exporter__helper_runtime_max=10,
-        **{**EXPORTER, "exporter_config_path": "/etc/my dir/x.json"},
+        **{**EXPORTER, "exporter__wg_helper": "/opt/my dir/meshover-wg-state"},
     )
-    assert line(spaced, "ExecStart=").endswith('--config "/etc/my dir/x.json"')
+    assert line(spaced, "ExecStart=") == 'ExecStart="/opt/my dir/meshover-wg-state"'
     with pytest.raises(QuotingError):
         render(
             "exporter",

@@ -17,7 +17,9 @@ from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     mesh_identities,
     mesh_identity,
     mesh_rolevars,
+    vtysh_script,
 )
+from ansible_collections.meshover.mesh.plugins.module_utils.node import _kernel as K
 
 
 def test_filters_registered():
@@ -31,6 +33,7 @@ def test_filters_registered():
         "frr_coil_method",
         "frr_probe",
         "frr_reload_test",
+        "vtysh_script",
         "quote_for",
     }
 
@@ -264,3 +267,18 @@ def test_bgp_sessions_filter_reads_the_summary_per_family():
     assert bgp_sessions(None) == []
     with pytest.raises(AnsibleFilterError, match="bgp_sessions"):
         bgp_sessions({"ipv4Unicast": {"peers": []}})
+
+
+@pytest.mark.parametrize("bfd", [True, False, "True", "false", "yes"])
+def test_vtysh_script_is_the_node_readers_runs(bfd):
+    with_bfd = bfd in (True, "True", "yes")
+    script = vtysh_script("vtysh", bfd=bfd)
+    assert script == K.vtysh_script("vtysh", bfd=with_bfd)
+    assert ("-d bfdd" in script) is with_bfd
+    assert script.count("vtysh -d ") == (3 if with_bfd else 2)
+
+
+@pytest.mark.parametrize("vtysh, bfd, match", [(None, True, "the vtysh command"), ("vtysh", "maybe", "bfd must")])
+def test_vtysh_script_refuses_what_it_cannot_use(vtysh, bfd, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        vtysh_script(vtysh, bfd=bfd)
