@@ -38,6 +38,7 @@ SCRIPTS = [
     ("throughput", True, []),
     ("reroute", True, []),
     ("scrape", True, []),
+    ("exporter_cost", True, []),
 ]
 # Why a target is missed, when it is (kept next to the figure in the document).
 WHY_MISSED = {
