@@ -146,8 +146,9 @@ def main() -> int:
     def wg_rows(text, fields):
         """The lines of `wg show all dump` the helper printed for our interface with this many fields
         (5: the interface's own, its private key hidden; 9: a peer's)."""
-        rows = [line.split("\t") for line in text.splitlines() if not text.startswith("ERROR")]
-        return [f for f in rows if len(f) == fields and f[0] == iface]
+        if text.startswith("ERROR"):
+            return []
+        return [f for f in (line.split("\t") for line in text.splitlines()) if len(f) == fields and f[0] == iface]
 
     def wg_peers(text):
         return {f[1]: f for f in wg_rows(text, 9)}

@@ -113,14 +113,14 @@ DUMP = (
 )
 
 
-def _run_wg_helper(tmp_path, fake_wg: str):
+def _run_wg_helper(tmp_path, fake_wg: str, timeout: float = 5.0):
     sh = shutil.which("sh")
     if sh is None or not shutil.which("awk") or not pathlib.Path("/usr/bin/timeout").exists():
         pytest.skip("needs sh, awk and /usr/bin/timeout")
     (tmp_path / "wg").write_text("#!/bin/sh\n" + fake_wg)
     (tmp_path / "wg").chmod(0o755)
     script = tmp_path / "meshover-wg-state"
-    script.write_text(render("exporter", "meshover-wg-state.j2", exporter_command_timeout=5.0))
+    script.write_text(render("exporter", "meshover-wg-state.j2", exporter_command_timeout=timeout))
     return subprocess.run(
         [sh, str(script)], capture_output=True, text=True, env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, check=False
     )
@@ -149,3 +149,15 @@ def test_a_failing_wg_makes_the_helper_print_nothing_and_fail(tmp_path):
     out = _run_wg_helper(tmp_path, f'echo "{PRIVATE} half a line"\necho "Unable to access interface" >&2\nexit 1\n')
     assert out.returncode != 0 and out.stdout == ""
     assert "Unable to access interface" in out.stderr
+
+
+def test_no_wireguard_interface_is_a_failure_the_journal_names(tmp_path):
+    out = _run_wg_helper(tmp_path, "exit 0\n")
+    assert out.returncode != 0 and out.stdout == ""
+    assert "no WireGuard interface" in out.stderr
+
+
+def test_a_wg_that_outlasts_the_timeout_is_named_in_the_journal(tmp_path):
+    out = _run_wg_helper(tmp_path, "exec sleep 30\n", timeout=0.3)
+    assert out.returncode != 0 and out.stdout == ""
+    assert "exit 124" in out.stderr
