@@ -387,6 +387,11 @@ def plan_bgp(
     owned = owned_entries(own, options["meshover_announce_more_specifics"])
     self_allowed = {af: owned[af] + [prefix_entry(p) for p in shared[af]] for af in ("ipv4", "ipv6")}
     return {
+        # FRR's own host name (frr.conf's `hostname`): the inventory name. Without it FRR shows the kernel's
+        # name and every frr-reload.py run first deletes it with a vtysh session of its own, whose end FRR
+        # 10.3's mgmtd can process after the next session (the reload's file) has begun, and so discard it
+        # (docs/routing.md, "Origin validation").
+        "hostname": ident.hostname,
         "asn": ident.asn,
         "router_id": str(ident.router_id),
         "loopbacks": own["loopbacks"],

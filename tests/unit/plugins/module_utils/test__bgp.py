@@ -305,6 +305,17 @@ def _af_block(conf, af):
     return lines[start : lines.index(" exit-address-family", start)]
 
 
+def test_frr_conf_names_the_node_so_a_reload_deletes_no_hostname():
+    """FRR shows the kernel's host name when frr.conf sets none, and every frr-reload.py run then first ran
+    `no hostname` with a vtysh of its own right before its file (the mgmtd race of FRR 10.3)."""
+    plan, _w, _u = plan_mesh(inv())
+    for host in ("n1", "n2"):
+        assert plan[host]["bgp"]["hostname"] == host
+        lines = _render_frr_conf(plan[host]["bgp"], "table-direct").splitlines()
+        assert lines.count(f"hostname {host}") == 1
+        assert lines.index(f"hostname {host}") < lines.index("interface lo")
+
+
 def test_frr_conf_coil_follows_the_method_read_on_the_node():
     plan, _w, _u = plan_mesh(inv(n1={"meshover_coil_table": 119}))
     direct = _render_frr_conf(plan["n1"]["bgp"], "table-direct")
