@@ -21,6 +21,18 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
+# Node-side Python (the start of a script piped to `python3 -` over ssh): `url`, the node's own exporter's
+# /metrics from /etc/meshover/exporter.json, and `opener`, urllib without proxies.
+NODE_METRICS_URL = r"""
+import json, urllib.request
+cfg = json.load(open("/etc/meshover/exporter.json"))
+addr = cfg.get("listen_address") or "::1"
+addr = "::1" if addr == "::" else addr
+url = ("http://[%s]:%s/metrics" if ":" in addr else "http://%s:%s/metrics") % (addr, cfg.get("port", 9474))
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""
+
+
 def load_inventory(path: str, group: str = "mesh") -> dict[str, dict]:
     """Hosts of a YAML inventory (as meshlab.py writes it) with group vars merged in: the hosts of
     `group` (the mesh nodes, not the lab's router `rt` in group lab_router), or every host when the

@@ -24,16 +24,13 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _benchlib import emit, load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
+from _benchlib import NODE_METRICS_URL, emit, load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
 
-ON_NODE = r"""
-import json, socket, subprocess, sys, time, urllib.request
+ON_NODE = (
+    NODE_METRICS_URL
+    + r"""
+import socket, subprocess, sys, time
 runs, window, rounds = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-cfg = json.load(open("/etc/meshover/exporter.json"))
-addr = cfg.get("listen_address") or "::1"
-addr = "::1" if addr == "::" else addr
-url = ("http://[%s]:%s/metrics" if ":" in addr else "http://%s:%s/metrics") % (addr, cfg.get("port", 9474))
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def ask(path):
     t = time.monotonic()
@@ -86,6 +83,7 @@ finally:
     unit("start")
 print(json.dumps(out))
 """
+)
 
 
 def main() -> int:

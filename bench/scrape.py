@@ -25,15 +25,12 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _benchlib import emit, load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
+from _benchlib import NODE_METRICS_URL, emit, load_inventory, ssh  # bench/ is not a package: its dir is on sys.path
 
-SCRAPER = r"""
-import json, sys, time, urllib.request
-cfg = json.load(open("/etc/meshover/exporter.json"))
-addr = cfg.get("listen_address") or "::1"
-addr = "::1" if addr == "::" else addr
-url = ("http://[%s]:%s/metrics" if ":" in addr else "http://%s:%s/metrics") % (addr, cfg.get("port", 9474))
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+SCRAPER = (
+    NODE_METRICS_URL
+    + r"""
+import sys, time
 runs, gap = int(sys.argv[1]), float(sys.argv[2])
 times, body = [], b""
 for i in range(runs + 1):
@@ -45,6 +42,7 @@ peers = body.count(b"meshover_wg_peer_sent_bytes_total{")
 print(json.dumps({"warmup": times[0], "times": times[1:], "bytes": len(body), "wg_peers_in_metrics": peers,
                   "interface": cfg.get("wg_interface")}))
 """
+)
 
 
 def remote(h: dict, command: str, timeout: int = 300) -> str:
