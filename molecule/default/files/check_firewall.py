@@ -10,7 +10,8 @@ JSON: {"from": "overlay" or "underlay", "underlay": target's underlay IPv6 addre
 prober), "lo6": target's overlay loopback, "link_local": target's GRE link-local address, "tunnel": this
 node's tunnel to the target, "exporter_port": N}.
 
-- listen: FRR has no TCP vty port (2601-2620), bgpd's 179 is IPv6 only, table inet meshover is loaded.
+- listen: no FRR daemon listens on TCP but bgpd on 179 (no vty port, mgmtd's 2623 included), bgpd's 179
+  is IPv6 only, table inet meshover is loaded.
 - probe from the underlay (the lab's router, on the target's segment): BGP (179) and the exporter port
   do not answer (dropped, so the connect times out). For the exporter, a /128 route to the target's
   loopback via its underlay address is added for the probe and removed afterwards.
@@ -75,11 +76,22 @@ def empty_vrfs() -> list[str]:
     return empty
 
 
+FRR_DAEMONS = ("zebra", "mgmtd", "bgpd", "staticd", "bfdd", "watchfrr")
+
+
 def listen() -> None:
-    sockets = sh("ss", "-Hltn")
-    local = [line.split()[3] for line in sockets.splitlines() if len(line.split()) > 3]
-    vty = [a for a in local if a.rsplit(":", 1)[-1].isdigit() and 2601 <= int(a.rsplit(":", 1)[-1]) <= 2620]
-    check(not vty, f"no FRR vty TCP port listening (found {vty})")
+    sockets = [line.split(None, 5) for line in sh("ss", "-Hltnp").splitlines()]
+    sockets = [(f[3], f[5] if len(f) > 5 else "") for f in sockets if len(f) > 3]
+    local = [addr for addr, _users in sockets]
+    # By process: any TCP listener of an FRR daemon but bgpd's 179 is a vty port (mgmtd's is 2623). By
+    # port too, in case ss could not name the process: FRR's vty ports are 2601-2623.
+    frr = [f"{addr} {users}" for addr, users in sockets if any(f'"{d}"' in users for d in FRR_DAEMONS)]
+    extra = [a for a in frr if not (a.split()[0].endswith(":179") and '"bgpd"' in a)]
+    vty = [a for a in local if a.rsplit(":", 1)[-1].isdigit() and 2601 <= int(a.rsplit(":", 1)[-1]) <= 2623]
+    check(
+        any('"bgpd"' in a for a in frr) and not extra and not vty,
+        f"no FRR daemon listens on TCP but bgpd on 179, no vty port 2601-2623 (found {extra + vty})",
+    )
     bgp = [a for a in local if a.endswith(":179")]
     # FRR < 10 with the Coil hand-off has a BGP instance in the VRF meshover-coil, which bgpd also listens
     # in. No interface is enslaved to that VRF, so no packet can arrive there: the listener is unreachable.

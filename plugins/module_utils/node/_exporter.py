@@ -364,7 +364,7 @@ def metric_families(
         fam(
             "bgp_peer_state",
             "gauge",
-            "BGP session state: 1 = Established, 0 = down, 2 = administratively down.",
+            "BGP session state: 1 = Established, 0 = down, 2 = administratively down, 3 = stopped by maximum-prefix.",
             [(dict(blab(s), remote_as=s["remote_as"]), s["state_code"]) for s in bgp],
         )
         fam(

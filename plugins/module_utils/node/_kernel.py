@@ -290,7 +290,9 @@ def vtysh_script(vtysh: str = "vtysh", bfd: bool = True) -> str:
     return "; ".join(" ".join(shlex.quote(a) for a in (vtysh, *run)) for run in VTYSH_RUNS if bfd or run[1] != "bfdd")
 
 
-BGP_STATE = {"Established": 1}  # everything else 0, "Idle (Admin)"/"Idle (PfxCt)"/shutdown 2
+# meshover_bgp_peer_state: 1 Established; 2 shut down on purpose ("Idle (Admin)", shutdown); 3 stopped by
+# maximum-prefix ("Idle (PfxCt)": the neighbour sent too many prefixes, a leak); 0 any other state.
+BGP_STATE = {"Established": 1}
 AFI = {"ipv4Unicast": ("ipv4", "unicast"), "ipv6Unicast": ("ipv6", "unicast")}
 
 
@@ -350,7 +352,7 @@ def bgp_sessions(summary: dict | None) -> list[dict]:
         for name, peer in sorted(peers.items()):
             _shape(peer, dict, f"show bgp summary json: {af_key}.peers.{name}")
             state = str(peer.get("state", "Unknown"))
-            code = BGP_STATE.get(state, 2 if ("Admin" in state or "PfxCt" in state) else 0)
+            code = BGP_STATE.get(state, 3 if "PfxCt" in state else 2 if "Admin" in state else 0)
             sessions.append(
                 {
                     "afi": afi,

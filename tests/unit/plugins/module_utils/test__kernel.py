@@ -357,11 +357,17 @@ def test_bgp_sessions_states():
                 "mo-a": {"state": "Established", "peerUptimeMsec": 1500, "pfxRcd": 4, "pfxSnt": 5, "remoteAs": 65001},
                 "mo-b": {"state": "Idle (Admin)", "peerUptimeMsec": 99},
                 "mo-c": {"state": "Connect"},
+                "mo-d": {"state": "Idle (PfxCt)"},
             }
         }
     }
     got = [(s["neighbor"], s["afi"], s["state_code"], s["uptime_seconds"]) for s in K.bgp_sessions(summary)]
-    assert got == [("mo-a", "ipv6", 1, 1.5), ("mo-b", "ipv6", 2, 0.0), ("mo-c", "ipv6", 0, 0.0)]
+    assert got == [
+        ("mo-a", "ipv6", 1, 1.5),
+        ("mo-b", "ipv6", 2, 0.0),
+        ("mo-c", "ipv6", 0, 0.0),
+        ("mo-d", "ipv6", 3, 0.0),  # stopped by maximum-prefix: its own alert, not "shut down on purpose"
+    ]
     assert K.bgp_sessions(None) == []
 
 
