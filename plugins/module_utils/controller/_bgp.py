@@ -56,9 +56,44 @@ def parse_frr_mode(value: Any) -> str:
     return value
 
 
+# A container image reference as podman and docker read it ([registry/]path[:tag][@digest]; the grammar of
+# github.com/distribution/reference): the registry is the first component when it has a '.' or a ':' or is
+# localhost; path components are lower case.
+_IMAGE_REGISTRY_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
+_IMAGE_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_IMAGE_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_IMAGE_DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+
+
 def parse_image(value: Any) -> str:
+    example = "like quay.io/frrouting/frr:10.4.1"
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
-        raise ValueError("must be a container image reference without spaces, like quay.io/frrouting/frr:10.4.1")
+        raise ValueError(f"must be a container image reference without spaces, {example}")
+    name, at, digest = value.partition("@")
+    if at and not _IMAGE_DIGEST_RE.fullmatch(digest):
+        raise ValueError(f"has the digest {digest!r}, which is not ALGORITHM:HEX (e.g. sha256: and 64 hex digits)")
+    slash = name.rfind("/")
+    if ":" in name[slash + 1 :]:
+        name, _, tag = name.rpartition(":")
+        if not _IMAGE_TAG_RE.fullmatch(tag):
+            raise ValueError(
+                f"has the tag {tag!r}: a tag is 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -; {example}"
+            )
+    parts = name.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        if not _IMAGE_REGISTRY_RE.fullmatch(parts[0]):
+            raise ValueError(
+                f"has the registry {parts[0]!r}, which is not a host name or address with an optional :port"
+            )
+        parts = parts[1:]
+    bad = next((p for p in parts if not _IMAGE_COMPONENT_RE.fullmatch(p)), None)
+    if bad is not None or len(name) > 255:
+        raise ValueError(
+            f"has the repository part {bad!r}: repository names are lower case letters and digits, "
+            f"separated by one '.', '_', '__' or dashes; {example}"
+            if bad is not None
+            else f"has a name longer than 255 characters; {example}"
+        )
     return value
 
 
@@ -266,10 +301,25 @@ def owned_entries(prefixes: Mapping[str, Mapping[str, list[str]]], more_specific
     also cover their more-specifics (`le 32`/`le 128`), for a host that announces sub-blocks of them.
     """
     return {
-        af: [prefix_entry(p) for p in prefixes["loopbacks"][af]]
-        + [prefix_entry(p, more_specifics) for p in prefixes["announce"][af]]
+        af: unique_entries(
+            [prefix_entry(p) for p in prefixes["loopbacks"][af]]
+            + [prefix_entry(p, more_specifics) for p in prefixes["announce"][af]]
+        )
         for af in ("ipv4", "ipv6")
     }
+
+
+def unique_entries(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prefix-list entries in order, each once: FRR refuses a second entry with the same prefix and `le`
+    ("duplicated prefix list value"), e.g. a host that announces exactly a shared prefix with its more-specifics."""
+    seen: set[tuple[str, Any]] = set()
+    out = []
+    for e in entries:
+        key = (str(ipaddress.ip_network(e["prefix"])), e["le"])
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def origin_table(
@@ -385,7 +435,7 @@ def plan_bgp(
     # What this host may send as its own routes: its prefixes, shared ones (Coil/PureLB), and the default
     # route when it is an allowed default origin. Never the WireGuard transport subnet (not in any of these).
     owned = owned_entries(own, options["meshover_announce_more_specifics"])
-    self_allowed = {af: owned[af] + [prefix_entry(p) for p in shared[af]] for af in ("ipv4", "ipv6")}
+    self_allowed = {af: unique_entries(owned[af] + [prefix_entry(p) for p in shared[af]]) for af in ("ipv4", "ipv6")}
     return {
         # FRR's own host name (frr.conf's `hostname`): the inventory name. Without it FRR shows the kernel's
         # name and every frr-reload.py run first deletes it with a vtysh session of its own, whose end FRR

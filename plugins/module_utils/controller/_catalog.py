@@ -55,8 +55,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "type": "str",
         "default": None,
         "roles": (*_CORE, "frr_bgp"),
-        "description": "Optional IPv4 pool (CIDR, at least a /30, host bits zero) from which every host derives an "
-        "IPv4 loopback (also used as BGP router id). Null: no IPv4 loopbacks.",
+        "description": "Optional IPv4 pool (CIDR, at least a /30, host bits zero, routable: not loopback, link-local "
+        "or multicast) from which every host derives an IPv4 loopback (also used as BGP router id). Null: no IPv4 "
+        "loopbacks.",
     },
     "meshover_asn_range": {
         "scope": "mesh",
@@ -178,7 +179,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "default": "mo-<hostname> for short names, else mo + 13 base32 characters of a hash",
         "roles": (*_CORE, "gre_overlay"),
         "description": "Override of the name the other hosts give to their GRE tunnel towards this host "
-        "(Linux interface name, at most 15 characters).",
+        "(Linux interface name, at most 15 characters, starting with `mo`: the firewall, sysctl.d and Docker's "
+        "forward rules know the tunnels by that prefix).",
     },
     "meshover_announce": {
         "scope": "host",

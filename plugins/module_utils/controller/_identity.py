@@ -36,10 +36,10 @@ MAX_UNDERLAY_MTU = 9000
 GRE_TTL = 64
 
 _SALT = b"meshover:v1:"
-_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_SHORT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,11}$")
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_HEX16_RE = re.compile(r"^[0-9a-fA-F]{16}$")
+_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+_SHORT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,11}\Z")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+_HEX16_RE = re.compile(r"^[0-9a-fA-F]{16}\Z")
 _ROUTER_ID_BASE = 0x01000000
 _ROUTER_ID_SPAN = 0xDF000000
 _TRUE = frozenset(("true", "yes", "on", "1"))
@@ -106,6 +106,21 @@ def parse_ifname(value: Any) -> str:
     return value
 
 
+# Every GRE tunnel's name starts with this: the firewall (iifname "mo*"), sysctl.d (net.ipv4.conf.mo*) and
+# Docker's forward rules (-i/-o mo+) know the tunnels by it.
+GRE_NAME_PREFIX = "mo"
+
+
+def parse_gre_name(value: Any) -> str:
+    name = parse_ifname(value)
+    if not name.startswith(GRE_NAME_PREFIX):
+        raise ValueError(
+            f"does not start with {GRE_NAME_PREFIX!r}: meshover's firewall, reverse-path and Docker rules know the "
+            f"tunnels by that prefix (e.g. {GRE_NAME_PREFIX}-{name[:12]})"
+        )
+    return name
+
+
 def parse_mesh_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string: name the mesh, e.g. meshover")
@@ -156,6 +171,11 @@ def parse_pool4(value: Any) -> ipaddress.IPv4Network | None:
         raise ValueError("is not an IPv4 prefix")
     if net.prefixlen > 30:
         raise ValueError(f"is a /{net.prefixlen}: the pool needs at least a /30 (a /24 or larger is typical)")
+    reason = unroutable(net)
+    if reason:
+        raise ValueError(
+            reason.replace("a unicast prefix of a network behind a host", "a unicast range, e.g. 10.128.0.0/12")
+        )
     return net
 
 
@@ -381,7 +401,7 @@ def parse_shared_prefixes(value: Any) -> tuple[str, ...]:
         "which would let any host announce any route: list the blocks that several hosts announce (a default "
         "route comes from the hosts in meshover_default_route_from)"
     )
-    return tuple(str(net) for net in parse_prefix_list(value, default_route))
+    return tuple(str(net) for net in parse_prefix_list(value, default_route, unique=True))
 
 
 # Mesh-wide variable -> (settings attribute, parser).
@@ -475,7 +495,7 @@ def _parse_overrides(
         "meshover_loopback4": lambda v: parse_loopback4(v, settings.pool4),
         "meshover_router_id": parse_ipv4,
         "meshover_interface_id": parse_interface_id,
-        "meshover_gre_name": parse_ifname,
+        "meshover_gre_name": parse_gre_name,
     }
     return _parse_vars(overrides, parsers, hostname)
 

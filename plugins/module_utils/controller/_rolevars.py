@@ -50,22 +50,34 @@ def role_specs_from(argument_specs: Mapping[str, Mapping[str, Any]]) -> dict[str
 
 
 PORTS = ("gre_overlay_wg_port", "gre_overlay_firewall_exporter_port", "exporter_port")
-# Integers with a range: (lowest, highest, why).
+# Numbers with a range: (lowest, highest or None, why).
 RANGES = {
     "source_routing_rule_priority": (
         1,
         32765,
         "a policy rule here must come after the local table's rule (0) and before main's (32766)",
     ),
+    "exporter_port": (
+        1024,
+        65535,
+        "the exporter runs as its own unprivileged user, which cannot bind a port below 1024",
+    ),
+    "exporter_handshake_stale": (
+        135,
+        None,
+        "seconds; WireGuard renews a session's keys 120 s after its handshake while traffic flows, and the new "
+        "handshake can take a few seconds more: a lower value marks healthy peers down every two minutes",
+    ),
 }
 POSITIVE = (
     "exporter_command_timeout",
     "exporter_collect_interval",
-    "exporter_handshake_stale",
     "frr_bgp_watchfrr_restart_timeout",
 )
-# Lists of addresses or prefixes (IPv4 or IPv6, host bits allowed, as nft and ip accept them).
-NETWORK_LISTS = ("gre_overlay_firewall_exporter_sources", "source_routing_exempt", "source_routing_extra_exempt")
+# Lists of addresses or prefixes (IPv4 or IPv6, host bits allowed, as nft accepts them).
+NETWORK_LISTS = ("gre_overlay_firewall_exporter_sources",)
+# Lists of prefixes without host bits (meshover.mesh.source_routes refuses 10.96.0.1/12 on the node).
+STRICT_NETWORK_LISTS = ("source_routing_exempt", "source_routing_extra_exempt")
 # Paths on the node (every `type: path` option but the runtime): written as is into units, scripts and sudoers.
 NODE_PATHS = (
     "wireguard_mesh_private_key_path",
@@ -86,6 +98,9 @@ PACKAGE_LISTS = ("wireguard_mesh_packages", "frr_bgp_packages", "exporter_packag
 SERVICE_UNITS = ("frr_bgp_container_unit", "frr_bgp_package_unit")
 CONTAINER_NAMES = ("frr_bgp_container_name", "exporter_frr_container_name")
 CAPABILITY_LISTS = ("frr_bgp_container_capabilities",)
+# What FRR's container cannot do without: zebra programs routes and links, bgpd/bfdd use raw sockets, the
+# Coil VRF and network namespaces need SYS_ADMIN (FRR's own docker documentation lists these three).
+FRR_CAPABILITIES = ("NET_ADMIN", "NET_RAW", "SYS_ADMIN")
 USERS = ("exporter_user",)
 ANSIBLE_GROUPS = ("wireguard_mesh_group", "exporter_group")
 LISTEN_ADDRESSES = ("exporter_listen_address",)
@@ -191,11 +206,48 @@ def _capability(value: str) -> str | None:
 
 
 def _listen_address(value: str) -> str | None:
-    if value:  # empty: the exporter listens on every address, as with "::"
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            return "not an IPv4 or IPv6 address (no host name): '::' for every address, or unset for the loopback"
+    if not value:  # empty: the exporter listens on every address, as with "::"
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return "not an IPv4 or IPv6 address (no host name): '::' for every address, or unset for the loopback"
+    if address.is_unspecified and address.version == 4:
+        return (
+            "every IPv4 address but no IPv6 one, while the other exporters (/mesh.html) and meshover's Prometheus "
+            "reach this one on its IPv6 loopback: write '::' for every address (IPv4 too), or leave it unset"
+        )
+    if address.is_link_local or address.is_multicast:
+        return "a link-local or multicast address, which a server cannot listen on for the mesh: '::' or unset"
+    return None
+
+
+# Directories an operator may name by mistake: the exporter's decommission removes exporter_install_dir whole.
+SYSTEM_DIRS = frozenset(
+    "/ /bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root /run /sbin /srv /sys /tmp /usr /var "
+    "/usr/bin /usr/sbin /usr/lib /usr/lib64 /usr/libexec /usr/share /usr/local /usr/local/bin /usr/local/sbin "
+    "/usr/local/lib /usr/local/share /usr/local/libexec /var/lib /var/log /var/cache /var/tmp /etc/systemd "
+    "/etc/systemd/system /etc/frr".split()
+)
+
+
+def _install_dir(value: str) -> str | None:
+    """exporter_install_dir, besides _node_path()."""
+    if value in SYSTEM_DIRS:
+        return (
+            "a system directory: the exporter's files go there and decommission.yml removes the directory whole; "
+            "use a directory of its own, like /usr/local/lib/meshover"
+        )
+    return None
+
+
+def _coil_vrf(value: str) -> str | None:
+    """frr_bgp_coil_vrf, besides _interface()."""
+    if value == "lo" or value.startswith("mo"):
+        return (
+            "the loopback or a name of meshover's tunnels (mo*): the role deletes this VRF device when no Coil "
+            "hand-off needs it, so it must be a name of its own, like meshover-coil"
+        )
     return None
 
 
@@ -209,6 +261,8 @@ def _matching(pattern: str, problem: str):
 # which returns what is wrong and how to fix it, or None.
 STRING_RULES = (
     (NODE_PATHS, _node_path),
+    (("exporter_install_dir",), _install_dir),
+    (("frr_bgp_coil_vrf",), _coil_vrf),
     (CONTROLLER_DIRS, _controller_dir),
     (INTERFACES, _interface),
     (PACKAGE_LISTS, _package),
@@ -266,15 +320,26 @@ def _semantic(var: str, value: Any) -> str | None:
         return f"{var} is {value}: a port is 1..65535"
     if var in POSITIVE and not value > 0:
         return f"{var} is {value}: it must be greater than 0"
-    if var in RANGES and not RANGES[var][0] <= value <= RANGES[var][1]:
+    if var in RANGES:
         low, high, why = RANGES[var]
-        return f"{var} is {value}: it must be {low}..{high} ({why})"
+        if not low <= value <= (value if high is None else high):
+            return f"{var} is {value}: it must be {f'{low}..{high}' if high is not None else f'at least {low}'} ({why})"
     if var in NETWORK_LISTS:
         for i, item in enumerate(value):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 return f"{var}[{i}] is {item!r}: not an IPv4/IPv6 address or prefix"
+    if var in STRICT_NETWORK_LISTS:
+        for i, item in enumerate(value):
+            try:
+                ipaddress.ip_network(item, strict=True)
+            except ValueError:
+                try:
+                    fix = f": write {ipaddress.ip_network(item, strict=False)}"
+                except ValueError:
+                    return f"{var}[{i}] is {item!r}: not an IPv4/IPv6 prefix"
+                return f"{var}[{i}] is {item!r}: a prefix has no host bits set{fix}"
     if var == "gre_overlay_coil_nat":
         return _coil_nat_problem(value)
     for names, rule in STRING_RULES:
@@ -285,6 +350,13 @@ def _semantic(var: str, value: Any) -> str | None:
             problem = rule("" if item is None else str(item))
             if problem:
                 return f"{label} is {_show(item)}: {problem}"
+    if var in CAPABILITY_LISTS and isinstance(value, list):
+        missing = [c for c in FRR_CAPABILITIES if c not in value]
+        if missing:
+            return (
+                f"{var} lacks {', '.join(missing)}: FRR's container needs {', '.join(FRR_CAPABILITIES)} (routes, raw "
+                "sockets, VRFs); the list replaces the role's default, so list those and what you add"
+            )
     if var in PACKAGE_LISTS:
         twice = next((p for i, p in enumerate(value or []) if p in value[:i]), None)
         if twice is not None:

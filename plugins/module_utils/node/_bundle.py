@@ -21,7 +21,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.node._runner import 
 
 UNIT_SUFFIXES = (".service", ".socket", ".timer", ".path", ".mount", ".target")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starts alphanumeric.
-PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+\Z")
 
 
 def normalize_mode(mode):
@@ -138,7 +138,7 @@ def parse_systemctl_show(output):
 # is work left over, done in this run.
 
 PENDING_DIR = "/var/lib/meshover/pending"
-PENDING_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+PENDING_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}\Z")
 
 
 def restart_marker(unit_name):

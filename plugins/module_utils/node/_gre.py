@@ -19,9 +19,9 @@ import re
 from ansible_collections.meshover.mesh.plugins.module_utils.node import _ipbatch
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import ADDR_GEN_MODES, IP6GRE
 
-IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-PEER_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
-PREFIX_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,40}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+PEER_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,200}\Z")
+PREFIX_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,40}\Z")
 KIND = IP6GRE
 ADDR_GEN_MODE_NONE = ADDR_GEN_MODES["none"]
 BATCH_HEADER = (

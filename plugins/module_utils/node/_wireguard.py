@@ -15,10 +15,10 @@ import ipaddress
 import re
 
 KEY_LEN = 32
-IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
 # Paths end up in a PostUp line that wg-quick runs through bash: allow no shell metacharacters.
-SAFE_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]+$")
-PEER_NAME_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,253}$")
+SAFE_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]+\Z")
+PEER_NAME_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,253}\Z")
 REDACT_RE = re.compile(r"^(\s*(?:PrivateKey|PresharedKey)\s*=\s*).*$", re.IGNORECASE | re.MULTILINE)
 HEADER = "# Managed by meshover.mesh.wireguard_interface; local changes are overwritten.\n"
 

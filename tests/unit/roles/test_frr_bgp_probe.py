@@ -293,15 +293,23 @@ def test_container_named_runtime_is_looked_up_alone(tmp_path):
 
 
 def test_the_coil_vrf_device_is_reported(node):
-    """coil_vrf=yes only when `ip link show dev <frr_bgp_coil_vrf>` finds the device (the role deletes a stale one)."""
+    """coil_vrf=yes only when `ip link show dev <frr_bgp_coil_vrf> type vrf` prints the device (the role deletes a
+    stale one): a device of another kind by that name is not reported, so it is never deleted."""
     script = render(frr_bgp_plan={"frr": {"mode": "package", "image": IMAGE}})
     out, _stdout, _log = node.run(script, dpkg="installed 8.4.4-1.1~deb12u2")
     assert out["coil_vrf"] == "no"  # no such device (here: no `ip` at all)
     ip = node.bin / "ip"
-    ip.write_text('#!/bin/sh\necho "ip $*" >> "$STUB_LOG"\n[ "$*" = "link show dev meshover-coil" ]\n')
+    # iproute2 prints the device only when it is of the kind asked for, and exits 0 either way
+    ip.write_text(
+        '#!/bin/sh\necho "ip $*" >> "$STUB_LOG"\n'
+        'if [ "$*" = "link show dev meshover-coil type vrf" ]; then echo "9: meshover-coil: <NOARP,MASTER,UP>"; fi\n'
+    )
     ip.chmod(0o755)
     out, _stdout, log = node.run(script, dpkg="installed 8.4.4-1.1~deb12u2")
-    assert out["coil_vrf"] == "yes" and "ip link show dev meshover-coil" in log
+    assert out["coil_vrf"] == "yes" and "ip link show dev meshover-coil type vrf" in log
+    ip.write_text('#!/bin/sh\necho "ip $*" >> "$STUB_LOG"\n')  # the device exists, but is no VRF: prints nothing
+    out, _stdout, _log = node.run(script, dpkg="installed 8.4.4-1.1~deb12u2")
+    assert out["coil_vrf"] == "no"
     out, _stdout, _log = node.run(
         render(frr_bgp_plan={"frr": {"mode": "package", "image": IMAGE}}, frr_bgp_coil_vrf="other"),
         dpkg="installed 8.4.4-1.1~deb12u2",

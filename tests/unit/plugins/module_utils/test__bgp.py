@@ -144,6 +144,16 @@ def test_default_route_from_and_options():
     [
         ({"meshover_frr_mode": "docker"}, "n1: meshover_frr_mode = 'docker' must be one of container, package"),
         ({"meshover_frr_image": "a b"}, "n1: meshover_frr_image = 'a b' must be a container image reference"),
+        (
+            {"meshover_frr_image": "quay.io/FRRouting/frr:10.4.1"},
+            "n1: meshover_frr_image = 'quay.io/FRRouting/frr:10.4.1' has the repository part 'FRRouting'",
+        ),
+        (
+            {"meshover_frr_image": "quay.io/frrouting/frr:"},
+            "n1: meshover_frr_image = 'quay.io/frrouting/frr:' has the tag ''",
+        ),
+        ({"meshover_frr_image": "--privileged"}, "n1: meshover_frr_image = '--privileged' has the repository part"),
+        ({"meshover_frr_image": "frr@sha256:123"}, "n1: meshover_frr_image = 'frr@sha256:123' has the digest"),
         ({"meshover_coil_table": 254}, "n1: meshover_coil_table = 254 is the kernel's reserved table 254"),
         ({"meshover_purelb_interface": "x" * 16}, "n1: meshover_purelb_interface = "),
         ({"meshover_frr_extra_config": 5}, "n1: meshover_frr_extra_config = 5 must be FRR configuration text"),
@@ -511,6 +521,15 @@ def test_announce_more_specifics_is_per_host(flag):
         assert _entries(bgp, "ipv4", ASN["n3"])[1] == {"prefix": "198.51.100.0/24", "le": None}
     assert plan["n2"]["bgp"]["self_allowed"]["ipv4"][1] == {"prefix": "192.0.2.0/24", "le": 32}
     assert plan["n3"]["bgp"]["self_allowed"]["ipv4"][1] == {"prefix": "198.51.100.0/24", "le": None}
+
+
+def test_a_prefix_both_announced_and_shared_is_one_prefix_list_entry():
+    """FRR refuses a second entry with the same prefix and le ("duplicated prefix list value")."""
+    plan, _w, _u = plan_mesh(inv(n2={"meshover_announce": ["10.88.0.0/16"], "meshover_announce_more_specifics": True}))
+    assert plan["n2"]["bgp"]["self_allowed"]["ipv4"] == [
+        {"prefix": "10.99.0.162/32", "le": None},
+        {"prefix": "10.88.0.0/16", "le": 32},
+    ]
 
 
 def test_announce_more_specifics_false_is_the_default():

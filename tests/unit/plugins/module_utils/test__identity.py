@@ -147,7 +147,7 @@ def test_overrides_applied():
             "meshover_asn": 64512,
             "meshover_loopback4": "10.99.0.200",
             "meshover_interface_id": "00000000000000ff",
-            "meshover_gre_name": "gre-n1",
+            "meshover_gre_name": "mo-gre1",
         },
     )
     assert ident.asn == 64512
@@ -156,7 +156,7 @@ def test_overrides_applied():
     assert ident.sources["router_id"] == "meshover_loopback4"
     assert str(ident.loopback6).endswith("::ff")
     assert str(ident.link_local) == "fe80::ff"
-    assert ident.gre_name == "gre-n1"
+    assert ident.gre_name == "mo-gre1"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +169,7 @@ def test_overrides_applied():
         ("meshover_interface_id", "0000000000000000"),
         ("meshover_interface_id", "12345"),
         ("meshover_gre_name", "much-too-long-name"),
+        ("meshover_gre_name", "gre-n1"),  # the firewall and sysctl.d know the tunnels as mo*
     ],
 )
 def test_bad_overrides(var, value):

@@ -17,7 +17,9 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._rolevars
     NODE_PATHS,
     PORTS,
     POSITIVE,
+    RANGES,
     ROLES,
+    STRICT_NETWORK_LISTS,
     STRING_RULES,
     is_role_var,
     role_specs_from,
@@ -126,6 +128,10 @@ MEANINGS = [
     # paths on the node
     ("frr_bgp_config_dir", "/etc/frr", None),
     ("exporter_install_dir", "/opt/mesh_over/v1.2+x@y/f-g", None),
+    ("exporter_install_dir", "/usr/local/lib/meshover", None),
+    ("exporter_install_dir", "/usr/local/bin", "a system directory"),
+    ("exporter_install_dir", "/", "a system directory"),
+    ("exporter_install_dir", "/opt", "a system directory"),
     ("gre_overlay_batch_path", "/", None),
     ("frr_bgp_config_dir", "etc/frr", "not an absolute path"),
     ("exporter_config_path", "/etc/../meshover/exporter.json", "without '..'"),
@@ -165,6 +171,10 @@ MEANINGS = [
     ("gre_overlay_accept_ra_interfaces", ["eth0 "], "contains ' '"),
     ("gre_overlay_accept_ra_interfaces", ['"eth0"'], "contains '\"'"),
     ("gre_overlay_accept_ra_interfaces", ["eth0\n"], r"contains '\n'"),
+    ("frr_bgp_coil_vrf", "meshover-coil", None),
+    ("frr_bgp_coil_vrf", "lo", "deletes this VRF device"),
+    ("frr_bgp_coil_vrf", "mo-n2", "deletes this VRF device"),
+    ("frr_bgp_coil_vrf", "coil vrf", "contains ' '"),
     # Debian packages (meshover.mesh.bundle takes plain names)
     ("wireguard_mesh_packages", ["wireguard-tools", "python3-pyroute2", "g++", "libc6.1"], None),
     ("exporter_packages", [], None),
@@ -234,8 +244,11 @@ MEANINGS = [
     ("exporter_container_runtime", "/usr/bin/docker; id", "contains ';'"),
     ("exporter_container_runtime", "~/bin/podman", "contains '~'"),
     # capabilities
-    ("frr_bgp_container_capabilities", ["CHECKPOINT_RESTORE", "BPF", "NET_ADMIN"], None),
+    ("frr_bgp_container_capabilities", ["CHECKPOINT_RESTORE", "BPF", "NET_ADMIN", "NET_RAW", "SYS_ADMIN"], None),
     ("frr_bgp_container_capabilities", ["NET_RAW", "CAP_NET_ADMIN"], "[1] is 'CAP_NET_ADMIN': write 'NET_ADMIN'"),
+    ("frr_bgp_container_capabilities", [], "lacks NET_ADMIN, NET_RAW, SYS_ADMIN"),
+    ("frr_bgp_container_capabilities", ["SYS_NICE"], "the list replaces the role's default"),
+    ("frr_bgp_container_capabilities", ["NET_ADMIN", "SYS_ADMIN"], "lacks NET_RAW:"),
     ("frr_bgp_container_capabilities", ["net_admin"], "write 'NET_ADMIN'"),
     ("frr_bgp_container_capabilities", ["NET_ADMINS"], "not a Linux capability"),
     ("frr_bgp_container_capabilities", ["ALL"], "not a Linux capability"),
@@ -254,6 +267,9 @@ MEANINGS = [
     ("exporter_listen_address", "localhost", "not an IPv4 or IPv6 address"),
     ("exporter_listen_address", "[::1]", "not an IPv4 or IPv6 address"),
     ("exporter_listen_address", "::/0", "not an IPv4 or IPv6 address"),
+    ("exporter_listen_address", "0.0.0.0", "write '::'"),
+    ("exporter_listen_address", "fe80::1", "link-local"),
+    ("exporter_listen_address", "ff02::1", "multicast"),
     ("wireguard_mesh_group", "mesh", None),
     ("exporter_group", "meshover_remaining", None),
     ("wireguard_mesh_group", "my-mesh", "not an Ansible group name"),
@@ -263,7 +279,15 @@ MEANINGS = [
     ("frr_bgp_watchfrr_restart_timeout", 1, None),
     ("frr_bgp_watchfrr_restart_timeout", 0, "it must be greater than 0"),
     ("source_routing_exempt", ["10.96.0.0/12", "fd00::/8"], None),
-    ("source_routing_exempt", ["10.96.0.0/33"], "not an IPv4/IPv6 address or prefix"),
+    ("source_routing_exempt", ["10.96.0.0/33"], "not an IPv4/IPv6 prefix"),
+    ("source_routing_extra_exempt", ["10.96.0.1/12"], "no host bits set: write 10.96.0.0/12"),
+    ("gre_overlay_firewall_exporter_sources", ["192.0.2.1/24"], None),  # nft takes host bits
+    ("exporter_port", 9474, None),
+    ("exporter_port", 1024, None),
+    ("exporter_port", 80, "it must be 1024..65535 (the exporter runs as its own unprivileged user"),
+    ("exporter_port", 70000, "a port is 1..65535"),
+    ("exporter_handshake_stale", 180, None),
+    ("exporter_handshake_stale", 60, "it must be at least 135 (seconds; WireGuard renews"),
 ]
 
 
@@ -280,7 +304,7 @@ def test_meaning_of_each_rule(var, value, expected):
 
 def test_every_rule_names_real_options_and_every_string_option_has_a_rule():
     ruled = {name for names, _rule in STRING_RULES for name in names}
-    numbers = {*PORTS, *POSITIVE, *NETWORK_LISTS}
+    numbers = {*PORTS, *POSITIVE, *NETWORK_LISTS, *STRICT_NETWORK_LISTS, *RANGES}
     assert (ruled | numbers) <= set(ROLE_SPECS)
     for var, (_role, spec) in ROLE_SPECS.items():
         if spec["type"] in ("str", "path") or spec.get("elements") == "str":
