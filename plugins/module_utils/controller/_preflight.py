@@ -19,7 +19,7 @@ import bisect
 import difflib
 import ipaddress
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -725,6 +725,7 @@ def check(
     nat_problems, nat_sources = check_coil_nat(clean, options)
     problems.extend(nat_problems)
     problems.extend(check_maximum_prefix(clean, identities, bgp, announce))
+    problems.extend(check_role_against_plan(clean, role_vars or {}, settings, underlays, options))
     hosts = {
         host: HostValues(underlays[host], announce[host], gathering[host], options[host], nat_sources[host])
         for host in clean
@@ -739,6 +740,64 @@ def check(
         tables=tables,
         topology=None if problems else topology,
     )
+
+
+# Role variables whose default is the plan's value (or another role's): set in the inventory to something else,
+# one role would work on an interface, port or FRR the others do not use. Role variable -> what to set instead.
+PLAN_DERIVED = {
+    "gre_overlay_wg_interface": "meshover_wg_interface",
+    "gre_overlay_wg_port": "meshover_wg_port",
+    "gre_overlay_firewall_exporter_port": "exporter_port",
+    "exporter_frr_mode": "meshover_frr_mode",
+}
+# Debian's frr package reads /etc/frr only (frr.service, frrinit.sh): package mode writes there.
+PACKAGE_CONFIG_DIR = "/etc/frr"
+DEFAULT_EXPORTER_PORT = 9474
+
+
+def check_role_against_plan(
+    hosts: Iterable[str],
+    role_vars: Mapping[str, Mapping[str, Any]],
+    settings: MeshSettings,
+    underlays: Mapping[str, Underlay],
+    options: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """Role variables that contradict the mesh: a plan-derived one set to another value than the plan's, the FRR
+    configuration directory of package mode, and exporter ports that differ (the exporters federate, and meshover's
+    Prometheus scrapes, on one port). hosts: the mesh's; role_vars: host -> the role variables its inventory sets."""
+    problems = []
+    ports: dict[int, list[str]] = {}
+    for host in sorted(hosts):
+        rv = role_vars.get(host) or {}
+        port = rv.get("exporter_port", DEFAULT_EXPORTER_PORT)
+        mesh_value = {
+            "gre_overlay_wg_interface": settings.wg_interface,
+            "gre_overlay_wg_port": underlays[host].port if host in underlays else None,
+            "gre_overlay_firewall_exporter_port": port,
+            "exporter_frr_mode": options[host]["meshover_frr_mode"] if host in options else None,
+        }
+        for var, source in PLAN_DERIVED.items():
+            if var in rv and mesh_value[var] is not None and rv[var] != mesh_value[var]:
+                problems.append(
+                    f"{host}: {var} is {rv[var]!r} while {source} makes it {mesh_value[var]!r}: leave {var} unset "
+                    f"(it follows {source}), or set {source}"
+                )
+        mode = options[host]["meshover_frr_mode"] if host in options else None
+        config_dir = rv.get("frr_bgp_config_dir", PACKAGE_CONFIG_DIR)
+        if mode == "package" and config_dir != PACKAGE_CONFIG_DIR:
+            problems.append(
+                f"{host}: frr_bgp_config_dir is {config_dir!r} in package mode: Debian's frr reads "
+                f"{PACKAGE_CONFIG_DIR} only; leave it unset (another directory serves container mode only)"
+            )
+        if isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535:  # else a problem of its own
+            ports.setdefault(port, []).append(host)
+    if len(ports) > 1:
+        spread = "; ".join(f"{port} on {hosts_label(hosts)}" for port, hosts in sorted(ports.items()))
+        problems.append(
+            f"exporter_port differs between hosts ({spread}): the exporters ask each other for state (/mesh.html) "
+            "and meshover's Prometheus scrapes them on one port; set one value for the whole mesh"
+        )
+    return problems
 
 
 def validate(inventory: Any) -> list[str]:

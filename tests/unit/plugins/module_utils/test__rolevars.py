@@ -402,3 +402,34 @@ def _doc_values():
 def test_role_variable_values_shown_in_the_docs_pass(doc, var, text):
     problems = check_role_vars({"n1": {var: yaml.safe_load(text)}})
     assert bool(problems) is ((doc, var) in REPORTED_IN_DOCS), problems
+
+
+@pytest.mark.parametrize(
+    ("n1_vars", "n2_vars", "expected"),
+    [
+        ({"gre_overlay_wg_interface": "meshover0", "exporter_port": 9100}, {"exporter_port": 9100}, None),
+        ({"gre_overlay_wg_interface": "wg0"}, {}, "n1: gre_overlay_wg_interface is 'wg0' while meshover_wg_interface"),
+        ({"gre_overlay_wg_port": 51821}, {}, "n1: gre_overlay_wg_port is 51821 while meshover_wg_port makes it 51820"),
+        ({"gre_overlay_firewall_exporter_port": 9100}, {}, "while exporter_port makes it 9474"),
+        ({"exporter_frr_mode": "package"}, {}, "n1: exporter_frr_mode is 'package' while meshover_frr_mode"),
+        ({"exporter_port": 9100}, {}, "exporter_port differs between hosts (9100 on n1; 9474 on n2)"),
+        ({"frr_bgp_config_dir": "/srv/frr"}, {}, None),  # container mode: a bind mount, any directory
+    ],
+)
+def test_role_variables_that_contradict_the_mesh(n1_vars, n2_vars, expected):
+    inventory = {"n1": {"meshover_endpoint": "2001:db8::1"}, "n2": {"meshover_endpoint": "2001:db8::2"}}
+    problems = check(inventory, {"n1": n1_vars, "n2": n2_vars}, ROLE_SPECS).problems
+    if expected is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_package_mode_writes_the_configuration_where_debians_frr_reads_it():
+    inventory = {
+        "n1": {"meshover_endpoint": "2001:db8::1", "meshover_frr_mode": "package"},
+        "n2": {"meshover_endpoint": "2001:db8::2"},
+    }
+    assert check(inventory, {"n1": {"frr_bgp_config_dir": "/etc/frr"}}, ROLE_SPECS).problems == []
+    (problem,) = check(inventory, {"n1": {"frr_bgp_config_dir": "/srv/frr"}}, ROLE_SPECS).problems
+    assert problem.startswith("n1: frr_bgp_config_dir is '/srv/frr' in package mode: Debian's frr reads /etc/frr")
