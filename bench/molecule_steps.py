@@ -6,7 +6,9 @@
 Streams molecule's output unchanged, then prints a table of step durations and exits with
 molecule's exit code. With --json FILE, also writes the durations there (bench/ and docs use them).
 When molecule fails, the failed tasks (task header and failure lines) are printed again at the very
-end, so a CI log that keeps only its tail still says what failed.
+end, so a CI log that keeps only its tail still says what failed, and so is any crash of a lab VM's
+kernel found on its serial console (.lab/molecule-<scenario>/<vm>.console): a guest kernel that
+panics under qemu-TCG makes its node UNREACHABLE, which is the lab's fault, not the collection's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
@@ -26,6 +29,27 @@ TASK = re.compile(r"^(TASK|PLAY|RUNNING HANDLER) \[")
 RESULT = re.compile(r"^(ok|changed|skipping|included|fatal|failed|ERROR!|\[ERROR\])[:!]?")
 TELLING = re.compile(r'^\s*"(msg|assertion|rc|stderr|module_stderr)": ')
 BOX = re.compile(r"^\s*│ ?")  # molecule frames the output of ansible-playbook
+# A guest kernel's crash on its console: the first line says what, "Comm:" says in which process.
+CRASH = re.compile(r"^\[\s*([0-9.]+)\] (Kernel panic - .*|Oops: .*|BUG: .*|general protection fault.*)$")
+COMM = re.compile(r"Comm: (\S+)")
+
+
+def guest_crashes(lab_dir: Path) -> list[str]:
+    """One line per VM of the lab whose console shows a kernel crash: the VM, the guest's uptime, what crashed
+    and in which process, and the console file."""
+    out = []
+    for console in sorted(lab_dir.glob("*.console")):
+        lines = ANSI.sub("", console.read_text(errors="replace")).splitlines()
+        for i, line in enumerate(lines):
+            m = CRASH.match(line.strip())
+            if m:
+                comm = next((c.group(1) for c in map(COMM.search, lines[i : i + 5]) if c), "?")
+                out.append(
+                    f"{console.stem}: the guest kernel crashed at its uptime {float(m.group(1)):.0f} s "
+                    f"({m.group(2)[:80]}, in {comm}): {console}"
+                )
+                break
+    return out
 
 
 def failure_summary(lines: list[tuple[float, str]], width: int = 600) -> list[str]:
@@ -90,6 +114,13 @@ def main() -> int:
         print("\nwhat failed:" if summary else "\nwhat failed: no task failure in the output (see above)")
         for line in summary[-30:]:
             print(f"  {line}")
+        scenario = ns.molecule_args[ns.molecule_args.index("-s") + 1] if "-s" in ns.molecule_args[:-1] else "default"
+        crashes = guest_crashes(Path(".lab") / f"molecule-{scenario}")
+        if crashes:
+            print("\nthe lab failed, not (only) the collection: a VM's kernel crashed under qemu-TCG, which makes")
+            print("its node UNREACHABLE; the run proves nothing about the collection after that point:")
+            for line in crashes:
+                print(f"  {line}")
     if ns.json:
         tasks = [
             {"at": round(t, 1), "task": BOX.sub("", line).rstrip(" *")}

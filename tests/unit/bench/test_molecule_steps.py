@@ -51,3 +51,21 @@ def test_long_lines_are_cut():
     log = '  │ TASK [x] **\n  │ fatal: [n2]: FAILED! => {\n  │     "msg": "' + "y" * 2000 + '"\n'
     out = steps.failure_summary(_lines(log))
     assert len(out) == 3 and len(out[2]) == 600
+
+
+def test_a_guest_kernel_crash_on_a_console_is_named(tmp_path):
+    """Seen in a CI run: n1's kernel died in a double fault while watchfrr wrote to a socket; its node was then
+    UNREACHABLE ("Timeout waiting for privilege escalation prompt"). The summary names the lab's fault."""
+    (tmp_path / "n1.console").write_text(
+        "n1 login: [  975.441991] systemd-ssh-generator[1089]: Failed to query local AF_VSOCK CID\n"
+        "[ 2483.229694] traps: PANIC: double fault, error_code: 0x0\n"
+        "[ 2483.231688] Oops: double fault: 0000 [#1] PREEMPT SMP NOPTI\n"
+        "[ 2483.232276] CPU: 0 UID: 0 PID: 3667 Comm: watchfrr Not tainted 6.12.118+deb13-cloud-amd64 #1\n"
+        "[ 2483.232810] Kernel panic - not syncing: Fatal exception in interrupt\n"
+    )
+    (tmp_path / "n2.console").write_text("[   40.8] systemd-ssh-generator[219]: Failed to query\nn2 login:\n")
+    (tmp_path / "rt.console").write_text("")
+    (crash,) = steps.guest_crashes(tmp_path)
+    assert crash.startswith("n1: the guest kernel crashed at its uptime 2483 s (Oops: double fault: 0000")
+    assert "in watchfrr" in crash and crash.endswith("n1.console")
+    assert steps.guest_crashes(tmp_path / "no-such-lab") == []
