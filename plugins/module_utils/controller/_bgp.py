@@ -74,7 +74,7 @@ def parse_image(value: Any) -> str:
         raise ValueError(f"has the digest {digest!r}, which is not ALGORITHM:HEX (e.g. sha256: and 64 hex digits)")
     slash = name.rfind("/")
     if ":" in name[slash + 1 :]:
-        name, _, tag = name.rpartition(":")
+        name, tag = name.rsplit(":", 1)
         if not _IMAGE_TAG_RE.fullmatch(tag):
             raise ValueError(
                 f"has the tag {tag!r}: a tag is 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -; {example}"
