@@ -777,7 +777,7 @@ def check_role_against_plan(
             "exporter_frr_mode": options[host]["meshover_frr_mode"] if host in options else None,
         }
         for var, source in PLAN_DERIVED.items():
-            if var in rv and mesh_value[var] is not None and rv[var] != mesh_value[var]:
+            if var in rv and mesh_value[var] is not None and str(rv[var]) != str(mesh_value[var]):
                 problems.append(
                     f"{host}: {var} is {rv[var]!r} while {source} makes it {mesh_value[var]!r}: leave {var} unset "
                     f"(it follows {source}), or set {source}"

@@ -408,6 +408,7 @@ def test_role_variable_values_shown_in_the_docs_pass(doc, var, text):
     ("n1_vars", "n2_vars", "expected"),
     [
         ({"gre_overlay_wg_interface": "meshover0", "exporter_port": 9100}, {"exporter_port": 9100}, None),
+        ({"gre_overlay_wg_port": "51820"}, {}, None),  # the same port, written as a string
         ({"gre_overlay_wg_interface": "wg0"}, {}, "n1: gre_overlay_wg_interface is 'wg0' while meshover_wg_interface"),
         ({"gre_overlay_wg_port": 51821}, {}, "n1: gre_overlay_wg_port is 51821 while meshover_wg_port makes it 51820"),
         ({"gre_overlay_firewall_exporter_port": 9100}, {}, "while exporter_port makes it 9474"),
