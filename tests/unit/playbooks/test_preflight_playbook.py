@@ -162,9 +162,14 @@ def test_two_groups_two_values_fail_before_any_node(tmp_path):
 @pytest.mark.parametrize(
     ("dc1", "dc2", "n1"),
     [
-        ({"exporter_port": 9100}, {"exporter_port": 9100}, None),  # the same value twice
-        ({"exporter_port": 9100}, {"exporter_port": 9200}, {"exporter_port": 9300}),  # the host says which
-        ({"exporter_port": 9100, "ansible_group_priority": 2}, {"exporter_port": 9200}, None),  # ranked
+        # exporter_collect_interval: a role variable hosts may set differently (exporter_port must be one value)
+        ({"exporter_collect_interval": 10}, {"exporter_collect_interval": 10}, None),  # the same value twice
+        (
+            {"exporter_collect_interval": 10},
+            {"exporter_collect_interval": 20},
+            {"exporter_collect_interval": 30},
+        ),  # the host says which
+        ({"exporter_collect_interval": 10, "ansible_group_priority": 2}, {"exporter_collect_interval": 20}, None),
         ({"not_ours": 1}, {"not_ours": 2}, None),  # not a variable meshover reads
     ],
 )
