@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import hosts_label
+from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import GRE_NAME_PREFIX, hosts_label
 from ansible_collections.meshover.mesh.plugins.module_utils.node._bundle import PACKAGE_RE
 
 ROLES = ("wireguard_mesh", "gre_overlay", "frr_bgp", "exporter", "source_routing")
@@ -243,7 +243,7 @@ def _install_dir(value: str) -> str | None:
 
 def _coil_vrf(value: str) -> str | None:
     """frr_bgp_coil_vrf, besides _interface()."""
-    if value == "lo" or value.startswith("mo"):
+    if value == "lo" or value.startswith(GRE_NAME_PREFIX):
         return (
             "the loopback or a name of meshover's tunnels (mo*): the role deletes this VRF device when no Coil "
             "hand-off needs it, so it must be a name of its own, like meshover-coil"
