@@ -20,7 +20,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ACROOT)
 export MESHOVER_REPO := $(CURDIR)
 
-.PHONY: docs help venv collection grafana-deps lint sanity sanity-2.18 unit unit-2.18 molecule test demo demo-down demo-status bench bench-scale scale-down build clean host-deps
+.PHONY: docs help venv collection grafana-deps lint sanity sanity-2.18 unit unit-2.18 checks-sanity checks-unit molecule test demo demo-down demo-status bench bench-scale scale-down build clean host-deps
 
 help:
 	@echo "make demo       build the qemu lab, converge a 3-node mesh, print its status"
@@ -28,6 +28,7 @@ help:
 	@echo "make test       everything CI runs: lint, sanity, unit, molecule"
 	@echo "make docs       regenerate the tables of docs/variables.md from the variable catalogue"
 	@echo "tiers: make lint | make sanity | make sanity-2.18 | make unit | make unit-2.18 | make molecule | make build"
+	@echo "make molecule VERIFY=full  the lab with every verify part, the ones make test leaves out included"
 	@echo "make bench      run bench/ against a 3-VM lab and rewrite docs/BENCHMARKS.md"
 	@echo "make bench-scale  the mesh on 4, 8, 16 and 32 nodes of the scale lab (about 2 h); make scale-down stops it"
 
@@ -62,15 +63,16 @@ lint: venv collection
 	promtool check rules roles/exporter/files/prometheus-rules.yml
 	promtool test rules tests/prometheus/rules.test.yml
 
-# ansible-test sanity in a plain copy of the tree (it wants a real path), with the ansible-test of $(1).
+# ansible-test sanity in a plain copy of the tree (it wants a real path), with the ansible-test of $(1); one copy
+# per venv, so that sanity and sanity-2.18 can run at once (make test).
 define run_sanity
 	@# ansible-test fetches a pip bootstrap script from a host outside this network: provide it.
 	@mkdir -p $(HOME)/.ansible/test/cache
 	@for v in 24.2 25.0 25.1 25.2; do f=$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py; \
 	  test -s $$f || cp .ci/get_pip_shim.py $$f; done
-	rm -rf $(SANITYROOT) && mkdir -p $(SANITYROOT)/ansible_collections/meshover/mesh
-	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITYROOT)/ansible_collections/meshover/mesh/
-	cd $(SANITYROOT)/ansible_collections/meshover/mesh && \
+	rm -rf $(SANITYROOT)$(notdir $(1)) && mkdir -p $(SANITYROOT)$(notdir $(1))/ansible_collections/meshover/mesh
+	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITYROOT)$(notdir $(1))/ansible_collections/meshover/mesh/
+	cd $(SANITYROOT)$(notdir $(1))/ansible_collections/meshover/mesh && \
 	  $(1)/bin/ansible-test sanity --venv --python 3.11 --color no --exclude molecule/ --exclude bench/
 endef
 
@@ -98,16 +100,28 @@ $(VENV218)/.installed: tests/requirements-ansible-2.18.txt
 unit-2.18: $(VENV218)/.installed collection grafana-deps
 	PATH=$(VENV218)/bin:$$PATH $(VENV218)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
-# Scenarios run one after another (2 host cores: the lab is CPU-bound).
+# Scenarios run one after another (2 host cores: the lab is CPU-bound). VERIFY=core (make test, CI) leaves
+# out the verify parts that molecule/default/verify.yml marks `when: verify_full`; VERIFY=full runs them too.
 SCENARIOS ?= default
+VERIFY ?= core
 molecule: venv collection host-deps
 	@mkdir -p .lab
 	for s in $(SCENARIOS); do \
-	  MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy \
-	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json test -s $$s || exit 1; \
+	  MESHOVER_VERIFY=$(VERIFY) MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy \
+	    $(VBIN)/python bench/molecule_steps.py --json .lab/molecule-$$s-steps.json --scenario $$s --mitogen check,idempotence || exit 1; \
 	done
 
-test: lint sanity unit sanity-2.18 unit-2.18 molecule
+# The checks that need no lab run in two lanes at once, one per host core (lint and both sanity runs, which
+# share ansible-test's caches, one after the other; both unit runs in the other lane), then the lab.
+test: venv $(VENV218)/.installed grafana-deps
+	$(MAKE) --no-print-directory --output-sync=recurse -j2 checks-sanity checks-unit
+	$(MAKE) --no-print-directory molecule
+
+checks-sanity:
+	$(MAKE) --no-print-directory -j1 lint sanity sanity-2.18
+
+checks-unit:
+	$(MAKE) --no-print-directory -j1 unit unit-2.18
 
 demo: venv collection host-deps
 	MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy bash molecule/lab/demo.sh up

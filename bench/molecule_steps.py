@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 # Copyright: (c) 2026, meshover contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run `molecule <args>` and time each of its steps (destroy, create, converge, ...).
+"""Run `molecule <args>`, or a scenario's test_sequence one step at a time, and time each step.
 
+    molecule_steps.py [--json FILE] test -s default                       # one `molecule test`
+    molecule_steps.py [--json FILE] --scenario default --mitogen check,idempotence
+
+With --scenario, each step of molecule/SCENARIO/molecule.yml's test_sequence is its own molecule
+command, so that the steps named by --mitogen run with Mitogen's strategy (the converge stays on the
+plain one), and destroy runs at the end whatever happened, as in `molecule test`.
 Streams molecule's output unchanged, then prints a table of step durations and exits with
 molecule's exit code. With --json FILE, also writes the durations there (bench/ and docs use them).
 When molecule fails, the failed tasks (task header and failure lines) are printed again at the very
@@ -21,6 +27,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
@@ -75,19 +83,10 @@ def failure_summary(lines: list[tuple[float, str]], width: int = 600) -> list[st
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", help="write step durations to this file")
-    ap.add_argument("molecule_args", nargs=argparse.REMAINDER)
-    ns = ap.parse_args()
-    t0 = time.monotonic()
-    started: dict[tuple[str, str], float] = {}
-    steps: list[dict] = []
-    lines: list[tuple[float, str]] = []
-    # Wide enough that molecule does not wrap a failure message over many lines (the summary below
-    # keeps one line per key).
-    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "400")}
-    proc = subprocess.Popen(["molecule", *ns.molecule_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+def stream(argv: list[str], env: dict, t0: float, lines: list, started: dict, steps: list) -> int:
+    """Run one molecule command, its output passed through and kept (seconds since t0, line); the
+    steps it reports (Executing ... Executed) are timed into `steps`. Returns its exit code."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     assert proc.stdout is not None
     for raw in proc.stdout:
         sys.stdout.buffer.write(raw)
@@ -103,7 +102,58 @@ def main() -> int:
             started[key] = now
         elif key in started:
             steps.append({"scenario": key[0], "step": key[1], "seconds": round(now - started.pop(key), 1)})
-    rc = proc.wait()
+    return proc.wait()
+
+
+def test_sequence(molecule_yml: Path) -> list[str]:
+    """The scenario's scenario.test_sequence."""
+    return list(yaml.safe_load(molecule_yml.read_text())["scenario"]["test_sequence"])
+
+
+def step_commands(steps: list[str], scenario: str, mitogen: set[str]) -> list[tuple[str, list[str], dict]]:
+    """One molecule command per step, as `molecule test` would run them in one: (step, argv, env
+    additions). The steps in `mitogen` run with Mitogen's strategy as every play's default
+    (MESHOVER_ANSIBLE_STRATEGY, molecule.yml), the others with the plain one."""
+    out = []
+    for step in steps:
+        extra = {"MESHOVER_ANSIBLE_STRATEGY": "mitogen_linear"} if step in mitogen else {}
+        out.append((step, ["molecule", step, "-s", scenario], extra))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", help="write step durations to this file")
+    ap.add_argument(
+        "--scenario",
+        help="run the scenario's test_sequence (molecule/SCENARIO/molecule.yml) one molecule command per step, "
+        "then destroy whatever happened, as `molecule test` does; without it, molecule_args go to one molecule command",
+    )
+    ap.add_argument(
+        "--mitogen", default="", help="with --scenario: the steps run with Mitogen's strategy (comma-separated)"
+    )
+    ap.add_argument("molecule_args", nargs=argparse.REMAINDER)
+    ns = ap.parse_args()
+    t0 = time.monotonic()
+    started: dict[tuple[str, str], float] = {}
+    steps: list[dict] = []
+    lines: list[tuple[float, str]] = []
+    # Wide enough that molecule does not wrap a failure message over many lines (the summary below
+    # keeps one line per key).
+    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "400")}
+    if ns.scenario:
+        scenario = ns.scenario
+        sequence = test_sequence(Path("molecule") / scenario / "molecule.yml")
+        rc = 0
+        for _step, argv, extra in step_commands(sequence, scenario, set(filter(None, ns.mitogen.split(",")))):
+            rc = stream(argv, {**env, **extra}, t0, lines, started, steps)
+            if rc != 0:
+                break
+        if rc != 0 or sequence[-1:] != ["destroy"]:  # molecule test's --destroy=always
+            stream(["molecule", "destroy", "-s", scenario], env, t0, lines, started, steps)
+    else:
+        scenario = ns.molecule_args[ns.molecule_args.index("-s") + 1] if "-s" in ns.molecule_args[:-1] else "default"
+        rc = stream(["molecule", *ns.molecule_args], env, t0, lines, started, steps)
     total = round(time.monotonic() - t0, 1)
     print(f"\n{'scenario':<12} {'step':<12} {'seconds':>8}")
     for s in steps:
@@ -114,7 +164,6 @@ def main() -> int:
         print("\nwhat failed:" if summary else "\nwhat failed: no task failure in the output (see above)")
         for line in summary[-30:]:
             print(f"  {line}")
-        scenario = ns.molecule_args[ns.molecule_args.index("-s") + 1] if "-s" in ns.molecule_args[:-1] else "default"
         crashes = guest_crashes(Path(".lab") / f"molecule-{scenario}")
         if crashes:
             print("\nthe lab failed, not (only) the collection: a VM's kernel crashed under qemu-TCG, which makes")

@@ -77,6 +77,14 @@ options:
       - V(0) refreshes them whenever something is to be installed.
     type: int
     default: 3600
+  install_recommends:
+    description:
+      - Whether APT also installs the packages that O(packages) recommend (its default). V(false)
+        installs what they depend on only (C(--no-install-recommends)), as C(playbooks/monitoring.yml)
+        does for Prometheus, whose recommended node exporter and its collectors nobody asked for.
+      - Packages already installed are left as they are either way.
+    type: bool
+    default: true
   lock_timeout:
     description:
       - Seconds to wait, over the whole run, for the dpkg and APT lists locks when another process
@@ -388,8 +396,9 @@ class Apt:
     missing or stale, and locks held by another process (unattended-upgrades, cloud-init) waited for
     until one deadline shared by the whole module run."""
 
-    def __init__(self, module, lock_timeout, cache_valid_time):
+    def __init__(self, module, lock_timeout, cache_valid_time, recommends=True):
         self.module = module
+        self.recommends = recommends
         self.lock_timeout = lock_timeout
         self.deadline = time.monotonic() + lock_timeout
         self.cache_valid_time = cache_valid_time
@@ -465,7 +474,7 @@ class Apt:
     def simulate(self, apt_get, wanted):
         attempt = 0
         while True:
-            rc, out, err = self.run("apt-get -s", apt_argv(apt_get, "simulate", wanted))
+            rc, out, err = self.run("apt-get -s", apt_argv(apt_get, "simulate", wanted, recommends=self.recommends))
             if rc == 0 or not is_lock_error(err):
                 return rc, out, err
             self.sleep_for_lock(attempt, err, "apt-get -s install")
@@ -474,7 +483,8 @@ class Apt:
     def install(self, apt_get, wanted):
         self.wait_dpkg_lock()
         left = max(0, int(self.deadline - time.monotonic()))
-        rc, out, err = self.run("apt-get install", apt_argv(apt_get, "install", wanted, lock_timeout=left), left)
+        argv = apt_argv(apt_get, "install", wanted, lock_timeout=left, recommends=self.recommends)
+        rc, out, err = self.run("apt-get install", argv, left)
         if rc != 0:
             reason = "timed out" if rc == TIMEOUT_RC else f"failed (rc={rc})"
             self.module.fail_json(
@@ -714,6 +724,7 @@ def main():
             package_state=dict(type="str", choices=["present", "latest"], default="present"),
             cache_valid_time=dict(type="int", default=3600),
             lock_timeout=dict(type="int", default=300),
+            install_recommends=dict(type="bool", default=True),
             pending_dir=dict(type="path", default=PENDING_DIR),
             files=dict(
                 type="list",
@@ -770,7 +781,8 @@ def main():
     os.dup2(null, 0)
     os.close(null)
 
-    apt = Apt(module, module.params["lock_timeout"], module.params["cache_valid_time"])
+    params = module.params
+    apt = Apt(module, params["lock_timeout"], params["cache_valid_time"], params["install_recommends"])
     installed = ensure_packages(module, apt, module.params["packages"], module.params["package_state"])
     changed_paths, diffs, commands = reconcile_files(module, files, units, pending_dir)
     started, restarted, reloaded, drifted = reconcile_units(

@@ -354,21 +354,23 @@ def is_not_found_error(stderr):
 APT_INSTALL_OPTIONS = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 
 
-def apt_argv(apt_get, action, packages=(), lock_timeout=0):
+def apt_argv(apt_get, action, packages=(), lock_timeout=0, recommends=True):
     """argv of one apt-get run. action: 'simulate' (apt-get -s install), 'install' or 'update'.
 
     install waits up to lock_timeout seconds for the dpkg lock (DPkg::Lock::Timeout, apt >= 1.9.11).
     update is retried by the caller instead: the lists lock does not honour that option on every
-    apt release.
+    apt release. recommends=False adds --no-install-recommends to simulate and install alike.
     """
+    no_recommends = [] if recommends else ["--no-install-recommends"]
     if action == "simulate":
-        return [apt_get, "-s", "-q", "install", *packages]
+        return [apt_get, "-s", "-q", *no_recommends, "install", *packages]
     if action == "install":
         return [
             apt_get,
             "install",
             "-y",
             "-q",
+            *no_recommends,
             "-o",
             f"DPkg::Lock::Timeout={int(lock_timeout)}",
             *APT_INSTALL_OPTIONS,

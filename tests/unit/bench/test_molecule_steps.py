@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import yaml
+
 _PATH = Path(__file__).resolve().parents[3] / "bench" / "molecule_steps.py"
 _SPEC = importlib.util.spec_from_file_location("molecule_steps", _PATH)
 steps = importlib.util.module_from_spec(_SPEC)
@@ -69,3 +71,27 @@ def test_a_guest_kernel_crash_on_a_console_is_named(tmp_path):
     assert crash.startswith("n1: the guest kernel crashed at its uptime 2483 s (Oops: double fault: 0000")
     assert "in watchfrr" in crash and crash.endswith("n1.console")
     assert steps.guest_crashes(tmp_path / "no-such-lab") == []
+
+
+def test_make_molecule_runs_the_default_scenario_step_by_step_with_check_and_idempotence_on_mitogen():
+    """The Makefile's `--scenario default --mitogen check,idempotence`: every step of the scenario's
+    test_sequence, in its order, the converge on the plain strategy, destroy last."""
+    sequence = steps.test_sequence(_PATH.parents[1] / "molecule" / "default" / "molecule.yml")
+    assert sequence[0] == "destroy" and sequence[-1] == "destroy"
+    assert (
+        sequence.index("check") < sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify")
+    )
+    cmds = steps.step_commands(sequence, "default", {"check", "idempotence"})
+    assert [argv for _, argv, _ in cmds] == [["molecule", step, "-s", "default"] for step in sequence]
+    strategy = {step: extra.get("MESHOVER_ANSIBLE_STRATEGY", "linear") for step, _, extra in cmds}
+    assert strategy["converge"] == "linear"
+    assert strategy["check"] == strategy["idempotence"] == "mitogen_linear"
+
+
+def test_a_step_run_alone_runs_that_step_only():
+    """`molecule check` alone would otherwise run molecule's default check_sequence, which destroys the lab."""
+    scenario = yaml.safe_load((_PATH.parents[1] / "molecule" / "default" / "molecule.yml").read_text())["scenario"]
+    assert scenario["check_sequence"] == ["check"]
+    assert scenario["create_sequence"] == ["create"]
+    assert scenario["verify_sequence"] == ["verify"]
+    assert scenario["converge_sequence"] == ["create", "converge"]

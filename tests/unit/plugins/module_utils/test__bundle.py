@@ -295,6 +295,15 @@ def test_apt_argv():
         apt_argv("apt-get", "remove")
 
 
+def test_apt_argv_without_recommends_simulates_and_installs_alike():
+    assert "--no-install-recommends" not in apt_argv("apt-get", "install", ["a"])
+    simulate = apt_argv("apt-get", "simulate", ["a"], recommends=False)
+    install = apt_argv("apt-get", "install", ["a"], lock_timeout=5, recommends=False)
+    assert simulate == ["apt-get", "-s", "-q", "--no-install-recommends", "install", "a"]
+    assert install[:5] == ["apt-get", "install", "-y", "-q", "--no-install-recommends"] and install[-1] == "a"
+    assert apt_argv("apt-get", "update", recommends=False) == ["apt-get", "update", "-q"]
+
+
 def test_retry_delay_backs_off_and_stops_at_the_deadline():
     assert [retry_delay(0, 100, n) for n in range(6)] == [1, 2, 4, 8, 10, 10]
     assert retry_delay(99.5, 100, 3) == 0.5
