@@ -82,8 +82,8 @@ def test_make_molecule_runs_the_default_scenario_step_by_step_with_check_and_ide
         sequence.index("check") < sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify")
     )
     cmds = steps.step_commands(sequence, "default", {"check", "idempotence"})
-    assert [argv for _, argv, _ in cmds] == [["molecule", step, "-s", "default"] for step in sequence]
-    strategy = {step: extra.get("MESHOVER_ANSIBLE_STRATEGY", "linear") for step, _, extra in cmds}
+    assert [argv for step, argv, extra in cmds] == [["molecule", step, "-s", "default"] for step in sequence]
+    strategy = {step: extra.get("MESHOVER_ANSIBLE_STRATEGY", "linear") for step, argv, extra in cmds}
     assert strategy["converge"] == "linear"
     assert strategy["check"] == strategy["idempotence"] == "mitogen_linear"
 
