@@ -105,6 +105,7 @@ unit-2.18: $(VENV218)/.installed collection grafana-deps
 SCENARIOS ?= default
 VERIFY ?= core
 molecule: venv collection host-deps
+	@case "$(VERIFY)" in core|full) ;; *) echo "VERIFY=$(VERIFY): core or full"; exit 2;; esac
 	@mkdir -p .lab
 	for s in $(SCENARIOS); do \
 	  MESHOVER_VERIFY=$(VERIFY) MESHOVER_MITOGEN_STRATEGY_PLUGINS=$(MITOGEN_DIR)/plugins/strategy \
