@@ -20,6 +20,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp impo
     coil_method,
     parse_probe,
     parse_reload_test,
+    runtime_install,
     undrained_prefixes,
 )
 from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
@@ -207,6 +208,15 @@ def frr_reload_test(text: Any) -> dict[str, list[str]]:
     return parse_reload_test(text)
 
 
+def frr_runtime_install(runtime: Any, os_release: Any = "") -> dict[str, Any]:
+    if not isinstance(runtime, str) or not isinstance(os_release, str):
+        raise AnsibleFilterError(
+            f"{_PREFIX}frr_runtime_install expects a runtime name and the probe's os value (strings), "
+            f"got {type(runtime).__name__} and {type(os_release).__name__}"
+        )
+    return runtime_install(runtime, os_release)
+
+
 def quote_for(value: Any, fmt: str) -> str:
     try:
         return _quote_for(value, fmt)
@@ -239,6 +249,7 @@ class FilterModule:
             "frr_coil_method": frr_coil_method,
             "frr_probe": frr_probe,
             "frr_reload_test": frr_reload_test,
+            "frr_runtime_install": frr_runtime_install,
             "quote_for": quote_for,
             "vtysh_script": vtysh_script,
         }

@@ -521,7 +521,41 @@ PROBE_KEYS = (
     "container",
     "state",
     "note",
+    "os",
 )
+
+# What the frr_bgp role installs when a node in container mode has no container runtime: the runtime's
+# packages, and whether APT also installs what they only recommend. FRR runs rootful, with the host's network
+# and no --init, so neither runtime needs its packages for rootless containers, image builds, checkpoints or
+# an init (podman: buildah, criu, passt, slirp4netns, uidmap, catatonit, fuse-overlayfs; Docker: git, perl,
+# needrestart, criu, docker-buildx). `apt-get -s install` on a fresh Debian 13 lab node: podman 62 packages,
+# 27 without them; docker.io 42, 10 with only the two recommended ones Docker needs here, named: apparmor (on a
+# kernel with AppArmor, Debian's default, dockerd loads its default profile with apparmor_parser) and, on
+# Debian 13 and later, docker-cli (Debian 12's docker.io has the docker command inside). ca-certificates
+# (pulls from an HTTPS registry) is named for both. On another system Docker keeps APT's default.
+RUNTIME_PACKAGES = {"podman": ["podman", "ca-certificates"], "docker": ["docker.io", "ca-certificates"]}
+
+
+def runtime_install(runtime: str, os_release: str) -> dict[str, Any]:
+    """The packages that install `runtime` (podman or docker) and whether APT installs their recommendations.
+
+    os_release: the probe's `os` value, `ID VERSION_ID` of /etc/os-release (`debian 13`; '' when unknown).
+    Returns {"packages": [...], "install_recommends": bool}; no package for another runtime (a path: the
+    role installs none, it fails when that runtime is missing).
+    """
+    if runtime not in RUNTIME_PACKAGES:
+        return {"packages": [], "install_recommends": True}
+    packages = list(RUNTIME_PACKAGES[runtime])
+    if runtime == "podman":
+        return {"packages": packages, "install_recommends": False}
+    os_id, _sep, version = (os_release or "").strip().partition(" ")
+    major = version.split(".")[0]
+    if os_id != "debian" or not major.isdigit() or int(major) < 12:
+        return {"packages": packages, "install_recommends": True}
+    packages.append("apparmor")
+    if int(major) >= 13:
+        packages.append("docker-cli")
+    return {"packages": packages, "install_recommends": False}
 
 
 def parse_frr_version(value: Any) -> tuple[int, int, int]:

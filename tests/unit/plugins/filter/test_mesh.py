@@ -13,6 +13,7 @@ from ansible_collections.meshover.mesh.plugins.filter.mesh import (
     frr_coil_method,
     frr_probe,
     frr_reload_test,
+    frr_runtime_install,
     mesh_hostvars,
     mesh_identities,
     mesh_identity,
@@ -33,6 +34,7 @@ def test_filters_registered():
         "frr_coil_method",
         "frr_probe",
         "frr_reload_test",
+        "frr_runtime_install",
         "vtysh_script",
         "quote_for",
     }
@@ -171,6 +173,16 @@ def test_frr_coil_method_filter():
         frr_coil_method("lab")
     with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_coil_method expects an FRR version string"):
         frr_coil_method(10.3)
+
+
+def test_frr_runtime_install_filter():
+    assert frr_runtime_install("podman", "debian 13") == {
+        "packages": ["podman", "ca-certificates"],
+        "install_recommends": False,
+    }
+    assert frr_runtime_install("docker") == {"packages": ["docker.io", "ca-certificates"], "install_recommends": True}
+    with pytest.raises(AnsibleFilterError, match=r"meshover\.mesh\.frr_runtime_install expects a runtime name"):
+        frr_runtime_install("docker", None)
 
 
 def test_frr_probe_filter():

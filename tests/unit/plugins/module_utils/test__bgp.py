@@ -23,6 +23,7 @@ from ansible_collections.meshover.mesh.plugins.module_utils.controller._bgp impo
     prefix_entry,
     resolve_template,
     route_map_slots,
+    runtime_install,
     template_problems,
     undrained_prefixes,
 )
@@ -249,6 +250,7 @@ def test_parse_probe_container():
         "container": "",
         "state": "",
         "note": "",
+        "os": "",
     }
 
 
@@ -847,3 +849,28 @@ def test_route_map_slots_are_stable_and_distinct():
     assert route_map_slots([5998, 5998 + 5999]) == {5998: 59990, 5998 + 5999: 10}
     many = route_map_slots(range(64512, 64512 + 1000))
     assert len(set(many.values())) == 1000 and min(many.values()) >= 10 and max(many.values()) <= 59990
+
+
+@pytest.mark.parametrize(
+    ("runtime", "os_release", "packages", "recommends"),
+    [
+        ("podman", "debian 13", ["podman", "ca-certificates"], False),
+        ("podman", "debian 12", ["podman", "ca-certificates"], False),
+        ("podman", "", ["podman", "ca-certificates"], False),
+        ("docker", "debian 13", ["docker.io", "ca-certificates", "apparmor", "docker-cli"], False),
+        ("docker", "debian 12", ["docker.io", "ca-certificates", "apparmor"], False),
+        ("docker", "debian 14", ["docker.io", "ca-certificates", "apparmor", "docker-cli"], False),
+        # anything else keeps APT's default: Docker's recommended packages are what makes it work there
+        ("docker", "debian 11", ["docker.io", "ca-certificates"], True),
+        ("docker", "debian ", ["docker.io", "ca-certificates"], True),  # testing/sid: no VERSION_ID
+        ("docker", "ubuntu 24.04", ["docker.io", "ca-certificates"], True),
+        ("docker", "", ["docker.io", "ca-certificates"], True),
+        ("/opt/bin/podman", "debian 13", [], True),  # a path: nothing the role installs
+    ],
+)
+def test_runtime_install(runtime, os_release, packages, recommends):
+    assert runtime_install(runtime, os_release) == {"packages": packages, "install_recommends": recommends}
+
+
+def test_parse_probe_reads_the_os_line():
+    assert parse_probe("mode=container\nruntime=\nos=debian 13\n")["os"] == "debian 13"
