@@ -108,7 +108,7 @@ ROUTER_PACKAGES = ["nftables"]
 # The lab's package archive of a release: every package the roles and playbooks install, with the
 # dependencies a base image lacks (recommends included, as apt installs them). Each group is resolved
 # on its own, as a node installs it (podman's and docker.io's alternatives differ). Keep in step with
-# wireguard_mesh_packages, frr_bgp_packages, frr_bgp__runtime_package, exporter_packages and
+# wireguard_mesh_packages, frr_bgp_packages, RUNTIME_PACKAGES (module_utils/controller/_bgp.py), exporter_packages and
 # playbooks/monitoring.yml.
 ARCHIVE_GROUPS = [
     ["wireguard-tools", "iproute2", "python3-pyroute2", "nftables"],
@@ -1651,13 +1651,14 @@ def cmd_check_isolation(args: argparse.Namespace) -> None:
         except subprocess.TimeoutExpired:
             reads[name] = subprocess.CompletedProcess(cmd, 255, "", "no answer in 60 s")
 
-    readers = [threading.Thread(target=read_routes, args=(name,)) for name in names if lab_pid(ld, ld / f"{name}.pid")]
+    pids = {name: lab_pid(ld, ld / f"{name}.pid") for name in names}
+    readers = [threading.Thread(target=read_routes, args=(name,)) for name in names if pids[name]]
     for reader in readers:
         reader.start()
     for reader in readers:
         reader.join()
     for name in names:
-        pid = lab_pid(ld, ld / f"{name}.pid")
+        pid = pids[name]
         if not pid:
             failed.append(f"{name}: not running")
             continue
