@@ -37,14 +37,24 @@ import time
 
 if __package__:  # the collection's module_utils (unit tests, the controller's filters)
     from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
+        bfd_owner,
         bfd_peers,
         bgp_sessions,
         parse_frr_output,
         parse_links,
         parse_wg_dump_all,
+        tunnel_link_locals,
     )
 else:  # the node's script: the role meshover.mesh.exporter installs _kernel.py beside it
-    from meshover_kernel import bfd_peers, bgp_sessions, parse_frr_output, parse_links, parse_wg_dump_all
+    from meshover_kernel import (
+        bfd_owner,
+        bfd_peers,
+        bgp_sessions,
+        parse_frr_output,
+        parse_links,
+        parse_wg_dump_all,
+        tunnel_link_locals,
+    )
 
 PREFIX = "meshover_"
 DEFAULT_PORT = 9474
@@ -127,7 +137,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
                 for s in bgp_sessions(value["bgp"])
             ]
         if value["bfd"] is not None:
-            value["bfd"] = [dict(b, peer_host=tunnels.get(b["interface"], "")) for b in bfd_peers(value["bfd"])]
+            value["bfd"] = [dict(b, peer_host=bfd_owner(b, tunnels, link_locals)) for b in bfd_peers(value["bfd"])]
         return value
 
     def wireguard(text):
@@ -149,7 +159,11 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
             for p in device["peers"].values()
         ]
 
+    link_locals: dict = {}  # the peers' link-local addresses, from the tunnels gre() reads before frr()
+
     def gre(text):
+        links = parse_links(text)
+        link_locals.update(tunnel_link_locals(links, tunnels))
         return [
             {
                 "mtu": int(link["mtu"] or 0),
@@ -161,7 +175,7 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
                 "name": link["name"],
                 "peer": tunnels[link["name"]],
             }
-            for link in sorted(parse_links(text), key=lambda link: link["name"])
+            for link in sorted(links, key=lambda link: link["name"])
             if link["name"] in tunnels
         ]
 

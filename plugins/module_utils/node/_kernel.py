@@ -17,7 +17,8 @@ meshover.mesh.exporter installs this very file next to the exporter script as ``
   definition of a link that is up.
 - The vtysh runs of VTYSH_RUNS (``show bgp summary json``, ``show bfd peers json``, ``show version``), one
   script of them (vtysh_script()): parse_frr_output() splits their output, bgp_sessions() and bfd_peers()
-  read its two JSON documents.
+  read its two JSON documents. tunnel_link_locals() and bfd_owner() tie a BFD session to its peer when bfdd
+  reports it without its interface.
 
 Pure functions (links_from_netlink() only calls the IPRoute object it is given), unit-tested in
 tests/unit/plugins/module_utils/test__kernel.py.
@@ -25,6 +26,7 @@ tests/unit/plugins/module_utils/test__kernel.py.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -384,3 +386,41 @@ def bfd_peers(peers: list | None) -> list[dict]:
             }
         )
     return result
+
+
+def tunnel_link_locals(links: list[dict], peer_of_tunnel: dict[str, str]) -> dict[str, str]:
+    """{the peer's link-local address: peer} for the tunnels of ``peer_of_tunnel`` ({tunnel: peer}) among
+    ``links`` (parse_links() records), from each tunnel's remote address.
+
+    A node's transport address and the link-local address it uses on every tunnel end in the same
+    interface id (docs/address-plan.md: ``<prefix>:1:<iid>`` and ``fe80::<iid>``), so the remote end of
+    a tunnel names the peer's link-local, over which BGP unnumbered and BFD run.
+    """
+    out = {}
+    for link in links:
+        peer = peer_of_tunnel.get(link["name"])
+        try:
+            remote = ipaddress.IPv6Address(link.get("remote") or "")
+        except ValueError:
+            continue
+        if peer:
+            out[str(ipaddress.IPv6Address((0xFE80 << 112) | (int(remote) & (2**64 - 1))))] = peer
+    return out
+
+
+def bfd_owner(session: dict, peer_of_tunnel: dict[str, str], peer_of_link_local: dict[str, str]) -> str:
+    """The peer of a bfd_peers() session: by its interface (the tunnel's name) or else by its address.
+
+    bfdd may report a session without its interface: FRR 10.3's bfdd, restarted by watchfrr on a loaded
+    node, brought a configured ``peer <link-local> interface <tunnel>`` session back up with no
+    interface and no local address in ``show bfd peers json`` (the running configuration unchanged). The
+    peer's link-local address (tunnel_link_locals()) still names it. "" when neither does.
+    """
+    by_tunnel = peer_of_tunnel.get(session["interface"])
+    if by_tunnel:
+        return by_tunnel
+    try:
+        address = str(ipaddress.IPv6Address(session["peer"].split("%")[0]))
+    except ValueError:
+        return ""
+    return peer_of_link_local.get(address, "")

@@ -28,11 +28,13 @@ from typing import Any
 
 from ansible_collections.meshover.mesh.plugins.module_utils.node._gre import is_owned
 from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
+    bfd_owner,
     bfd_peers,
     bgp_sessions,
     parse_frr_output,
     parse_links,
     parse_wg_dump,
+    tunnel_link_locals,
 )
 
 SOURCES = ("wireguard", "gre", "bgp", "bfd")
@@ -272,8 +274,10 @@ def node_view(
     for s in sources.get("bgp") or []:
         bgp_by_peer.setdefault(owner(s["neighbor"], s["peer_host"]), []).append(s)
     bfd_by_peer: dict[str, list] = {}
+    peer_of_link_local = tunnel_link_locals(links or [], peer_of_tunnel)
     for b in sources.get("bfd") or []:
-        bfd_by_peer.setdefault(peer_of_tunnel.get(b["interface"]) or b["interface"] or b["peer"], []).append(b)
+        owner_of_bfd = bfd_owner(b, peer_of_tunnel, peer_of_link_local) or b["interface"] or b["peer"]
+        bfd_by_peer.setdefault(owner_of_bfd, []).append(b)
 
     want_names = {p["name"] for p in want or []}
     gre_peers = {p for p, t in tunnels.items() if t in link_by_name}

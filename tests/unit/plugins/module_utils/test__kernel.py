@@ -36,7 +36,7 @@ def test_stdlib_only():
     tree = ast.parse((REPO / "plugins" / "module_utils" / "node" / "_kernel.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert imported <= {"__future__", "json", "re", "shlex"}
+    assert imported <= {"__future__", "ipaddress", "json", "re", "shlex"}
 
 
 # ---------------------------------------------------------------- wg show <if> dump / wg show all dump
@@ -396,3 +396,48 @@ def test_every_vtysh_run_asks_one_daemon():
     assert K.vtysh_script("/usr/bin/vtysh", bfd=False) == (
         "/usr/bin/vtysh -d bgpd -c 'show bgp summary json'; /usr/bin/vtysh -d zebra -c 'show version'"
     )
+
+
+def _tunnel(name, remote):
+    return {"name": name, "kind": "ip6gre", "remote": remote}
+
+
+def test_a_tunnels_remote_names_the_peers_link_local():
+    links = [
+        _tunnel("mo-n2", "fd46:76a3:fa9b:1:8347:35cb:77b5:31ef"),
+        _tunnel("mo-n3", "fd46:76a3:fa9b:1:55a:add1:ad48:2aa"),
+        _tunnel("mo-foreign", "fd00::9"),  # not a peer's tunnel
+        _tunnel("mo-n4", None),  # read without -d: no remote
+        {"name": "eth0", "kind": None, "remote": None},
+    ]
+    tunnels = {"mo-n2": "n2", "mo-n3": "n3", "mo-n4": "n4"}
+    assert K.tunnel_link_locals(links, tunnels) == {"fe80::8347:35cb:77b5:31ef": "n2", "fe80::55a:add1:ad48:2aa": "n3"}
+
+
+def test_the_link_local_rule_is_the_identitys():
+    # the controller derives both addresses from one interface id; the node reads one from the other
+    from ansible_collections.meshover.mesh.plugins.module_utils.controller._identity import (
+        derive_identity,
+        settings_from_vars,
+    )
+
+    settings = settings_from_vars({})
+    for host in ("n1", "n2", "node-17.eu-west.example.com"):
+        ident = derive_identity(host, settings)
+        links = [_tunnel(ident.gre_name, str(ident.transport6))]
+        assert K.tunnel_link_locals(links, {ident.gre_name: host}) == {str(ident.link_local): host}
+
+
+def test_a_bfd_session_without_its_interface_still_has_its_peer():
+    tunnels = {"mo-n2": "n2", "mo-n3": "n3"}
+    link_locals = {"fe80::8347:35cb:77b5:31ef": "n2"}
+    bound = {"peer": "fe80::55a:add1:ad48:2aa", "interface": "mo-n3", "status": "up", "up": 1}
+    # FRR 10.3's bfdd after watchfrr restarted it on a loaded node: the session up, no interface
+    unbound = {"peer": "fe80::8347:35cb:77b5:31ef", "interface": "", "status": "up", "up": 1}
+    scoped = dict(unbound, peer="fe80::8347:35cb:77b5:31ef%mo-n2")
+    assert K.bfd_owner(bound, tunnels, link_locals) == "n3"
+    assert K.bfd_owner(unbound, tunnels, link_locals) == "n2"
+    assert K.bfd_owner(scoped, tunnels, link_locals) == "n2"
+    assert K.bfd_owner(dict(unbound, peer="fe80::1"), tunnels, link_locals) == ""
+    assert K.bfd_owner(dict(unbound, peer="10.0.0.1"), tunnels, link_locals) == ""
+    assert K.bfd_owner(dict(unbound, peer=""), tunnels, link_locals) == ""

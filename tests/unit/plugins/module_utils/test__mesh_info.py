@@ -251,3 +251,30 @@ def test_expected_from_plan_names_each_wireguard_peer_and_its_tunnel():
 def test_expected_from_plan_refuses_what_is_not_a_plan():
     with pytest.raises(ValueError, match="not a host's entry of the mesh plan"):
         expected_from_plan({"wireguard": {"peers": [{"public_key": "K"}]}})
+
+
+def test_a_bfd_session_bfdd_lost_the_interface_of_is_still_the_peers():
+    # Seen on n2 of `make demo` (FRR 10.3 under Docker, 2026-12-07): watchfrr restarted bfdd on the loaded
+    # guest and the session to n1 came back up with no "interface" and no "local" in `show bfd peers json`.
+    # n2's link-local is fe80:: + the interface id of its transport address, the tunnel's remote.
+    outputs = frr10_outputs()
+    links = json.loads(outputs["ip"])
+    for link in links:
+        if link["ifname"] == "mo-n2":
+            link["linkinfo"]["info_data"] = {"remote": "fd46:76a3:fa9b:1:8347:35cb:77b5:31ef"}
+    outputs["ip"] = json.dumps(links)
+    outputs["frr"] = outputs["frr"].replace(
+        '"local": "fe80::3d27:e462:938b:c19a",\n    "vrf": "default",\n    "interface": "mo-n2",\n',
+        '"vrf": "default",\n',
+    )
+    assert '"interface": "mo-n2"' not in outputs["frr"]
+    view = node_view(read_sources(outputs), FRR10_PLAN, now=NOW)
+    assert view["errors"] == {}
+    assert set(view["peers"]) == {"n2", "n3", K1}  # no peer named by the bare address
+    assert view["peers"]["n2"]["bfd"] == {
+        "present": True,
+        "state": "up",
+        "peer": "fe80::8347:35cb:77b5:31ef",
+        "interface": "",
+    }
+    assert view["peers"]["n3"]["bfd"]["interface"] == "mo-n3"
