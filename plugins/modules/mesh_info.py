@@ -17,7 +17,9 @@ description:
   - "A peer is named by the plan (O(peers)), else: its WireGuard key by the C(# <name>) comment of the wg-quick
     file O(wg_config_path) (as M(meshover.mesh.wireguard_interface) writes it), its tunnel by the interface alias
     O(owner_prefix)C(<name>) (as M(meshover.mesh.gre_tunnels) sets it), its BGP neighbour and BFD session by the
-    tunnel they run on (else FRR's neighbour description or the hostname the peer announced)."
+    tunnel they run on (else FRR's neighbour description or the hostname the peer announced); a BFD session
+    that bfdd lists without its interface, by the peer's link-local address (C(fe80::) and the interface id of
+    the tunnel's remote address, see docs/address-plan.md)."
   - A source that cannot be read (C(wg) missing, the interface absent, FRR not reachable or not running) does not
     fail the module; it is named in RV(errors) and its part of each peer is V(null).
   - Every command runs under coreutils C(timeout) (O(timeout)) when it is installed.

@@ -317,7 +317,9 @@ def test_promtool_checks_the_exposition(host):
     assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 
 
-def test_fifty_peers_collect_fast():
+def test_fifty_peers_every_edge_and_session():
+    # how the collection's time grows with the peers is measured by bench/scale_static.py (docs/BENCHMARKS.md,
+    # "exporter collection, parse + render"), not timed here
     peers = [
         {"name": f"p{i:02d}", "public_key": f"K{i:02d}" + "x" * 41 + "=", "tunnel": f"mo-p{i:02d}"} for i in range(50)
     ]
@@ -339,10 +341,8 @@ def test_fifty_peers_collect_fast():
     }
     bfd = [{"peer": "fe80::1", "interface": p["tunnel"], "status": "up"} for p in peers]
     frr = json.dumps(bgp) + json.dumps(bfd) + "FRRouting 10.4.1 (a0)"
-    start = time.perf_counter()
     snap = E.build_snapshot(cfg, {"wg": wg, "ip": links, "frr": frr}, NOW)
     text = E.render_exposition(E.metric_families(snap))
-    assert time.perf_counter() - start < 1.0
     assert len(find(text, "meshover_graph_edge")) == 50  # one per peer: this end's view of each edge
     assert len(find(text, "meshover_bgp_peer_state")) == 100
 
