@@ -36,25 +36,9 @@ import threading
 import time
 
 if __package__:  # the collection's module_utils (unit tests, the controller's filters)
-    from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import (
-        bfd_owner,
-        bfd_peers,
-        bgp_sessions,
-        parse_frr_output,
-        parse_links,
-        parse_wg_dump_all,
-        tunnel_link_locals,
-    )
+    from ansible_collections.meshover.mesh.plugins.module_utils.node import _kernel as kernel
 else:  # the node's script: the role meshover.mesh.exporter installs _kernel.py beside it
-    from meshover_kernel import (
-        bfd_owner,
-        bfd_peers,
-        bgp_sessions,
-        parse_frr_output,
-        parse_links,
-        parse_wg_dump_all,
-        tunnel_link_locals,
-    )
+    import meshover_kernel as kernel
 
 PREFIX = "meshover_"
 DEFAULT_PORT = 9474
@@ -129,19 +113,21 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     wg_if = config.get("wg_interface")
 
     def frr(text):
-        value = parse_frr_output(text)
+        value = kernel.parse_frr_output(text)
         # The tunnel name identifies the peer (FRR's description is "<peer> AS<asn>").
         if value["bgp"] is not None:
             value["bgp"] = [
                 dict(s, peer_host=tunnels.get(s["neighbor"]) or (s["peer_host"].split() or [""])[0])
-                for s in bgp_sessions(value["bgp"])
+                for s in kernel.bgp_sessions(value["bgp"])
             ]
         if value["bfd"] is not None:
-            value["bfd"] = [dict(b, peer_host=bfd_owner(b, tunnels, link_locals)) for b in bfd_peers(value["bfd"])]
+            value["bfd"] = [
+                dict(b, peer_host=kernel.bfd_owner(b, tunnels, link_locals)) for b in kernel.bfd_peers(value["bfd"])
+            ]
         return value
 
     def wireguard(text):
-        devices = parse_wg_dump_all(text)
+        devices = kernel.parse_wg_dump_all(text)
         return [
             {
                 "interface": ifname,
@@ -162,8 +148,8 @@ def build_snapshot(config: dict, outputs: dict, now: float) -> dict:
     link_locals: dict = {}  # the peers' link-local addresses, from the tunnels gre() reads before frr()
 
     def gre(text):
-        links = parse_links(text)
-        link_locals.update(tunnel_link_locals(links, tunnels))
+        links = kernel.parse_links(text)
+        link_locals.update(kernel.tunnel_link_locals(links, tunnels))
         return [
             {
                 "mtu": int(link["mtu"] or 0),
