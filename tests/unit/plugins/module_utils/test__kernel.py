@@ -421,9 +421,15 @@ def test_the_link_local_rule_is_the_identitys():
         settings_from_vars,
     )
 
-    settings = settings_from_vars({})
-    for host in ("n1", "n2", "node-17.eu-west.example.com"):
-        ident = derive_identity(host, settings)
+    settings = settings_from_vars({"meshover_prefix6": "2001:db8:77::/48"})
+    cases = [
+        ("n1", {}),
+        ("n2", {}),
+        ("node-17.eu-west.example.com", {}),
+        ("n9", {"meshover_interface_id": "00000000000000ff"}),
+    ]
+    for host, overrides in cases:
+        ident = derive_identity(host, settings, overrides)
         links = [_tunnel(ident.gre_name, str(ident.transport6))]
         assert K.tunnel_link_locals(links, {ident.gre_name: host}) == {str(ident.link_local): host}
 
