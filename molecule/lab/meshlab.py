@@ -1728,6 +1728,33 @@ def cmd_start_vm(args: argparse.Namespace) -> None:
     wait_ssh(ld, state, [name], args.timeout)
 
 
+def cmd_renew(args: argparse.Namespace) -> None:
+    """Make nodes fresh servers again: each VM is killed, its overlay thrown away, and it boots from a
+    new overlay of its base image (a new server with the same name, addresses and ssh port). The
+    router, the switches and the other nodes keep running."""
+    ld = lab_dir(args.lab)
+    state = need_state(ld)
+    names = [vm_name(vm, state) for vm in args.vms]
+    if ROUTER in names:
+        die(f"{ROUTER} is the lab's router, not a server: renew nodes only")
+    for spec in args.apt_lock:
+        if not re.fullmatch(r"\d+:\d+", spec):
+            die(f"--apt-lock {spec!r}: want NODE:SECONDS")
+    t0 = time.monotonic()
+    for name in names:
+        stop_pid(ld, ld / f"{name}.pid", name)  # killed: its disk is thrown away
+    for sw in lab_switches(state):
+        start_switch(ld, sw)
+    for name in names:
+        start_vm(ld, state, name, fresh=True)
+    wait_ssh(ld, state, names, args.timeout)
+    wait_underlay(ld, state, args.timeout)
+    for spec in args.apt_lock:
+        if f"n{spec.split(':')[0]}" in names:
+            hold_apt_lock(ld, state, spec)
+    log(f"{', '.join(names)} renewed: fresh servers from the base images, in {time.monotonic() - t0:.0f} s")
+
+
 def cmd_netem(args: argparse.Namespace) -> None:
     """Delay and loss (tc netem) on the router's data links: each packet that crosses the router is
     delayed (and maybe dropped) once, on its way out of the router."""
@@ -1849,6 +1876,18 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("vm")
     s.add_argument("--timeout", type=float, default=300)
     s.set_defaults(func=cmd_start_vm)
+    s = sub.add_parser("renew", help="kill nodes and boot them from new overlays: fresh servers again")
+    s.add_argument("--lab", required=True)
+    s.add_argument("vms", nargs="+", metavar="vm")
+    s.add_argument("--timeout", type=float, default=600)
+    s.add_argument(
+        "--apt-lock",
+        action="append",
+        default=[],
+        metavar="N:SECONDS",
+        help="after boot, hold node N's dpkg and apt locks for SECONDS, when N is renewed",
+    )
+    s.set_defaults(func=cmd_renew)
     args = p.parse_args(argv)
     if getattr(args, "release", False) is None:
         args.release = list(DEFAULT_NODE_RELEASES)
@@ -1857,7 +1896,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(128 + signum)  # unwind: clean-up handlers and finally blocks run
 
     signal.signal(signal.SIGTERM, on_term)
-    if args.command in ("up", "start-vm"):
+    if args.command in ("up", "start-vm", "renew"):
         use_every_cpu()
     args.func(args)
 
