@@ -39,11 +39,12 @@ WORKDIR must not exist yet, or be empty: the doc starts from a new project direc
 cache, no other inventory file). The script never deletes anything; remove it before a rerun.
 
 Each command runs with ``bash -c`` in WORKDIR, in order, after a ``$ command`` line; its output
-(stdout and stderr) is echoed as it comes. stdin is /dev/null, so a prompt (a host key, a sudo
-password) fails the step instead of hanging it. The environment is the caller's: it must let
-Ansible find meshover.mesh (ANSIBLE_COLLECTIONS_PATH or an installed collection), as the doc's
-commands name its playbooks by FQCN. Relative PATH entries are made absolute first (relative to the
-caller's directory), so the commands find the programs the checks found.
+(stdout and stderr) is echoed as it comes, then a ``# SECONDS s, exit status RC`` line. stdin is
+/dev/null, so a prompt (a host key, a sudo password) fails the step instead of hanging it. The
+environment is the caller's: it must let Ansible find meshover.mesh (ANSIBLE_COLLECTIONS_PATH or an
+installed collection), as the doc's commands name its playbooks by FQCN. Relative PATH entries are
+made absolute first (relative to the caller's directory), so the commands find the programs the
+checks found.
 
 Before anything runs (and with --dry-run, which only prints the steps) the steps are checked: each
 command's programs are on PATH or shell builtins; every playbook an ``ansible-playbook`` command
@@ -68,6 +69,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -594,7 +596,9 @@ def run(steps, doc, workdir, connection, timeout=0, out=sys.stdout, err=sys.stde
             out.write(f"$ {command.text}\n")
             out.flush()
             commands += 1
+            started = time.monotonic()
             rc, output, timed_out = execute(command.text, workdir, timeout, out)
+            out.write(f"# {time.monotonic() - started:.1f} s, exit status {rc}\n")
             where = f"step {n} ({step.where(doc)}), command at {doc}:{command.line}"
             if timed_out:
                 return fail(f"{where} ran longer than {timeout} s and was stopped: {command.text}", 124, err)
