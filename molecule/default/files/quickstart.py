@@ -41,7 +41,12 @@ cache, no other inventory file). The script never deletes anything; remove it be
 Each command runs with ``bash -c`` in WORKDIR, in order, after a ``$ command`` line; its output
 (stdout and stderr) is echoed as it comes, then a ``# SECONDS s, exit status RC`` line. stdin is
 /dev/null, so a prompt (a host key, a sudo password) fails the step instead of hanging it. The
-environment is the caller's: it must let Ansible find meshover.mesh (ANSIBLE_COLLECTIONS_PATH or an
+environment is the caller's without its Ansible settings: every ``ANSIBLE_*`` variable is dropped
+but those that say where the collection is (ANSIBLE_COLLECTIONS_PATH, ANSIBLE_COLLECTIONS_PATHS,
+ANSIBLE_COLLECTIONS_SCAN_SYS_PATH) and ANSIBLE_NOCOLOR, so that a test runner's configuration
+(molecule's ANSIBLE_CONFIG, pipelining, strategy plugins) does not stand in for the doc's: Ansible
+reads the project directory's ansible.cfg when the doc writes one, and its defaults otherwise, as
+for a reader. The caller must let Ansible find meshover.mesh (ANSIBLE_COLLECTIONS_PATH or an
 installed collection), as the doc's commands name its playbooks by FQCN. Relative PATH entries are
 made absolute first (relative to the caller's directory), so the commands find the programs the
 checks found.
@@ -78,6 +83,10 @@ COLLECTION = "meshover.mesh"
 INVENTORY_DIR = "inventory"
 CONNECTION_NAME = "zz-lab-connection.yml"
 KILL_GRACE = 30  # seconds between SIGTERM and SIGKILL when a command times out
+# the only Ansible settings of the caller's environment the doc's commands get (see the docstring)
+KEEP_ANSIBLE = frozenset(
+    ("ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "ANSIBLE_NOCOLOR")
+)
 
 MARKER = re.compile(r"^\s*<!--\s*quickstart:\s*(?P<kind>\S+?)(?:\s+(?P<args>.*?))?\s*-->\s*$")
 FENCE = re.compile(r"^(?P<indent>[ ]{0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
@@ -521,11 +530,17 @@ def failure_summary(output):
     return "\n".join(parts)
 
 
-def execute(command, cwd, timeout, out):
+def reader_environment(environ):
+    """environ without the caller's Ansible settings, but where the collection is and no colour."""
+    return {k: v for k, v in environ.items() if not k.startswith("ANSIBLE_") or k in KEEP_ANSIBLE}
+
+
+def execute(command, cwd, timeout, out, env=None):
     """Run one command with bash -c in cwd, echoing its output; (exit status, output, timed out)."""
     proc = subprocess.Popen(
         ["bash", "-c", command],
         cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -581,6 +596,7 @@ def run(steps, doc, workdir, connection, timeout=0, out=sys.stdout, err=sys.stde
     shutil.copyfile(connection, inventory / CONNECTION_NAME)
     out.write(f"# {connection} -> {inventory / CONNECTION_NAME}\n")
     commands = skipped = 0
+    env = reader_environment(os.environ)
     for n, step in enumerate(steps, 1):
         if step.kind == "file":
             target = workdir / step.path
@@ -597,7 +613,7 @@ def run(steps, doc, workdir, connection, timeout=0, out=sys.stdout, err=sys.stde
             out.flush()
             commands += 1
             started = time.monotonic()
-            rc, output, timed_out = execute(command.text, workdir, timeout, out)
+            rc, output, timed_out = execute(command.text, workdir, timeout, out, env)
             out.write(f"# {time.monotonic() - started:.1f} s, exit status {rc}\n")
             where = f"step {n} ({step.where(doc)}), command at {doc}:{command.line}"
             if timed_out:

@@ -283,6 +283,26 @@ def test_run_writes_files_copies_the_connection_and_runs_in_order(tmp_path, conn
     assert "not run (not here)" in out and "1 skipped" in out
 
 
+def test_the_commands_get_no_ansible_setting_of_the_caller_but_where_the_collection_is(tmp_path, conn, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_CONFIG", "/elsewhere/molecule-ansible.cfg")
+    monkeypatch.setenv("ANSIBLE_PIPELINING", "true")
+    monkeypatch.setenv("ANSIBLE_STRATEGY_PLUGINS", "/mitogen/plugins/strategy")
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", "/acroot")
+    monkeypatch.setenv("ANSIBLE_NOCOLOR", "1")
+    monkeypatch.setenv("MESHOVER_SOMETHING", "kept")
+    names = "|".join(
+        [
+            *("ANSIBLE_CONFIG", "ANSIBLE_PIPELINING", "ANSIBLE_STRATEGY_PLUGINS", "ANSIBLE_COLLECTIONS_PATH"),
+            *("ANSIBLE_NOCOLOR", "MESHOVER_SOMETHING"),
+        ]
+    )
+    text = doc("<!-- quickstart: run -->", block("sh", f"env | grep -E '^({names})=' | sort"))
+    rc, out, err = run_doc(text, tmp_path, conn)
+    assert rc == 0, err
+    shown = [line for line in out.splitlines() if re.match(f"({names})=", line)]
+    assert shown == ["ANSIBLE_COLLECTIONS_PATH=/acroot", "ANSIBLE_NOCOLOR=1", "MESHOVER_SOMETHING=kept"]
+
+
 def test_run_stops_at_the_first_failure_with_its_exit_status(tmp_path, conn):
     text = doc("## Break", "<!-- quickstart: run -->", block("sh", "true", "", "exit 7", "touch never"))
     rc, out, err = run_doc(text, tmp_path, conn)
