@@ -1797,6 +1797,16 @@ def cmd_nat_flush(args: argparse.Namespace) -> None:
     on_router(ld, port, script, "nat-flush")
 
 
+def add_apt_lock(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--apt-lock",
+        action="append",
+        default=[],
+        metavar="N:SECONDS",
+        help=f"after boot, hold node N's dpkg and apt locks for SECONDS (as unattended-upgrades does){when}",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="meshlab.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -1833,13 +1843,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="N=RELEASE",
         help=f"node N runs RELEASE (default: {' '.join(DEFAULT_NODE_RELEASES)}, the others {DEFAULT_RELEASE})",
     )
-    u.add_argument(
-        "--apt-lock",
-        action="append",
-        default=[],
-        metavar="N:SECONDS",
-        help="after boot, hold node N's dpkg and apt locks for SECONDS (as unattended-upgrades does)",
-    )
+    add_apt_lock(u, "")
     u.set_defaults(func=cmd_up)
     for name, func, hlp in (
         ("down", cmd_down, "stop a lab, remove overlays"),
@@ -1880,13 +1884,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--lab", required=True)
     s.add_argument("vms", nargs="+", metavar="vm")
     s.add_argument("--timeout", type=float, default=600)
-    s.add_argument(
-        "--apt-lock",
-        action="append",
-        default=[],
-        metavar="N:SECONDS",
-        help="after boot, hold node N's dpkg and apt locks for SECONDS, when N is renewed",
-    )
+    add_apt_lock(s, ", when N is renewed")
     s.set_defaults(func=cmd_renew)
     args = p.parse_args(argv)
     if getattr(args, "release", False) is None:
