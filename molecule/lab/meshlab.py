@@ -1415,11 +1415,17 @@ time.sleep(float(sys.argv[1]))
 """
 
 
-def hold_apt_lock(ld: Path, state: dict, spec: str) -> None:
+def apt_lock_spec(spec: str) -> tuple[int, int]:
+    """--apt-lock's NODE:SECONDS as (node, seconds); dies on anything else."""
     m = re.fullmatch(r"(\d+):(\d+)", spec)
     if not m:
         die(f"--apt-lock {spec!r}: want NODE:SECONDS")
-    n, seconds = int(m.group(1)), int(m.group(2))
+        return 0, 0
+    return int(m.group(1)), int(m.group(2))
+
+
+def hold_apt_lock(ld: Path, state: dict, spec: str) -> None:
+    n, seconds = apt_lock_spec(spec)
     if n > state["nodes"]:
         return
     b64 = base64.b64encode(APT_LOCK_HOLDER.encode()).decode()
@@ -1737,9 +1743,7 @@ def cmd_renew(args: argparse.Namespace) -> None:
     names = [vm_name(vm, state) for vm in args.vms]
     if ROUTER in names:
         die(f"{ROUTER} is the lab's router, not a server: renew nodes only")
-    for spec in args.apt_lock:
-        if not re.fullmatch(r"\d+:\d+", spec):
-            die(f"--apt-lock {spec!r}: want NODE:SECONDS")
+    locks = {spec: apt_lock_spec(spec)[0] for spec in args.apt_lock}  # checked before a VM is killed
     t0 = time.monotonic()
     for name in names:
         stop_pid(ld, ld / f"{name}.pid", name)  # killed: its disk is thrown away
@@ -1749,8 +1753,8 @@ def cmd_renew(args: argparse.Namespace) -> None:
         start_vm(ld, state, name, fresh=True)
     wait_ssh(ld, state, names, args.timeout)
     wait_underlay(ld, state, args.timeout)
-    for spec in args.apt_lock:
-        if f"n{spec.split(':')[0]}" in names:
+    for spec, n in locks.items():
+        if f"n{n}" in names:
             hold_apt_lock(ld, state, spec)
     log(f"{', '.join(names)} renewed: fresh servers from the base images, in {time.monotonic() - t0:.0f} s")
 
