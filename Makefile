@@ -140,9 +140,11 @@ bench: venv collection host-deps
 
 # The scale bench (issue 20): N nodes as containers in one qemu guest (molecule/lab/scalelab.py).
 # SCALE_NODES=4,8 measures fewer sizes; the lab stays up for a look (make scale-down stops it).
+# SCALE_ARGS passes more options, e.g. SCALE_ARGS="--bfd 1000:10 --steps kill" (bench/scale.py --help).
 SCALE_NODES ?= 4,8,16,32
+SCALE_ARGS ?=
 bench-scale: venv collection host-deps
-	$(VBIN)/python bench/scale.py --nodes $(SCALE_NODES)
+	$(VBIN)/python bench/scale.py --nodes $(SCALE_NODES) $(SCALE_ARGS)
 
 scale-down:
 	$(VBIN)/python molecule/lab/scalelab.py down
