@@ -419,13 +419,15 @@ def plan_bgp(
     bgp_settings: BgpSettings,
     origins: list[dict[str, Any]],
     neighbour_entries: dict[str, dict[str, Any]] | None = None,
+    relay_depth: int = 1,
 ) -> dict[str, Any]:
     """The `bgp` part of one host's plan.
 
     options: the host's routing variables (BGP_HOST_PARSERS, parsed, defaults filled in); announce: its parsed
     meshover_announce. neighbours: the identities of the peers this host has a GRE tunnel to (one BGP session
     each). origins: origin_table() of the whole mesh (shared, read-only). neighbour_entries: hostname ->
-    neighbour_entry(), built once by plan_mesh() and shared by every host's plan (read-only).
+    neighbour_entry(), built once by plan_mesh() and shared by every host's plan (read-only). relay_depth:
+    the most ASNs a path this host passes on may carry (Topology.relay_depth(), the same on every host).
     """
     entries = neighbour_entries or {}
     own = host_prefixes(ident, announce)
@@ -457,6 +459,9 @@ def plan_bgp(
         # FRR's `neighbor MESH maximum-prefix <limit> restart <minutes>` in each address family.
         "maximum_prefix": {"limit": bgp_settings.maximum_prefix, "restart": MAXIMUM_PREFIX_RESTART},
         "origins": origins,
+        # A learned path goes out again only with at most this many ASNs (MO-LONG-PATH in frr.conf.j2): enough
+        # for rerouting through a third node and for transit, and it ends path hunting when a node dies.
+        "relay_depth": relay_depth,
         "shared": {af: [prefix_entry(x) for x in shared[af]] for af in ("ipv4", "ipv6")},
         "timers": dict(bgp_settings.timers),
         "bfd": dict(bgp_settings.bfd),

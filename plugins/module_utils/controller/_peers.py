@@ -244,6 +244,7 @@ def plan_mesh(
     origins = origin_table(result.identities, announce, more_specifics, result.bgp.default_route_from)
     # one neighbour entry per host, shared by the plans of every host that peers with it (read-only)
     neighbour_entries = {host: neighbour_entry(ident) for host, ident in result.identities.items()}
+    relay = topology.relay_depth()
     with gc_paused():
         plan = {
             n.ident.hostname: plan_host(n, nodes, result.settings, topology)
@@ -262,6 +263,7 @@ def plan_mesh(
                 result.bgp,
                 origins,
                 neighbour_entries,
+                relay,
             )
     # source routing: traffic from another host's meshover_gathering leaves through that host's tunnel
     gathering = {host: list(values.gathering) for host, values in hosts.items()}

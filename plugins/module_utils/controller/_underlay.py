@@ -131,29 +131,44 @@ class Topology:
         rep = {p: self.underlays[self._members[p][0]] for p in profiles}
         self._family = {(p, q): link_family(rep[p], rep[q]) for p in profiles for q in profiles}
         self._next: dict[tuple[Any, Any], Any] = {}
+        self._hops = 1  # the most underlay hops on a shortest path between two hosts (1: every pair peers)
         for p in profiles:
             self._next.update(self._first_hops(p, profiles))
 
     def _first_hops(self, start: Any, profiles: list[Any]) -> dict[tuple[Any, Any], Any]:
         """BFS over profiles from start: (start, q) -> the first profile on a shortest path to q."""
         first: dict[Any, Any] = {}
+        depth: dict[Any, int] = {}
         queue: deque[Any] = deque()
         for q in profiles:
             if q != start and self._family[start, q] is not None:
-                first[q] = q
+                first[q], depth[q] = q, 1
                 queue.append(q)
         while queue:
             here = queue.popleft()
             for q in profiles:
                 if q != start and q not in first and self._family[here, q] is not None:
-                    first[q] = first[here]
+                    first[q], depth[q] = first[here], depth[here] + 1
                     queue.append(q)
         hops = {(start, q): hop for q, hop in first.items()}
         if self._family[start, start] is None:  # hosts of this profile reach each other through a neighbour
             neighbour = next((q for q in profiles if q != start and self._family[start, q] is not None), None)
             if neighbour is not None:
                 hops[start, start] = neighbour
+                depth[start] = 2
+        self._hops = max([self._hops, *depth.values()])
         return hops
+
+    def relay_depth(self) -> int:
+        """How many ASNs a path may carry when a host passes it on to its peers (frr.conf's MO-RELAY).
+
+        One less than the most underlay hops on a shortest path between two hosts, and at least 1. In a
+        full mesh, and wherever one transit host joins a pair, that is 1: a host passes on only what it
+        learned from the origin itself, which is all that rerouting through a third node and transit need.
+        A path through two others then never spreads, so when a node dies the others withdraw its routes
+        at once instead of first trying every longer path in turn (path hunting, docs/design.md).
+        """
+        return max(1, self._hops - 1)
 
     def families_from(self, a: str) -> dict[Any, int | None]:
         """peer profile -> the family host a peers with hosts of that profile in (None: transit)."""

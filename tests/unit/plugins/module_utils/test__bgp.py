@@ -633,6 +633,33 @@ def test_frr_conf_bgp_policy():
     assert sum("maximum-prefix" in line for line in lines) == 2
 
 
+def _frr_as_path_regex(text):
+    """An as-path access-list's regex as bgpd runs it: `_` is any AS-path delimiter or the start or end
+    (bgpd/bgp_regex.c), the rest POSIX extended regex, searched in the path as `show bgp` prints it."""
+    import re
+
+    return re.compile(text.replace("_", "(^|[,{}() ]|$)"))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_frr_conf_passes_on_only_short_paths(depth):
+    """MO-OUT-* denies a learned path of more than relay_depth ASNs (before this node's own is prepended), after
+    the node's own routes and before everything else it passes on; the list is defined before router bgp."""
+    plan, _w, _u = plan_mesh(inv())
+    bgp = {**plan["n1"]["bgp"], "relay_depth": depth}
+    lines = _render_frr_conf(bgp).splitlines()
+    acl = [line for line in lines if line.startswith("bgp as-path access-list MO-LONG-PATH ")]
+    assert len(acl) == 1 and lines.index(acl[0]) < next(i for i, x in enumerate(lines) if x.startswith("router bgp"))
+    regex = _frr_as_path_regex(acl[0].split(" permit ", 1)[1])
+    paths = ["", "4284140060", "4284140060 4232783764", "65001 65002 65003", "65001 65002 65003 65004"]
+    assert [bool(regex.search(p)) for p in paths] == [len(p.split()) > depth for p in paths]
+    for af in ("IPV4", "IPV6"):
+        entries = [line for line in lines if line.startswith(f"route-map MO-OUT-{af} ")]
+        assert entries[-2:] == [f"route-map MO-OUT-{af} deny 25", f"route-map MO-OUT-{af} permit 30"]
+        start = lines.index(f"route-map MO-OUT-{af} deny 25")
+        assert lines[start + 1 : start + 3] == [" match as-path MO-LONG-PATH", "exit"]
+
+
 def test_frr_conf_mesh_origin_list_only_with_shared_prefixes():
     """MO-MESH (any mesh ASN as origin) is read only by the shared prefixes' clause: with shared prefixes it lists
     every mesh ASN and that clause matches on it; without any, neither is written (no dead line per host)."""

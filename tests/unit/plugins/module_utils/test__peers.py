@@ -233,3 +233,38 @@ def test_plan_is_linear_and_complete_for_many_hosts():
     data = {f"h{i}": {"meshover_endpoint": f"2001:db8::{i + 1:x}", "meshover_wg_public_key": K1} for i in range(60)}
     plan, _w, _u = plan_mesh(data, {})
     assert all(len(p["wireguard"]["peers"]) == 59 and len(p["tunnels"]) == 59 for p in plan.values())
+
+
+def _key(name):
+    return __import__("base64").b64encode(name.encode().ljust(32, b"k")).decode()
+
+
+def test_relay_depth_is_one_in_a_full_mesh_and_through_one_transit_host():
+    """A host passes on only paths it learned from their origin (frr.conf's MO-LONG-PATH) unless some pair needs
+    two transit hosts: rerouting through a third node and one transit hop need no more."""
+    flat, _w, _u = plan_mesh(inv(), {})
+    transit, _w, _u = plan_mesh(lab_inventory(), {})
+    assert {p["bgp"]["relay_depth"] for p in flat.values()} == {1}
+    assert {p["bgp"]["relay_depth"] for p in transit.values()} == {1}
+
+
+def test_relay_depth_lets_a_path_through_two_transit_hosts_pass():
+    # a (IPv4 behind NAT) dials t1 (IPv4 only); t1 is dialled by t2 (sends IPv4, reached in IPv6); b (IPv6
+    # behind NAT) dials t2. a reaches b only through t1 and t2: t1 must pass on t2's path to b (2 ASNs).
+    data = {
+        "a": {"meshover_nat": True, "meshover_underlay_families": ["ipv4"]},
+        "t1": {"meshover_endpoint": "192.0.2.11"},
+        "t2": {"meshover_endpoint": "2001:db8::12", "meshover_underlay_families": ["ipv6", "ipv4"]},
+        "b": {"meshover_nat": True, "meshover_underlay_families": ["ipv6"]},
+    }
+    for host, host_vars in data.items():
+        host_vars["meshover_wg_public_key"] = _key(host)
+    plan, _w, _u = plan_mesh(data, {})
+    assert {h: sorted(t["peer"] for t in p["tunnels"]) for h, p in plan.items()} == {
+        "a": ["t1"],
+        "t1": ["a", "t2"],
+        "t2": ["b", "t1"],
+        "b": ["t2"],
+    }
+    assert plan["a"]["transit"] == {"b": "t1", "t2": "t1"}
+    assert {p["bgp"]["relay_depth"] for p in plan.values()} == {2}
