@@ -289,6 +289,9 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
         "withdrawn_by_s": max(t for t in times if t is not None) if all(t is not None for t in times) else None,
         "median_s": statistics.median(t for t in times if t is not None) if any(t is not None for t in times) else None,
         "nodes_without_event": [k for k, v in w["nodes"].items() if v["last_event_s"] is None],
+        # route changes per node for the dead node's loopbacks: the rounds of path hunting each node went through
+        "route_events_median": statistics.median(v["events"] for v in w["nodes"].values()),
+        "route_events_max": max(v["events"] for v in w["nodes"].values()),
         "routes_left": {k: v["routes_left"] for k, v in w["nodes"].items() if v["routes_left"]},
     }
     return rec
@@ -315,6 +318,7 @@ FIGURES = [
     ("add: others whose exporter restarted", lambda r: len(r["add"]["others_restarted"]["exporter"])),
     ("decommission one node, wall (s)", lambda r: r["remove"]["wall_s"]),
     ("dead node withdrawn everywhere (s)", lambda r: r["kill"]["withdrawn_by_s"]),
+    ("route changes per node for it (median)", lambda r: r["kill"]["route_events_median"]),
     ("FRR RSS per node (MiB)", lambda r: r["memory_kib"]["frr_rss_kib"] / 1024),
     ("exporter RSS per node (MiB)", lambda r: r["memory_kib"]["exporter_rss_kib"] / 1024),
     ("frr.conf per node (KiB)", lambda r: r["frr_conf"]["bytes"] / 1024),
