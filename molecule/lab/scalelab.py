@@ -467,6 +467,9 @@ def set_nodes(st: dict, nodes: int, timeout: float = 1200) -> None:
         meshlab.die(f"--nodes must be 1..{MAX_NODES}")
     t0 = time.monotonic()
     extra = " ".join(f"scale-node@n{n}.service" for n in range(nodes + 1, MAX_NODES + 1))
+    # every node's systemd holds inotify instances of the guest's root user: the default 128 starts about 28
+    # nodes, and the others fail to mount /tmp ("Failed to create inotify object: Too many open files")
+    guest(st, "sysctl -qw fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=1048576")
     if extra:
         guest(st, f"systemctl stop {extra}")
     # Nodes boot in waves of BOOT_WAVE: 32 booting at once on 2 emulated CPUs ran past a unit's 600 s start
