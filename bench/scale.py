@@ -281,20 +281,24 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
     if "kill" not in steps:
         return rec
     # a node dies: every other node must withdraw its routes
-    w = probe(st, "withdraw", victim, str(kill_wait), timeout=kill_wait + 600)
+    rec["kill"] = kill_figures(probe(st, "withdraw", victim, str(kill_wait), timeout=kill_wait + 600))
+    return rec
+
+
+def kill_figures(w: dict) -> dict:
+    """What one power cut (bench/scale_probe.py withdraw) gives: when every other node was done with the dead
+    node's loopbacks, how many route changes each made (the rounds of path hunting), and any route left."""
     times = [v["last_event_s"] for v in w["nodes"].values()]
-    rec["kill"] = {
+    return {
         "victim": w["victim"],
         "prefixes": w["prefixes"],
         "withdrawn_by_s": max(t for t in times if t is not None) if all(t is not None for t in times) else None,
         "median_s": statistics.median(t for t in times if t is not None) if any(t is not None for t in times) else None,
         "nodes_without_event": [k for k, v in w["nodes"].items() if v["last_event_s"] is None],
-        # route changes per node for the dead node's loopbacks: the rounds of path hunting each node went through
         "route_events_median": statistics.median(v["events"] for v in w["nodes"].values()),
         "route_events_max": max(v["events"] for v in w["nodes"].values()),
         "routes_left": {k: v["routes_left"] for k, v in w["nodes"].items() if v["routes_left"]},
     }
-    return rec
 
 
 def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:

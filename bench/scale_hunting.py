@@ -17,7 +17,6 @@ Results: one JSON line per cut on stdout and .lab/scale/hunting-N-TIME.json.
 
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -41,21 +40,10 @@ def sessions_up(st: dict, want: int, timeout: float = 600) -> float:
 
 
 def cut(st: dict, mode: str, k: int, victim: str) -> dict:
-    """One power cut of victim: when every other node was done with its loopbacks, and how many route changes."""
+    """One power cut of victim (scale.kill_figures), with the mode and the guest's load."""
     w = scale.probe(st, "withdraw", victim, "25", timeout=900)
-    times = [v["last_event_s"] for v in w["nodes"].values()]
-    ev = [v["events"] for v in w["nodes"].values()]
-    return {
-        "mode": mode,
-        "kill": k,
-        "withdrawn_by_s": max(t for t in times if t is not None) if all(t is not None for t in times) else None,
-        "median_s": statistics.median(t for t in times if t is not None),
-        "events_median": statistics.median(ev),
-        "events_max": max(ev),
-        "events_total": sum(ev),
-        "routes_left": {n: v["routes_left"] for n, v in w["nodes"].items() if v["routes_left"]},
-        "load": scalelab.guest(st, "cat /proc/loadavg", capture=True).split()[:3],
-    }
+    load = scalelab.guest(st, "cat /proc/loadavg", capture=True).split()[:3]
+    return {"mode": mode, "kill": k, **scale.kill_figures(w), "load": load}
 
 
 def main() -> None:
@@ -78,7 +66,9 @@ def main() -> None:
     (scalelab.lab() / f"hunting-{n}-{int(time.time())}.json").write_text(json.dumps(out, indent=1))
     for mode in sorted(set(modes)):
         rs = [r for r in out if r["mode"] == mode]
-        print(mode, "withdrawn_by_s", [r["withdrawn_by_s"] for r in rs], "events", [r["events_median"] for r in rs])
+        print(
+            mode, "withdrawn_by_s", [r["withdrawn_by_s"] for r in rs], "events", [r["route_events_median"] for r in rs]
+        )
 
 
 if __name__ == "__main__":
