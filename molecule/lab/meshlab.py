@@ -13,8 +13,8 @@ Run it as ``python3 molecule/lab/meshlab.py SUBCOMMAND ...`` (never rely on exec
   ssh --lab NAME nK|rt [CMD...]   ssh into a VM
   instances --lab NAME            print instances.json (molecule instance config)
   check-isolation --lab NAME      assert restrict=on and no default route out of the lab
-  netem --lab NAME on|off [--delay 20ms] [--jitter 0ms] [--loss 1%] [--link pub|home|both]
-                                  delay and loss on the router's data links (tc netem)
+  netem --lab NAME on|off [--delay 20ms] [--jitter 0ms] [--loss 1%] [--link pub|home|both] [--rate 40mbit]
+                                  delay, loss and a rate on the router's data links (tc netem)
   nat-flush --lab NAME            flush the router's conntrack table: NATed flows get new mappings
   prune                           delete cached images of old recipes that no lab uses
   stop-vm / start-vm --lab NAME nK|rt   power a single VM off / on again (overlay kept)
@@ -1771,11 +1771,13 @@ def cmd_netem(args: argparse.Namespace) -> None:
             ("--delay", args.delay, r"\d+(\.\d+)?(us|ms|s)"),
             ("--jitter", args.jitter, r"\d+(\.\d+)?(us|ms|s)"),
             ("--loss", args.loss, r"\d+(\.\d+)?%"),
+            ("--rate", args.rate or "1mbit", r"\d+(\.\d+)?(kbit|mbit|gbit)"),
         ):
             if not re.fullmatch(pattern, value):
-                die(f"{what} {value!r}: want e.g. 20ms (delay, jitter) or 1% (loss)")
+                die(f"{what} {value!r}: want e.g. 20ms (delay, jitter), 1% (loss) or 40mbit (rate)")
         jitter = f" {args.jitter}" if not re.fullmatch(r"0+(\.0+)?(us|ms|s)", args.jitter) else ""
-        netem = f"netem limit 10000 delay {args.delay}{jitter} loss {args.loss}"
+        rate = f" rate {args.rate}" if args.rate else ""
+        netem = f"netem limit 10000 delay {args.delay}{jitter} loss {args.loss}{rate}"
         action = f'for d in {devs}; do tc qdisc replace dev "$d" root {netem}; done'
     else:
         action = f'for d in {devs}; do tc qdisc del dev "$d" root 2>/dev/null || true; done'
@@ -1865,6 +1867,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--jitter", default="0ms", help="delay variation (default none)")
     s.add_argument("--loss", default="1%", help="random loss per crossing (default 1%%)")
     s.add_argument("--link", choices=("pub", "home", "both"), default="both", help="which segment (default both)")
+    s.add_argument("--rate", default="", help="a link's rate out of the router, e.g. 40mbit (default: unlimited)")
     s.set_defaults(func=cmd_netem)
     s = sub.add_parser("nat-flush", help="flush the router's NAT/conntrack state: NATed flows get new mappings")
     s.add_argument("--lab", required=True)
