@@ -34,6 +34,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEP = re.compile(r"(\w+)\s*➜\s*(\w+): .*?(Executing|Executed)")
 FAILURE = re.compile(r"^(fatal: |failed: |ERROR!|\[ERROR\])")
 TASK = re.compile(r"^(TASK|PLAY|RUNNING HANDLER) \[")
+RECAP = re.compile(r"^PLAY RECAP ")
 RESULT = re.compile(r"^(ok|changed|skipping|included|fatal|failed|ERROR!|\[ERROR\])[:!]?")
 TELLING = re.compile(r'^\s*"(msg|assertion|rc|stderr|module_stderr)": ')
 BOX = re.compile(r"^\s*│ ?")  # molecule frames the output of ansible-playbook
@@ -81,6 +82,22 @@ def failure_summary(lines: list[tuple[float, str]], width: int = 600) -> list[st
         elif inside and TELLING.match(line):
             out.append(line.strip()[:width])
     return out
+
+
+def slowest_tasks(lines: list[tuple[float, str]], count: int = 12) -> list[tuple[float, float, str]]:
+    """The `count` longest tasks of an ansible log of (seconds since start, line), longest first, as
+    (seconds, start, header): a task lasts from its header to the next task's or play's header, its
+    playbook's recap or a molecule step's end, whichever comes first (a command task that runs a whole
+    ansible-playbook counts as one task)."""
+    marks = []
+    for t, raw in lines:
+        line = BOX.sub("", raw)
+        if TASK.match(line):
+            marks.append((t, line.rstrip(" *")))
+        elif RECAP.match(line) or STEP.search(line):
+            marks.append((t, ""))
+    spans = [(round(nxt - t, 1), t, head) for (t, head), (nxt, _) in zip(marks, marks[1:]) if head.startswith("TASK")]
+    return sorted(spans, key=lambda s: -s[0])[:count]
 
 
 def stream(argv: list[str], env: dict, t0: float, lines: list, started: dict, steps: list) -> int:
@@ -159,6 +176,9 @@ def main() -> int:
     for s in steps:
         print(f"{s['scenario']:<12} {s['step']:<12} {s['seconds']:>8}")
     print(f"{'total':<25} {total:>8}   (molecule exit code {rc})")
+    print("\nslowest tasks (seconds, started at):")
+    for seconds, start, head in slowest_tasks(lines):
+        print(f"  {seconds:7.1f}  [{start:7.1f} s] {head[:150]}")
     if rc != 0:
         summary = failure_summary(lines)
         print("\nwhat failed:" if summary else "\nwhat failed: no task failure in the output (see above)")

@@ -95,3 +95,25 @@ def test_a_step_run_alone_runs_that_step_only():
     assert scenario["create_sequence"] == ["create"]
     assert scenario["verify_sequence"] == ["verify"]
     assert scenario["converge_sequence"] == ["create", "converge"]
+
+
+def test_slowest_tasks_last_until_the_next_header_and_stop_at_a_recap():
+    log = [
+        (0.0, "  │ PLAY [Verify] ****"),
+        (1.0, "  │ TASK [quick] ****"),
+        (2.0, "  │ ok: [n1]"),
+        (3.0, "  │ TASK [converge inside verify] ****"),
+        (50.0, "  │ changed: [n1]"),
+        (53.0, "  │ TASK [last task] ****"),
+        (60.0, "  │ PLAY RECAP ****"),
+        (400.0, "  │ PLAY [Another playbook] ****"),
+    ]
+    assert steps.slowest_tasks(log, count=2) == [
+        (50.0, 3.0, "TASK [converge inside verify]"),
+        (7.0, 53.0, "TASK [last task]"),
+    ]
+    assert [s[2] for s in steps.slowest_tasks(log)] == [
+        "TASK [converge inside verify]",
+        "TASK [last task]",
+        "TASK [quick]",
+    ]
