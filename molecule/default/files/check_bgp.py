@@ -123,6 +123,17 @@ def main() -> int:
         for command in ("show bgp ipv4 unicast", "show interface lo"):
             out = run([*vtysh, "-c", command]).stdout.strip()
             print(f"DIAG vtysh {command}: {out[-1500:]!r}")
+        # bgpd's own account of each session that is not up (why it stays Idle: its last reset, the BFD
+        # status it holds, which may differ from bfdd's), and bfdd's sessions.
+        neighbours = vtysh_json(vtysh, "show bgp neighbors json")
+        down = sorted({t for peers in sessions(vtysh).values() for t, v in peers.items() if v != "Established"})
+        for tunnel in down:
+            n = neighbours.get(tunnel, {})
+            keys = ("bgpState", "remoteAs", "lastResetDueTo", "lastResetCode", "connectionsEstablished")
+            print(f"DIAG bgpd {tunnel}: { ({k: n.get(k) for k in keys} | {'peerBfdInfo': n.get('peerBfdInfo')})!r}")
+        for p in vtysh_json(vtysh, "show bfd peers json") or []:
+            keys = ("interface", "peer", "local", "status", "uptime", "downtime", "diagnostic", "remote-diagnostic")
+            print(f"DIAG bfdd: { ({k: p.get(k) for k in keys})!r}")
     return 0 if all(ok for ok, _ in results) else 1
 
 
