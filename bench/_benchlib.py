@@ -57,6 +57,17 @@ def load_inventory(path: str, group: str = "mesh") -> dict[str, dict]:
     return {h: v for h, v in hosts.items() if h in members} if members else hosts
 
 
+# FRR's vtysh on a lab node, by how the inventory runs FRR (the container is named frr, the role's default).
+VTYSH = {"package": "vtysh", "podman": "podman exec frr vtysh", "docker": "docker exec frr vtysh"}
+
+
+def vtysh_of(host: dict) -> str:
+    """The shell command that runs vtysh on a lab node (its inventory variables)."""
+    if host.get("meshover_frr_mode") == "package":
+        return VTYSH["package"]
+    return VTYSH[host.get("frr_bgp_container_runtime") or "podman"]
+
+
 def ssh(h: dict, command: str, timeout: int = 120) -> subprocess.CompletedProcess:
     """Run a shell command on a lab node as root (through sudo when Ansible logs in as an admin user)."""
     user = h.get("ansible_user", "root")

@@ -25,15 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import REPO, emit, load_inventory, ssh
-
-VTYSH = {"package": "vtysh", "podman": "podman exec frr vtysh", "docker": "docker exec frr vtysh"}
-
-
-def vtysh_of(host: dict) -> str:
-    if host.get("meshover_frr_mode") == "package":
-        return VTYSH["package"]
-    return VTYSH[host.get("frr_bgp_container_runtime") or "podman"]
+from _benchlib import REPO, emit, load_inventory, ssh, vtysh_of
 
 
 def sessions(host: dict) -> dict[str, str]:

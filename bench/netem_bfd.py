@@ -29,17 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # the collection as `make collection` links it (.lab/collections), for the identity derivation
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".lab", "collections"))
 
-from _benchlib import identity, load_inventory, ssh
+from _benchlib import identity, load_inventory, ssh, vtysh_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESHLAB = os.path.join(REPO, "molecule", "lab", "meshlab.py")
-VTYSH = {"package": "vtysh", "podman": "podman exec frr vtysh", "docker": "docker exec frr vtysh"}
-
-
-def vtysh_of(host: dict) -> str:
-    if host.get("meshover_frr_mode") == "package":
-        return VTYSH["package"]
-    return VTYSH[host.get("frr_bgp_container_runtime") or "podman"]
 
 
 def counters(node: dict, vtysh: str) -> dict[str, int]:
