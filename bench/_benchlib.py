@@ -19,6 +19,7 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+MESHLAB = str(REPO / "molecule" / "lab" / "meshlab.py")  # the lab's command (python3 MESHLAB SUBCOMMAND ...)
 
 
 # Node-side Python (the start of a script piped to `python3 -` over ssh): `url`, the node's own exporter's

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from _benchlib import REPO, ansible_env, fail, timed_run
+from _benchlib import MESHLAB, REPO, ansible_env, fail, timed_run
 from converge_budget import converge
 
 BUDGET_S = 240.0
@@ -36,7 +36,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", action="store_true", help="leave the demo lab running")
     args = ap.parse_args()
-    meshlab = [sys.executable, str(REPO / "molecule" / "lab" / "meshlab.py")]
+    meshlab = [sys.executable, MESHLAB]
     inventory = str(REPO / ".lab" / LAB / "inventory.yml")
     env = dict(os.environ)
     timed_run([*meshlab, "down", "--lab", LAB], env)

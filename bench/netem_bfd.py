@@ -29,10 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # the collection as `make collection` links it (.lab/collections), for the identity derivation
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".lab", "collections"))
 
-from _benchlib import identity, load_inventory, ssh, vtysh_of
+from _benchlib import MESHLAB, identity, load_inventory, ssh, vtysh_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MESHLAB = os.path.join(REPO, "molecule", "lab", "meshlab.py")
 
 
 def counters(node: dict, vtysh: str) -> dict[str, int]:

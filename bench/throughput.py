@@ -30,9 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import REPO, emit, fail, identity, load_inventory, ssh
-
-MESHLAB = str(REPO / "molecule" / "lab" / "meshlab.py")
+from _benchlib import MESHLAB, emit, fail, identity, load_inventory, ssh
 
 
 def link_rate(lab: str, rate: str) -> None:
