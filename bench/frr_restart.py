@@ -25,22 +25,20 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import REPO, emit, load_inventory, ssh, vtysh_of
+from _benchlib import REPO, collection_on_path, emit, load_inventory, ssh, vtysh_of
 
 
 def sessions(host: dict) -> dict[str, str]:
-    """{"<afi> <peer>": state} of the node's BGP sessions ({} when FRR does not answer yet)."""
+    """{"<afi> <peer>": state} of the node's BGP sessions, read by the product's own parser ({} when FRR does
+    not answer yet)."""
+    collection_on_path()
+    from ansible_collections.meshover.mesh.plugins.module_utils.node._kernel import bgp_sessions
+
     try:  # vtysh waits for daemons that are starting: no answer in time is no session up
         out = ssh(host, f"{vtysh_of(host)} -c 'show bgp summary json' 2>/dev/null", timeout=60)
-        data = json.loads(out.stdout)
-    except (ValueError, subprocess.TimeoutExpired):
+        return {f"{s['afi']} {s['neighbor']}": s["state"] for s in bgp_sessions(json.loads(out.stdout))}
+    except (ValueError, TypeError, subprocess.TimeoutExpired):
         return {}
-    return {
-        f"{afi} {peer}": p.get("state", "?")
-        for afi, summary in data.items()
-        if isinstance(summary, dict)
-        for peer, p in (summary.get("peers") or {}).items()
-    }
 
 
 def diagnose(host: dict, down: list[str]) -> dict:
