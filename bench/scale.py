@@ -226,6 +226,11 @@ def one_n(n: int, strategy: str, kill_wait: float, save, reuse: bool = False, st
         key: round(statistics.median(v[key] for v in mem.values()))
         for key in ("frr_rss_kib", "frr_pss_kib", "exporter_rss_kib", "exporter_pss_kib")
     }
+    daemons = sorted({d for v in mem.values() for d in v.get("frr_daemons_rss_kib", {})})
+    rec["memory_kib"]["frr_daemons_rss_kib"] = {
+        d: round(statistics.median(v.get("frr_daemons_rss_kib", {}).get(d, 0) for v in mem.values())) for d in daemons
+    }
+    rec["bgpd_show_memory"] = next((v["bgpd_show_memory"] for v in mem.values() if "bgpd_show_memory" in v), [])
     files = probe(st, "files")
     rec["frr_conf"] = {
         "bytes": round(statistics.median(v["frr_conf_bytes"] for v in files.values())),

@@ -67,13 +67,32 @@ def rss_pss(pids: list[int]) -> tuple[int, int]:
     return rss, pss
 
 
+# bgpd's own account of its allocations (`show memory`), the lines that grow with its peers: the I/O buffers of
+# each connection (FRR 10.3 gives each a ring buffer of 10 maximum-size messages, about 640 KiB, FRR PR 20554)
+BGPD_MTYPES = re.compile(
+    r"^\s*(Ring buffer|Stream|BGP peer|Peer connection|Total heap allocated|Used ordinary blocks)\b.*$", re.M | re.I
+)
+
+
 def memory() -> dict:
+    """Per node: RSS and PSS of FRR's daemons together and of the exporter, and each FRR daemon's RSS; for the
+    first node, bgpd's `show memory` lines for its per-connection buffers."""
     res = {}
-    for n in nodes():
+    for i, n in enumerate(nodes()):
         base = f"{CG}/scale-node@{n}.service/payload/system.slice"
-        frr = rss_pss(procs(f"{base}/frr.service"))
+        frr_pids = procs(f"{base}/frr.service")
+        frr = rss_pss(frr_pids)
         exp = rss_pss(procs(f"{base}/meshover-exporter.service"))
         res[n] = {"frr_rss_kib": frr[0], "frr_pss_kib": frr[1], "exporter_rss_kib": exp[0], "exporter_pss_kib": exp[1]}
+        daemons: dict = {}
+        for pid in frr_pids:
+            name = comm(pid)
+            if name in FRR_DAEMONS:
+                daemons[name] = daemons.get(name, 0) + rss_pss([pid])[0]
+        res[n]["frr_daemons_rss_kib"] = daemons
+        if i == 0:
+            out = in_node(n, ["vtysh", "-d", "bgpd", "-c", "show memory"], capture_output=True, text=True, timeout=120)
+            res[n]["bgpd_show_memory"] = [m.group(0).strip() for m in BGPD_MTYPES.finditer(out.stdout)]
     return res
 
 
