@@ -80,15 +80,19 @@ def memory() -> dict:
     res = {}
     for i, n in enumerate(nodes()):
         base = f"{CG}/scale-node@{n}.service/payload/system.slice"
-        frr_pids = procs(f"{base}/frr.service")
-        frr = rss_pss(frr_pids)
+        per_pid = {pid: rss_pss([pid]) for pid in procs(f"{base}/frr.service")}  # each smaps_rollup read once
         exp = rss_pss(procs(f"{base}/meshover-exporter.service"))
-        res[n] = {"frr_rss_kib": frr[0], "frr_pss_kib": frr[1], "exporter_rss_kib": exp[0], "exporter_pss_kib": exp[1]}
+        res[n] = {
+            "frr_rss_kib": sum(r for r, _ in per_pid.values()),
+            "frr_pss_kib": sum(p for _, p in per_pid.values()),
+            "exporter_rss_kib": exp[0],
+            "exporter_pss_kib": exp[1],
+        }
         daemons: dict = {}
-        for pid in frr_pids:
+        for pid, (rss, _pss) in per_pid.items():
             name = comm(pid)
             if name in FRR_DAEMONS:
-                daemons[name] = daemons.get(name, 0) + rss_pss([pid])[0]
+                daemons[name] = daemons.get(name, 0) + rss
         res[n]["frr_daemons_rss_kib"] = daemons
         if i == 0:
             out = in_node(n, ["vtysh", "-d", "bgpd", "-c", "show memory"], capture_output=True, text=True, timeout=120)
